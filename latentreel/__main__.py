@@ -1,0 +1,3 @@
+from latentreel.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""The Typer application and the one place that turns errors into exit codes.
+
+Exit codes: 0 success, 2 bad input (scene, photo, model file, options), 1 anything else.
+Errors print one line (``error: ...``) and no traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from latentreel.errors import LatentreelError
+
+_state = {"debug": bool(os.environ.get("LATENTREEL_DEBUG"))}
+
+
+class _ErrorHandlingGroup(TyperGroup):
+    """Runs a command and maps latentreel's errors onto exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except LatentreelError as e:
+            if _state["debug"]:
+                raise
+            click.echo(f"error: {e}", err=True)
+            raise click.exceptions.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
+        except Exception as e:  # a bug or an environment problem: exit 1, short message
+            if _state["debug"]:
+                raise
+            click.echo(
+                f"error: {type(e).__name__}: {e} (run with --debug for the traceback)", err=True
+            )
+            raise click.exceptions.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_ErrorHandlingGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="Turn walks through a face GAN's latent space into videos.",
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    if debug:
+        _state["debug"] = True
+
+
+def _register_commands() -> None:
+    # Each module adds its commands to `app` when imported.
+    import importlib
+
+    for mod in ("render", "models", "faces", "edits", "analysis", "bench"):
+        try:
+            importlib.import_module(f"latentreel.cli.{mod}")
+        except ModuleNotFoundError as e:
+            if e.name != f"latentreel.cli.{mod}":
+                raise
+
+
+_register_commands()
+
+
+def main() -> None:
+    app(prog_name="latentreel")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

