@@ -1,0 +1,140 @@
+"""`latentreel bench render`: generator, encoder, end-to-end and the naive way, side by side.
+
+(G)     the generator alone at its best batch size (latents -> uint8 frames on the host)
+(ENC)   the encoder alone, fed frames rendered beforehand
+(E2E)   the full `render` of a scene with the same number of frames
+(NAIVE) the seed blog posts' way: one generator call per frame, a PNG per frame, then
+        ffmpeg over the PNG sequence with the same codec settings
+All four run in one process, one after another, so their ratios are comparable even on a
+noisy machine. Memory: the peak RSS of a 3,000-frame render against a 300-frame render.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from latentreel.bench.common import child_peak_rss_mb, machine_info, timed
+from latentreel.models.base import seed_latent, to_uint8
+from latentreel.models.registry import load_generator
+from latentreel.render.device import pick_device
+
+BATCHES = (1, 8, 32, 64, 128)
+
+
+def bench_scene_yaml(frames: int, out: Path, size: int, fps: int = 30, model: str = "dcgan-digiface") -> str:
+    """A looping scene of exactly ``frames`` frames (hold 0, 1 s transitions)."""
+    n_keys = max(2, frames // fps)
+    last = frames - fps * (n_keys - 1)  # the final transition absorbs the remainder
+    keys = "\n".join(f"  - {{seed: {i}, hold: 0, transition: 1.0}}" for i in range(n_keys - 1))
+    keys += f"\n  - {{seed: {n_keys - 1}, hold: 0, transition: {last / fps!r}}}"
+    return (f"model: {model}\noutput: {{path: {out}, fps: {fps}, size: {size}, crf: 18}}\n"
+            f"loop: true\nkeyframes:\n{keys}\n")
+
+
+def _latents(g, n: int) -> torch.Tensor:
+    return torch.from_numpy(np.stack([seed_latent(i, g.z_dim) for i in range(n)]))
+
+
+def bench_generator(g, frames: int) -> dict:
+    """Frames/s of latents -> uint8 host frames, by batch size."""
+    z = _latents(g, frames).to(g.device)
+    by_batch = {}
+    with torch.inference_mode():
+        for b in BATCHES:
+            def run():
+                for s in range(0, frames, b):
+                    to_uint8(g.synthesize(z[s:s + b])).cpu()
+            run()  # warm-up
+            by_batch[b] = frames / timed(run, repeat=2)
+    best = max(by_batch, key=by_batch.get)
+    return {"fps": by_batch[best], "best_batch": best, "by_batch": by_batch}
+
+
+def bench_encoder(frames_u8: np.ndarray, out: Path, size: int, fps: int = 30) -> float:
+    from latentreel.video.writer import FrameWriter
+
+    def run():
+        with FrameWriter(out, fps=fps, size=size, crf=18) as w:
+            for s in range(0, len(frames_u8), 32):
+                w.write(frames_u8[s:s + 32])
+    return len(frames_u8) / timed(run, repeat=2)
+
+
+def bench_e2e(frames: int, work: Path, size: int, device: str) -> float:
+    from latentreel.render.pipeline import RenderOptions, render_scene
+    from latentreel.scene import load_scene
+
+    scene_file = work / f"e2e-{size}.yaml"
+    scene_file.write_text(bench_scene_yaml(frames, work / f"e2e-{size}.mp4", size))
+    scene = load_scene(scene_file)
+    result = {}
+
+    def run():
+        result["r"] = render_scene(scene, RenderOptions(device=device, progress=False))
+    t = timed(run, repeat=2)
+    assert result["r"].frames == frames, (result["r"].frames, frames)
+    return frames / t
+
+
+def bench_naive(g, frames: int, work: Path, size: int, fps: int = 30) -> float:
+    """One generator call per frame, a PNG per frame, then ffmpeg over the PNGs."""
+    from latentreel.video.writer import encode_png_sequence
+
+    z = _latents(g, frames).to(g.device)
+    png_dir = work / f"naive-{size}"
+    png_dir.mkdir(exist_ok=True)
+
+    def run():
+        with torch.inference_mode():
+            for i in range(frames):
+                img = to_uint8(g.synthesize(z[i:i + 1]))[0].cpu().numpy()
+                Image.fromarray(img).save(png_dir / f"frame_{i:06d}.png")
+        encode_png_sequence(png_dir, work / f"naive-{size}.mp4", fps=fps, size=size, crf=18)
+    return frames / timed(run, repeat=1)
+
+
+def bench_memory(work: Path, size: int = 64, short: int = 300, long: int = 3000) -> dict:
+    """Peak RSS of a long render against a short one, each in a fresh process."""
+    peaks = {}
+    for n in (short, long):
+        scene = work / f"mem-{n}.yaml"
+        scene.write_text(bench_scene_yaml(n, work / f"mem-{n}.mp4", size))
+        peaks[n] = child_peak_rss_mb(["-m", "latentreel", "render", str(scene), "-q",
+                                      "--device", "cpu"])
+    return {"size": size, f"peak_mb_{short}": peaks[short], f"peak_mb_{long}": peaks[long],
+            "growth_mb": peaks[long] - peaks[short]}
+
+
+def run_render_bench(*, frames: int = 300, sizes=(512, 64), device: str = "auto",
+                     model: str = "dcgan-digiface", memory: bool = True, log=print) -> dict:
+    """Run every measurement and return the figures and ratios."""
+    dev = pick_device(device)
+    g = load_generator(model, dev)
+    results: dict = {"machine": machine_info(), "device": str(dev), "frames": frames, "sizes": {}}
+    with tempfile.TemporaryDirectory(prefix="latentreel-bench-") as tmp:
+        work = Path(tmp)
+        gen = bench_generator(g, frames)
+        log(f"G    {gen['fps']:8.1f} frames/s (batch {gen['best_batch']})")
+        with torch.inference_mode():
+            frames_u8 = to_uint8(g.synthesize(_latents(g, frames).to(dev))).cpu().numpy()
+        for size in sizes:
+            enc = bench_encoder(frames_u8, work / f"enc-{size}.mp4", size)
+            e2e = bench_e2e(frames, work, size, str(dev))
+            naive = bench_naive(g, frames, work, size)
+            r = {"G_fps": gen["fps"], "ENC_fps": enc, "E2E_fps": e2e, "NAIVE_fps": naive,
+                 "E2E_over_min_G_ENC": e2e / min(gen["fps"], enc), "E2E_over_NAIVE": e2e / naive}
+            results["sizes"][str(size)] = r
+            log(f"{size:4d}px ENC {enc:7.1f}  E2E {e2e:7.1f}  NAIVE {naive:7.1f} frames/s  "
+                f"E2E/min(G,ENC) {r['E2E_over_min_G_ENC']:.2f}  E2E/NAIVE {r['E2E_over_NAIVE']:.2f}")
+        results["generator"] = gen
+        if memory:
+            results["memory"] = bench_memory(work)
+            m = results["memory"]
+            log(f"memory: 300 frames {m['peak_mb_300']:.0f} MB, 3000 frames "
+                f"{m['peak_mb_3000']:.0f} MB, growth {m['growth_mb']:+.1f} MB")
+    return results

@@ -1,0 +1,75 @@
+"""Commands that read scenes: render, validate, schema, sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from latentreel.cli.app import app
+from latentreel.render.device import DEVICES
+
+
+@app.command()
+def render(
+    scene: Path = typer.Argument(..., help="The scene YAML file."),
+    out: Path = typer.Option(None, "-o", "--out", help="Output MP4 (default: the scene's)."),
+    device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
+    batch_size: int = typer.Option(None, "--batch-size", min=1, help="Frames per generator call."),
+    fps: int = typer.Option(None, "--fps", min=1, max=240, help="Override output fps."),
+    size: int = typer.Option(None, "--size", min=16, max=4096, help="Override output size."),
+    preview: bool = typer.Option(False, "--preview", help="Fast low-size, low-fps render."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Render a scene to an MP4."""
+    from latentreel.render.pipeline import RenderOptions, render_scene
+    from latentreel.scene import load_scene
+
+    result = render_scene(load_scene(scene), RenderOptions(
+        out=out, device=device, batch_size=batch_size, fps=fps, size=size, preview=preview,
+        progress=not quiet,
+    ))
+    typer.echo(f"wrote {result.path} ({result.frames} frames in {result.seconds:.1f} s, "
+               f"{result.fps:.1f} frames/s)")
+
+
+@app.command()
+def validate(scene: Path = typer.Argument(..., help="The scene YAML file.")) -> None:
+    """Check a scene file; print every problem. Exit 0 when valid, 2 when not."""
+    from latentreel.render.schedule import frames_for
+    from latentreel.scene import load_scene
+
+    s = load_scene(scene)
+    n = len(s.keyframes)
+    holds = sum(frames_for(k.hold, s.output.fps) for k in s.keyframes)
+    trans = s.keyframes if s.loop and n > 1 else s.keyframes[:-1]
+    total = holds + sum(frames_for(k.transition.duration, s.output.fps) for k in trans)
+    typer.echo(f"{scene}: valid; {n} keyframes, about {total} frames "
+               f"({total / s.output.fps:.1f} s at {s.output.fps} fps) -> {s.output.path}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scene files (for editor completion and checks)."""
+    from latentreel.scene.schema import scene_json_schema
+
+    typer.echo(json.dumps(scene_json_schema(), indent=2))
+
+
+@app.command()
+def sample(
+    seeds: str = typer.Option("0-15", help="Seeds: numbers and ranges, e.g. 0-15,42."),
+    out: Path = typer.Option(Path("seeds.png"), "-o", "--out", help="Contact sheet PNG."),
+    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    truncation: float = typer.Option(1.0, min=-3, max=3, help="psi towards the average face."),
+    cell: int = typer.Option(128, min=32, max=1024, help="Cell size in pixels."),
+    device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
+) -> None:
+    """Write a labelled contact sheet of seeds, to pick keyframes by eye."""
+    from latentreel.cli.options import parse_int_list
+    from latentreel.render.sheets import seed_sheet
+
+    path = seed_sheet(parse_int_list(seeds), out, model=model, truncation=truncation, cell=cell,
+                      device=device)
+    typer.echo(f"wrote {path}")

@@ -1,0 +1,49 @@
+"""Turn a scene's keyframes into latent tensors on the generator's device."""
+
+from __future__ import annotations
+
+import torch
+
+from latentreel.models.base import Generator, truncate
+from latentreel.scene.kinds import KINDS, ResolveContext
+from latentreel.scene.load import resolution_order
+from latentreel.scene.model import Keyframe, Scene
+
+
+def scene_space(scene: Scene, generator: Generator) -> str:
+    """The latent space a scene moves in: its `space:` or the model's first (z for DCGAN)."""
+    from latentreel.errors import SceneError
+
+    space = scene.space or generator.latent_spaces[0]
+    if space not in generator.latent_spaces:
+        raise SceneError([f"{scene.file}: space: {generator.name} has no {space!r} space; "
+                          f"use one of {', '.join(generator.latent_spaces)}"])
+    return space
+
+
+def resolve_keyframes(
+    scene: Scene, generator: Generator, *, progress: bool = True
+) -> tuple[list[Keyframe], torch.Tensor]:
+    """Resolve every keyframe to latents.
+
+    Returns:
+        (expanded keyframes, latents [K, *S]): a kind that expands into a chain (feedback)
+        contributes several entries, each carrying its keyframe's hold and transition.
+        Truncation is applied per keyframe; references see the untruncated latents.
+    """
+    space = scene_space(scene, generator)
+    ctx = ResolveContext(generator=generator, space=space, scene_seed=scene.seed,
+                         scene_file=scene.file, progress=progress)
+    resolved: dict[int, torch.Tensor] = {}
+    for kf in resolution_order(scene.keyframes):
+        latents = KINDS[kf.kind].resolve(kf.params, ctx, kf.where)  # [M, *S]
+        resolved[kf.index] = latents
+        if kf.name:
+            ctx.named[kf.name] = latents[-1]
+    mean = generator.mean_latent(space)
+    expanded, rows = [], []
+    for kf in scene.keyframes:
+        for latent in resolved[kf.index]:
+            expanded.append(kf)
+            rows.append(truncate(latent, mean, kf.truncation) if kf.truncation != 1.0 else latent)
+    return expanded, torch.stack(rows)

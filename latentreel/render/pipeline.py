@@ -1,0 +1,115 @@
+"""The render pipeline: scene -> latents -> batched synthesis on the device -> ffmpeg.
+
+The generator runs on the calling thread in batches under inference mode; frames become
+uint8 on the device and go through a bounded queue to the encoder's writer thread, so memory
+stays flat however long the video is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from latentreel.latents.path import LatentPath
+from latentreel.models.base import Generator, to_uint8
+from latentreel.models.registry import load_generator
+from latentreel.render.device import default_batch_size, pick_device
+from latentreel.render.keyframes import resolve_keyframes, scene_space
+from latentreel.render.schedule import build_path
+from latentreel.scene.model import Scene
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    out: Path | None = None  # override the scene's output.path
+    device: str = "auto"  # auto | cpu | cuda | mps
+    batch_size: int | None = None  # frames per generator call (default: by device)
+    fps: int | None = None  # override output.fps
+    size: int | None = None  # override output.size
+    preview: bool = False  # fast, small and low-fps, for checking timing
+    progress: bool = True  # show a progress bar
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: Path
+    frames: int
+    seconds: float  # wall time of the whole render
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+
+
+def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> RenderResult:
+    """Render ``scene`` to an MP4 and return where it went.
+
+    Raises:
+        BadInputError: bad keyframe files, model or options.
+        RenderError: ffmpeg failed; no partial file is left at the output path.
+    """
+    t0 = time.perf_counter()
+    # 1. Settle the output settings.
+    output = _output_settings(scene, options)
+    # 2. Choose the device once and load the generator there.
+    device = pick_device(options.device)
+    generator = load_generator(scene.model, device, base=scene.base)
+    batch = options.batch_size or default_batch_size(device, generator.resolution)
+    # 3. Resolve keyframes and lay out the frame schedule.
+    scene_space(scene, generator)
+    keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress)
+    path = build_path(keyframes, latents, output.fps, scene.loop)
+    # 4. Synthesize in batches and stream to the encoder.
+    frames = write_path_video(generator, path, output, scene_space(scene, generator),
+                              batch_size=batch, progress=options.progress)
+    # 5. Mux the soundtrack, if any.
+    if output.audio is not None:
+        from latentreel.video.audio import mux_audio
+
+        mux_audio(output.path, output.audio, output.path)
+    return RenderResult(path=output.path, frames=frames, seconds=time.perf_counter() - t0)
+
+
+def _output_settings(scene: Scene, options: RenderOptions):
+    output = scene.output
+    if options.preview:
+        stem = output.path.with_suffix("")
+        output = replace(output, path=stem.with_name(stem.name + ".preview.mp4"), size=128,
+                         fps=min(output.fps, 12), preset="ultrafast", crf=28)
+    changes = {k: v for k, v in (("fps", options.fps), ("size", options.size)) if v}
+    if options.out is not None:
+        changes["path"] = Path(options.out)
+    return replace(output, **changes)
+
+
+def iter_frame_batches(
+    generator: Generator, path: LatentPath, space: str, batch_size: int
+) -> Iterator[torch.Tensor]:
+    """uint8 frames [B, H, W, 3] on the CPU, in order, ``batch_size`` at a time."""
+    with torch.inference_mode():
+        for start in range(0, path.total_frames, batch_size):
+            idx = torch.arange(start, min(start + batch_size, path.total_frames))
+            latents = path.latents(idx).to(generator.device)
+            images = generator.synthesize(latents, space)
+            yield to_uint8(images).cpu()  # convert on the device: 4x less to copy
+
+
+def write_path_video(generator, path: LatentPath, output, space: str, *, batch_size: int,
+                     progress: bool = True) -> int:
+    """Encode every frame of ``path`` to ``output.path``; returns the number of frames."""
+    from latentreel.video.writer import FrameWriter
+
+    output.path.parent.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=path.total_frames, unit="frame", desc=output.path.name,
+               disable=not progress, dynamic_ncols=True)
+    with bar, FrameWriter(output.path, fps=output.fps, size=output.size, crf=output.crf,
+                          preset=output.preset) as writer:
+        for frames in iter_frame_batches(generator, path, space, batch_size):
+            writer.write(frames.numpy())
+            bar.update(len(frames))
+    return path.total_frames

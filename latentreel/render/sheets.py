@@ -1,0 +1,39 @@
+"""Contact sheets of generated faces (one batched generator call per sheet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from latentreel.models.base import Generator, seed_latent, to_uint8, truncate
+from latentreel.models.registry import load_generator
+from latentreel.render.device import pick_device
+
+
+def synthesize_uint8(generator: Generator, latents: torch.Tensor, space: str = "z") -> np.ndarray:
+    """Images [N, H, W, 3] uint8 for latents [N, *S], in one batched call."""
+    with torch.inference_mode():
+        return to_uint8(generator.synthesize(latents.to(generator.device), space)).cpu().numpy()
+
+
+def seed_latents(generator: Generator, seeds: list[int]) -> torch.Tensor:
+    """z for each seed [N, z_dim], drawn on the CPU (same faces on every device)."""
+    return torch.from_numpy(np.stack([seed_latent(s, generator.z_dim) for s in seeds]))
+
+
+def seed_sheet(seeds: list[int], out: Path, *, model: str = "dcgan-digiface",
+               truncation: float = 1.0, cell: int = 128, device: str = "auto") -> Path:
+    """A labelled contact sheet of ``seeds``; returns the PNG path."""
+    from latentreel.video.sheet import contact_sheet, save_png
+
+    g = load_generator(model, pick_device(device))
+    z = seed_latents(g, seeds).to(g.device)
+    if truncation != 1.0:
+        z = truncate(z, g.mean_latent("z"), truncation)
+    images = synthesize_uint8(g, z)
+    title = f"{g.name} seeds" + (f", truncation {truncation:g}" if truncation != 1.0 else "")
+    sheet = contact_sheet(images, [f"seed {s}" for s in seeds], cell=cell, title=title)
+    save_png(sheet, Path(out))
+    return Path(out)

@@ -1,0 +1,179 @@
+"""Declarative field specs: one description drives validation, defaults and the JSON Schema.
+
+Validation never stops at the first problem: every problem is collected (with its
+``file:line:col`` and field path) so a user fixes a scene in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from latentreel.scene.yamlpos import FieldPath, Located, format_path
+
+REQUIRED = object()  # sentinel: the field has no default
+
+_TYPE_WORDS = {
+    "int": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "bool": "true or false",
+    "path": "a file path (a string)",
+    "enum": "one of",
+    "mapping": "a mapping of keys to values",
+    "list": "a list",
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one field accepts. ``kind`` is int|number|string|bool|path|enum|mapping|list."""
+
+    kind: str
+    help: str = ""
+    default: Any = None  # REQUIRED, a value, or None (optional, absent means None)
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()  # for enum
+    fields: dict[str, Spec] = field(default_factory=dict)  # for mapping
+    shorthand: str | None = None  # a scalar value means {shorthand: value}
+    item: Spec | None = None  # for list
+    must_exist: bool = False  # for path: the file must exist (relative to the scene)
+    min_items: int = 0  # for list
+
+
+class Problems:
+    """Collects every problem in a scene with its location."""
+
+    def __init__(self, located: Located):
+        self.located = located
+        self.lines: list[str] = []
+
+    def add(self, path: FieldPath, message: str, at_key: bool = False) -> None:
+        where = self.located.where(tuple(path) + ("__key__",) if at_key else tuple(path))
+        self.lines.append(f"{where}: {format_path(path)}: {message}")
+
+
+def describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def closest(word: str, options) -> str:
+    """' (did you mean 'x'?)' or a list of valid options."""
+    match = get_close_matches(str(word), list(options), n=1, cutoff=0.5)
+    if match:
+        return f"; did you mean '{match[0]}'?"
+    return f"; valid: {', '.join(sorted(options))}"
+
+
+def validate(spec: Spec, value: Any, path: FieldPath, problems: Problems, base: Path) -> Any:
+    """Check ``value`` against ``spec``; return the cleaned value (defaults filled) or None."""
+    if spec.kind == "mapping":
+        return _validate_mapping(spec, value, path, problems, base)
+    if spec.kind == "list":
+        return _validate_list(spec, value, path, problems, base)
+    return _validate_scalar(spec, value, path, problems, base)
+
+
+def _validate_scalar(spec: Spec, value: Any, path, problems: Problems, base: Path) -> Any:
+    kind = spec.kind
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "string": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "path": isinstance(value, str) and value.strip() != "",
+        "enum": isinstance(value, str) and value in spec.choices,
+    }[kind]
+    if not ok:
+        if kind == "enum":
+            hint = closest(value, spec.choices) if isinstance(value, str) else ""
+            options = ", ".join(spec.choices)
+            problems.add(path, f"expected one of {options}, got {describe(value)}{hint}")
+        else:
+            problems.add(path, f"expected {_TYPE_WORDS[kind]}, got {describe(value)}")
+        return None
+    if kind in ("int", "number"):
+        if spec.min is not None and value < spec.min or spec.max is not None and value > spec.max:
+            problems.add(path, f"{value} is out of range; use a value in [{spec.min}, {spec.max}]")
+            return None
+        return float(value) if kind == "number" else value
+    if kind == "path":
+        resolved = (base / value).resolve()
+        if spec.must_exist and not resolved.is_file():
+            problems.add(
+                path, f"file {value!r} not found (looked for {resolved}; paths are relative to "
+                "the scene file)"
+            )
+            return None
+        return resolved
+    return value
+
+
+def _validate_mapping(spec: Spec, value: Any, path, problems: Problems, base: Path) -> Any:
+    if spec.shorthand is not None and not isinstance(value, dict):
+        value = {spec.shorthand: value}
+    if not isinstance(value, dict):
+        problems.add(path, f"expected {_TYPE_WORDS['mapping']}, got {describe(value)}")
+        return None
+    out: dict[str, Any] = {}
+    for key in value:
+        if key not in spec.fields:
+            problems.add(path + (key,), f"unknown key '{key}'{closest(key, spec.fields)}",
+                         at_key=True)
+    for name, sub in spec.fields.items():
+        if name in value and value[name] is not None:
+            out[name] = validate(sub, value[name], path + (name,), problems, base)
+        elif sub.default is REQUIRED:
+            problems.add(path, f"missing required key '{name}'" + (f" ({sub.help})" if sub.help else ""))
+            out[name] = None
+        else:
+            out[name] = sub.default
+    return out
+
+
+def _validate_list(spec: Spec, value: Any, path, problems: Problems, base: Path) -> Any:
+    if not isinstance(value, list):
+        problems.add(path, f"expected {_TYPE_WORDS['list']}, got {describe(value)}")
+        return None
+    if len(value) < spec.min_items:
+        problems.add(path, f"needs at least {spec.min_items} item(s), got {len(value)}")
+    assert spec.item is not None
+    return [validate(spec.item, v, path + (i,), problems, base) for i, v in enumerate(value)]
+
+
+def json_schema(spec: Spec) -> dict:
+    """The JSON Schema (draft 2020-12 subset) equivalent of ``spec``."""
+    s: dict[str, Any] = {}
+    if spec.help:
+        s["description"] = spec.help
+    if spec.kind == "mapping":
+        s.update(
+            type="object",
+            additionalProperties=False,
+            properties={k: json_schema(v) for k, v in spec.fields.items()},
+        )
+        required = [k for k, v in spec.fields.items() if v.default is REQUIRED]
+        if required:
+            s["required"] = required
+        if spec.shorthand is not None:
+            short = json_schema(spec.fields[spec.shorthand])
+            return {"description": spec.help, "oneOf": [short, s]} if spec.help else {"oneOf": [short, s]}
+        return s
+    if spec.kind == "list":
+        s.update(type="array", items=json_schema(spec.item), minItems=spec.min_items)
+        return s
+    s["type"] = {"int": "integer", "number": "number", "string": "string", "bool": "boolean",
+                 "path": "string", "enum": "string"}[spec.kind]
+    if spec.kind == "enum":
+        s["enum"] = list(spec.choices)
+    if spec.min is not None:
+        s["minimum"] = spec.min
+    if spec.max is not None:
+        s["maximum"] = spec.max
+    if spec.default not in (None, REQUIRED) and not isinstance(spec.default, Path):
+        s["default"] = spec.default
+    return s

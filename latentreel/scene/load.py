@@ -1,0 +1,162 @@
+"""Scene file -> typed Scene, reporting every problem at once.
+
+Steps: 1. read YAML with positions; 2. check fields against the spec; 3. build keyframes with
+defaults; 4. check references between keyframes (names exist, no cycles).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from latentreel.errors import SceneError
+from latentreel.scene.fields import Problems, closest, validate
+from latentreel.scene.kinds import KINDS
+from latentreel.scene.model import Keyframe, Output, Scene, Transition
+from latentreel.scene.schema import scene_spec
+from latentreel.scene.yamlpos import Located, load_located
+
+
+def load_scene(path: str | Path) -> Scene:
+    """Read and validate a scene file.
+
+    Raises:
+        SceneError: with one ``file:line:col: field: problem`` line per problem found.
+    """
+    # 1. Read YAML, keeping positions for messages.
+    path = Path(path)
+    located = load_located(path)
+    problems = Problems(located)
+    if not isinstance(located.data, dict):
+        raise SceneError([f"{path}:1:1: a scene must be a mapping with a 'keyframes' list"])
+    # 2. Check every field.
+    clean = validate(scene_spec(), located.data, (), problems, path.parent)
+    # 3. Build typed keyframes (defaults filled in).
+    keyframes = _build_keyframes(clean, located, problems)
+    # 4. Cross-keyframe checks.
+    _check_references(keyframes, located, problems)
+    if problems.lines:
+        raise SceneError(problems.lines)
+    return Scene(
+        file=path,
+        model=clean["model"],
+        space=clean["space"],
+        seed=clean["seed"],
+        output=_build_output(clean.get("output") or {}, path),
+        loop=clean["loop"],
+        keyframes=keyframes,
+    )
+
+
+def _build_output(out: dict[str, Any], scene_file: Path) -> Output:
+    default_path = scene_file.parent / "out" / f"{scene_file.stem}.mp4"
+    kw = {k: v for k, v in out.items() if v is not None and k != "path"}
+    return Output(path=out.get("path") or default_path.resolve(), **kw)
+
+
+def _defaults(clean: dict) -> dict[str, Any]:
+    from latentreel.scene.schema import DEFAULTS
+
+    given = clean.get("defaults") or {}
+    return {k: (given.get(k) if given.get(k) is not None else spec.default)
+            for k, spec in DEFAULTS.fields.items()}
+
+
+def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[Keyframe]:
+    items = clean.get("keyframes") or []
+    raw_items = located.data.get("keyframes") if isinstance(located.data, dict) else None
+    d = _defaults(clean)
+    keyframes = []
+    for i, item in enumerate(items):
+        if item is None:
+            continue
+        kinds = [k for k in KINDS if k in (raw_items[i] if isinstance(raw_items[i], dict) else {})]
+        if len(kinds) != 1:
+            what = "none" if not kinds else ", ".join(kinds)
+            problems.add(("keyframes", i), f"needs exactly one kind key ({', '.join(KINDS)}); "
+                         f"found {what}")
+            continue
+        kind = kinds[0]
+        if item[kind] is None:
+            continue  # already reported
+        t = item.get("transition") or {}
+        transition = Transition(
+            duration=_pick(t.get("duration"), d["transition"]),
+            interpolation=_pick(t.get("interpolation"), d["interpolation"]),
+            easing=_pick(t.get("easing"), d["easing"]),
+            timing=_pick(t.get("timing"), d["timing"]),
+        )
+        keyframes.append(Keyframe(
+            index=i,
+            kind=kind,
+            params=item[kind],
+            name=item.get("name"),
+            hold=_pick(item.get("hold"), d["hold"]),
+            transition=transition,
+            truncation=_pick(item.get("truncation"), d["truncation"]),
+            where=located.where(("keyframes", i)),
+        ))
+    return keyframes
+
+
+def _pick(value, default):
+    return default if value is None else value
+
+
+def _check_references(keyframes: list[Keyframe], located: Located, problems: Problems) -> None:
+    names: dict[str, int] = {}
+    for kf in keyframes:
+        if kf.name is None:
+            continue
+        if kf.name in names:
+            problems.add(("keyframes", kf.index, "name"),
+                         f"name '{kf.name}' is already used by keyframes[{names[kf.name]}]; "
+                         "names must be unique")
+        names[kf.name] = kf.index
+    deps: dict[str, list[str]] = {}
+    for kf in keyframes:
+        for field_name, ref in KINDS[kf.kind].refs(kf.params):
+            if ref not in names:
+                hint = closest(ref, names) if names else "; give that keyframe a `name:` first"
+                problems.add(("keyframes", kf.index, kf.kind, field_name),
+                             f"no keyframe is named '{ref}'{hint}")
+            elif kf.name is not None:
+                deps.setdefault(kf.name, []).append(ref)
+            elif names[ref] == kf.index:
+                problems.add(("keyframes", kf.index, kf.kind, field_name), "refers to itself")
+    for kf in keyframes:
+        if kf.name and _in_cycle(kf.name, deps):
+            problems.add(("keyframes", kf.index, kf.kind),
+                         f"'{kf.name}' depends on itself through a cycle of references; "
+                         "refer only to keyframes that do not refer back")
+
+
+def _in_cycle(start: str, deps: dict[str, list[str]]) -> bool:
+    stack, seen = list(deps.get(start, [])), set()
+    while stack:
+        n = stack.pop()
+        if n == start:
+            return True
+        if n not in seen:
+            seen.add(n)
+            stack.extend(deps.get(n, []))
+    return False
+
+
+def resolution_order(keyframes: list[Keyframe]) -> list[Keyframe]:
+    """Keyframes ordered so every referenced keyframe resolves before those that use it."""
+    by_name = {kf.name: kf for kf in keyframes if kf.name}
+    done: set[int] = set()
+    order: list[Keyframe] = []
+
+    def visit(kf: Keyframe) -> None:
+        if kf.index in done:
+            return
+        done.add(kf.index)
+        for _, ref in KINDS[kf.kind].refs(kf.params):
+            visit(by_name[ref])
+        order.append(kf)
+
+    for kf in keyframes:
+        visit(kf)
+    return order

@@ -1,0 +1,57 @@
+"""The typed scene: what a validated YAML scene file means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The move from one keyframe to the next."""
+
+    duration: float  # seconds; round(duration * fps) frames
+    interpolation: str  # linear | slerp | spline
+    easing: str  # linear | ease-in | ease-out | ease-in-out | smoothstep
+    timing: str = "uniform"  # uniform | perceptual (re-timed for even visual change)
+    sweep: dict[str, Any] | None = None  # {direction, from, to}: sweep a direction on the way
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """One keyframe: a kind (seed, latent, anti, ...) and how long it holds."""
+
+    index: int  # position in the scene's keyframe list
+    kind: str  # key into scene.kinds.KINDS
+    params: Any  # the kind's validated value (int, Path, dict, ...)
+    name: str | None  # label other keyframes refer to with `of:` / `from:`
+    hold: float  # seconds shown still before its transition
+    transition: Transition  # the move to the next keyframe
+    truncation: float  # psi towards the mean latent: 1 keeps, 0 gives the average face
+    where: str  # "file:line:col" of this keyframe, for errors found while resolving it
+
+
+@dataclass(frozen=True)
+class Output:
+    path: Path  # resolved relative to the scene file
+    fps: int = 30
+    size: int = 512  # output width == height in pixels
+    crf: int = 18  # x264 quality: lower is better and bigger
+    audio: Path | None = None  # optional soundtrack, trimmed or looped to the video
+    preset: str = "medium"  # x264 speed/size trade-off
+
+
+@dataclass(frozen=True)
+class Scene:
+    file: Path  # the scene file (files it names resolve relative to its folder)
+    model: str  # registry name or model file path
+    space: str | None  # latent space to interpolate in (None: the model's first)
+    seed: int  # seeds everything random in the scene (feedback, search)
+    output: Output
+    loop: bool  # transition from the last keyframe back to the first, seamlessly
+    keyframes: list[Keyframe] = field(default_factory=list)
+
+    @property
+    def base(self) -> Path:
+        return self.file.parent

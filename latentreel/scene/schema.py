@@ -1,0 +1,111 @@
+"""The scene file format, as field specs (validation, defaults and JSON Schema come from here)."""
+
+from __future__ import annotations
+
+from latentreel.latents.easing import EASINGS
+from latentreel.latents.interpolate import INTERPOLATIONS
+from latentreel.models.registry import DEFAULT_MODEL
+from latentreel.scene.fields import REQUIRED, Spec
+from latentreel.scene.kinds import KINDS
+
+SPACES = ("z", "w", "w+")
+TIMINGS = ("uniform", "perceptual")
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
+
+
+def transition_spec(with_defaults: bool) -> Spec:
+    """A transition: a number (its duration in seconds) or a mapping."""
+    d = (lambda v: v) if with_defaults else (lambda v: None)
+    return Spec(
+        "mapping",
+        help="the move to the next keyframe: seconds, or {duration, interpolation, easing, timing}",
+        shorthand="duration",
+        fields={
+            "duration": Spec("number", help="seconds", default=d(2.0), min=0, max=3600),
+            "interpolation": Spec("enum", choices=tuple(INTERPOLATIONS), default=d("slerp"),
+                                  help="path between keyframes"),
+            "easing": Spec("enum", choices=tuple(EASINGS), default=d("ease-in-out"),
+                           help="speed profile within the transition"),
+            "timing": Spec("enum", choices=TIMINGS, default=d("uniform"),
+                           help="perceptual: re-time so the picture changes evenly"),
+        },
+    )
+
+
+OUTPUT = Spec(
+    "mapping",
+    help="where and how to write the video",
+    default=None,
+    fields={
+        "path": Spec("path", help="the MP4 to write, relative to the scene file", default=None),
+        "fps": Spec("int", help="frames per second", default=30, min=1, max=240),
+        "size": Spec("int", help="width and height in pixels", default=512, min=16, max=4096),
+        "crf": Spec("int", help="x264 quality, 0 (lossless) to 51; 18 looks lossless",
+                    default=18, min=0, max=51),
+        "preset": Spec("enum", choices=PRESETS, default="medium", help="x264 speed vs size"),
+        "audio": Spec("path", help="soundtrack, trimmed or looped to the video", must_exist=True),
+    },
+)
+
+DEFAULTS = Spec(
+    "mapping",
+    help="values every keyframe uses unless it sets its own",
+    default=None,
+    fields={
+        "hold": Spec("number", help="seconds each keyframe stays still", default=0.5,
+                     min=0, max=3600),
+        "transition": Spec("number", help="seconds each transition lasts", default=2.0,
+                           min=0, max=3600),
+        "interpolation": Spec("enum", choices=tuple(INTERPOLATIONS), default="slerp"),
+        "easing": Spec("enum", choices=tuple(EASINGS), default="ease-in-out"),
+        "timing": Spec("enum", choices=TIMINGS, default="uniform"),
+        "truncation": Spec("number", help="psi towards the average face", default=1.0,
+                           min=-3, max=3),
+    },
+)
+
+
+def keyframe_spec() -> Spec:
+    """A keyframe: exactly one kind key (seed, latent, anti, ...) plus common fields."""
+    common = {
+        "name": Spec("string", help="a label other keyframes can refer to"),
+        "hold": Spec("number", help="seconds shown still before the transition", min=0, max=3600),
+        "transition": transition_spec(with_defaults=False),
+        "truncation": Spec("number", help="psi towards the average face", min=-3, max=3),
+    }
+    kinds = {name: kind.spec for name, kind in KINDS.items()}
+    return Spec("mapping", help="a keyframe: one of " + ", ".join(KINDS),
+                fields={**kinds, **common})
+
+
+def scene_spec() -> Spec:
+    return Spec(
+        "mapping",
+        help="a latentreel scene: keyframes in a generator's latent space and moves between them",
+        fields={
+            "model": Spec("string", help="registry name or .pkl/.pt file", default=DEFAULT_MODEL),
+            "space": Spec("enum", choices=SPACES, help="latent space to move in (default: z)"),
+            "seed": Spec("int", help="seeds everything random in the scene", default=0,
+                         min=0, max=2**32 - 1),
+            "output": OUTPUT,
+            "defaults": DEFAULTS,
+            "loop": Spec("bool", help="return to the first keyframe seamlessly", default=False),
+            "keyframes": Spec("list", item=keyframe_spec(), default=REQUIRED, min_items=1,
+                              help="the faces to visit, in order"),
+        },
+    )
+
+
+def scene_json_schema() -> dict:
+    """JSON Schema for editors: `latentreel schema > scene.schema.json`."""
+    from latentreel.scene.fields import json_schema
+
+    schema = json_schema(scene_spec())
+    # Exactly one kind key per keyframe.
+    kf = schema["properties"]["keyframes"]["items"]
+    kf["oneOf"] = [{"required": [k]} for k in KINDS]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "latentreel scene",
+        **schema,
+    }
