@@ -1,5 +1,8 @@
 """The closed registry of keyframe kinds: ``seed``, ``latent``, ``anti``, ...
 
+Kinds from other parts of the package (edits, feedback, search) live beside their code and
+are listed by module name in ``_EXTENSIONS``: still a closed list, written here, not in YAML.
+
 Each kind declares the Spec of its value (for validation and the JSON Schema), the names of
 other keyframes it refers to (so references resolve in order and cycles are caught), and how
 it turns into latents. A scene can only name kinds listed here; nothing in YAML is imported.
@@ -7,39 +10,16 @@ it turns into latents. A scene can only name kinds listed here; nothing in YAML 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import importlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from latentreel.errors import LatentFileError
-from latentreel.models.base import Generator, seed_latent, truncate
+from latentreel.models.base import seed_latent, truncate
 from latentreel.scene.fields import REQUIRED, Spec
-
-
-@dataclass
-class ResolveContext:
-    """What resolving a keyframe may use."""
-
-    generator: Generator
-    space: str  # the scene's latent space
-    scene_seed: int
-    scene_file: Path
-    named: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> latent [*S]
-    progress: bool = True  # show progress bars for slow kinds (photo inversion, feedback)
-
-
-@dataclass(frozen=True)
-class KeyframeKind:
-    name: str
-    spec: Spec  # what the kind's value looks like
-    help: str
-    # -> [M, *S] latents (M > 1 when a kind expands into a chain, e.g. feedback)
-    resolve: Callable[[Any, ResolveContext, str], torch.Tensor]
-    refs: Callable[[Any], list[tuple[str, str]]] = lambda params: []  # (field, name) it needs
+from latentreel.scene.kind_base import KeyframeKind, ResolveContext
 
 
 def _resolve_seed(seed: int, ctx: ResolveContext, where: str) -> torch.Tensor:
@@ -82,6 +62,26 @@ def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor
     return truncate(source, mean, params["psi"])[None]
 
 
+def _resolve_photo(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
+    from latentreel.invert.photo import InvertSettings, invert_photo
+
+    settings = InvertSettings(method=params["method"], steps=params["steps"],
+                              align=params["align"], face=params["face"])
+    result = invert_photo(params["path"], ctx.generator, settings, facenet=_facenet(ctx),
+                          progress=ctx.progress)
+    return ctx.generator.to_space(result.latent[None], ctx.space) if ctx.space != "z" \
+        else result.latent[None]
+
+
+def _facenet(ctx: ResolveContext):
+    """FaceNet on the generator's device, loaded once per scene."""
+    if "facenet" not in ctx.shared:
+        from latentreel.faces.facenet import load_facenet
+
+        ctx.shared["facenet"] = load_facenet(device=ctx.generator.device)
+    return ctx.shared["facenet"]
+
+
 KINDS: dict[str, KeyframeKind] = {
     "seed": KeyframeKind(
         name="seed",
@@ -112,4 +112,40 @@ KINDS: dict[str, KeyframeKind] = {
         resolve=_resolve_anti,
         refs=lambda p: [("of", p["of"])],
     ),
+    "photo": KeyframeKind(
+        name="photo",
+        spec=Spec(
+            "mapping",
+            help="a photo inverted into the latent space (cached by content)",
+            shorthand="path",
+            fields={
+                "path": Spec("path", help="the photo file", default=REQUIRED, must_exist=True),
+                "method": Spec("enum", choices=("auto", "optimize", "encoder", "hybrid"),
+                               default="auto", help="auto: hybrid once an encoder is trained"),
+                "steps": Spec("int", default=300, min=1, max=100000, help="optimiser steps"),
+                "align": Spec("bool", default=True, help="false: centre crop, no face detection"),
+                "face": Spec("int", min=0, max=1000, help="which face, 0 = largest"),
+            },
+        ),
+        help="a photo of a face, inverted into the latent space",
+        resolve=_resolve_photo,
+    ),
 }
+
+# Modules that define more kinds as a module-level list ``KEYFRAME_KINDS``.
+_EXTENSIONS = ("latentreel.edits.keyframes", "latentreel.feedback.keyframes")
+
+
+def _load_extensions() -> None:
+    for module in _EXTENSIONS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name is None or not module.startswith(e.name):
+                raise
+            continue
+        for kind in mod.KEYFRAME_KINDS:
+            KINDS[kind.name] = kind
+
+
+_load_extensions()

@@ -1,0 +1,143 @@
+"""Latent optimisation: find latents whose images match targets.
+
+Restarts of every target run as ONE batch on the device ([B * R, *S] latents) and the best
+restart per target is kept. Adam (warm-up + cosine decay, optional clipping to the prior) is
+the default; L-BFGS can polish Adam's result or run alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from tqdm import tqdm
+
+from latentreel.invert.clipping import clip_latents
+from latentreel.invert.objective import LossWeights, Objective, psnr
+from latentreel.invert.schedule import warmup_cosine
+from latentreel.models.base import Generator
+
+
+@dataclass(frozen=True)
+class OptimizeSettings:
+    steps: int = 400  # Adam steps
+    lr: float = 0.05  # peak learning rate
+    restarts: int = 4  # random starts per target, optimised together
+    clipping: str = "stochastic"  # none | standard | stochastic (z space only)
+    clip_bound: float = 3.0  # |z_i| beyond this is out of the prior's range
+    polish_steps: int = 0  # L-BFGS iterations after Adam (0: none)
+    init_noise: float = 1.0  # std of the random starts around the initial guess
+    seed: int = 0  # restarts are drawn from this seed on the CPU
+    weights: LossWeights = field(default_factory=LossWeights)
+
+
+@dataclass
+class Inversion:
+    latents: torch.Tensor  # [B, *S] best restart per target
+    loss: torch.Tensor  # [B] final objective
+    psnr: torch.Tensor  # [B] dB against the target
+    history: list[float] = field(default_factory=list)  # mean best loss per step
+
+
+def initial_latents(generator: Generator, n: int, space: str, settings: OptimizeSettings,
+                    init: torch.Tensor | None) -> torch.Tensor:
+    """Starting points [n, *S]: random draws from the prior (z), or around the mean latent
+    (w, w+, as NVIDIA's projector), or around ``init`` (e.g. an encoder's guess)."""
+    shape = generator.latent_shape(space)
+    g = torch.Generator().manual_seed(settings.seed)
+    noise = torch.randn((n, *shape), generator=g).to(generator.device)
+    if init is not None:
+        base = init.to(generator.device)
+        noise[:: max(1, n // len(base))] = 0  # keep one exact copy of each guess
+        return base + settings.init_noise * 0.1 * noise
+    if space == "z":
+        return noise * settings.init_noise
+    return generator.mean_latent(space)[None] + 0.05 * noise
+
+
+def optimize_latents(
+    generator: Generator,
+    target: torch.Tensor,
+    settings: OptimizeSettings = OptimizeSettings(),
+    *,
+    space: str = "z",
+    init: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+    facenet=None,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
+    progress: bool = False,
+) -> Inversion:
+    """Invert ``target`` [B, 3, H, W] in [-1, 1] into latents [B, *S].
+
+    Args:
+        init: optional guesses [B, *S]; restarts start around them.
+        mask: optional [B, 1, H, W] in [0, 1]; only masked pixels count.
+        callback: called as ``callback(step, best_latents [B, *S])`` every step.
+    """
+    b, r = target.shape[0], settings.restarts
+    dev = generator.device
+    target = target.to(dev)
+    # 1. One objective over all restarts: target i is repeated for its r restarts.
+    rep = lambda t: t.repeat_interleave(r, 0) if t is not None else None  # noqa: E731
+    objective = Objective(rep(target), settings.weights, mask=rep(mask), facenet=facenet,
+                          space=space)
+    x = initial_latents(generator, b * r, space, settings,
+                        None if init is None else init.repeat_interleave(r, 0)
+                        if init.shape[0] == b else init)
+    x = x.detach().requires_grad_(True)
+    history: list[float] = []
+    # 2. Adam with warm-up and cosine decay, clipping to the prior after each step.
+    opt = torch.optim.Adam([x], lr=settings.lr, betas=(0.9, 0.999))
+    clip_gen = torch.Generator().manual_seed(settings.seed + 1)
+    bar = tqdm(range(settings.steps), desc="inverting", unit="step", disable=not progress,
+               dynamic_ncols=True)
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = warmup_cosine(step, settings.steps, settings.lr)
+        loss = objective(generator.synthesize(x, space), x)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+        if space == "z":
+            clip_latents(x.data, settings.clipping, settings.clip_bound, clip_gen)
+        best = loss.detach().view(b, r).min(1).values
+        history.append(float(best.mean()))
+        if progress and step % 10 == 0:
+            bar.set_postfix(loss=f"{history[-1]:.4g}")
+        if callback is not None:
+            callback(step, _best(x.detach(), loss.detach(), b, r))
+    # 3. Optional L-BFGS polish (no clipping: it must stay a smooth problem).
+    if settings.polish_steps > 0:
+        lbfgs_polish(generator, objective, x, space, settings.polish_steps)
+    # 4. Keep the best restart of each target.
+    with torch.no_grad():
+        images = generator.synthesize(x, space)
+        final = objective(images, x)
+        best_idx = final.view(b, r).argmin(1) + torch.arange(b, device=dev) * r
+        return Inversion(latents=x.detach()[best_idx], loss=final[best_idx],
+                         psnr=psnr(images[best_idx], target), history=history)
+
+
+def _best(x: torch.Tensor, loss: torch.Tensor, b: int, r: int) -> torch.Tensor:
+    idx = loss.view(b, r).argmin(1) + torch.arange(b, device=x.device) * r
+    return x[idx]
+
+
+def lbfgs_polish(generator: Generator, objective: Objective, x: torch.Tensor, space: str,
+                 iterations: int) -> None:
+    """Refine ``x`` in place with L-BFGS and a strong-Wolfe line search.
+
+    The restarts are independent problems; summing them lets one L-BFGS run treat them
+    jointly, which works because their Hessian is block diagonal."""
+    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=iterations, history_size=20,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-12,
+                            tolerance_change=1e-15)
+
+    def closure():
+        opt.zero_grad(set_to_none=True)
+        loss = objective(generator.synthesize(x, space), x).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)

@@ -1,0 +1,160 @@
+"""Photo -> latent: align the face, then optimise, encode, or both ("find myself in latent space").
+
+Steps: 1. load the photo (EXIF, alpha mask, bit depth); 2. align the face to the generator's
+own landmark template (or centre-crop); 3. invert with the chosen method; 4. save the latent
+with its settings and losses, cached by content so a scene never inverts the same photo twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from latentreel.errors import BadInputError
+from latentreel.invert.cache import cached_inversion_path, inversion_key
+from latentreel.invert.objective import LossWeights
+from latentreel.invert.optimize import OptimizeSettings, optimize_latents
+from latentreel.latentfile import LatentFile, load_latent, save_latent
+from latentreel.models.base import Generator
+
+METHODS = ("auto", "optimize", "encoder", "hybrid")
+
+
+@dataclass(frozen=True)
+class InvertSettings:
+    method: str = "auto"  # auto: hybrid when a trained encoder exists, else optimize
+    steps: int = 300  # Adam steps (hybrid uses a tenth of them)
+    restarts: int = 8  # random starts optimised together; the best is kept
+    polish_steps: int = 60  # L-BFGS iterations after Adam
+    perceptual: float = 0.0  # FaceNet feature loss weight
+    identity: float = 0.05  # FaceNet identity (1 - cosine) loss weight
+    clipping: str = "stochastic"  # none | standard | stochastic
+    align: bool = True  # align to the generator's landmark template (False: centre crop)
+    face: int | None = None  # which face, largest first (None: the largest)
+    seed: int = 0
+
+
+@dataclass
+class PhotoInversion:
+    latent: torch.Tensor  # [*S]
+    target: np.ndarray  # aligned crop at the generator's resolution, uint8 [R, R, 3]
+    reconstruction: np.ndarray  # uint8 [R, R, 3]
+    metrics: dict = field(default_factory=dict)  # psnr, identity distance, seconds, method
+    path: Path | None = None  # the latent file written
+
+
+def prepare_target(photo: Path, generator: Generator, settings: InvertSettings,
+                   facenet=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The aligned face crop [R, R, 3] uint8 (and its mask, from an alpha channel)."""
+    from latentreel.faces.align import align_face, center_crop, generator_template
+    from latentreel.faces.photo import load_photo_with_mask
+
+    image, mask = load_photo_with_mask(photo)
+    size = generator.resolution
+    if not settings.align:
+        crop = center_crop(image, size)
+        mcrop = None if mask is None else center_crop((mask * 255).astype(np.uint8), size)
+        return crop, None if mcrop is None else mcrop.astype(np.float32) / 255
+    template = generator_template(generator)
+    aligned = align_face(image, template, size, face_index=settings.face, source=photo)
+    crop_mask = None
+    if mask is not None:
+        from latentreel.faces.align import warp_mask
+
+        crop_mask = warp_mask(mask, aligned.matrix, size)
+    return aligned.crop, crop_mask
+
+
+def _to_tensor(img: np.ndarray, device) -> torch.Tensor:
+    return (torch.from_numpy(img).permute(2, 0, 1).float()[None] / 127.5 - 1).to(device)
+
+
+def _to_uint8(t: torch.Tensor) -> np.ndarray:
+    return ((t.clamp(-1, 1)[0] + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def resolve_method(settings: InvertSettings, generator: Generator):
+    from latentreel.invert.encoder import load_encoder
+
+    enc = load_encoder(generator) if settings.method in ("auto", "encoder", "hybrid") else None
+    method = settings.method
+    if method == "auto":
+        method = "hybrid" if enc is not None else "optimize"
+    if method in ("encoder", "hybrid") and enc is None:
+        raise BadInputError(f"--method {method}: no trained encoder for {generator.name}; "
+                            "run `latentreel train-encoder` first or use --method optimize")
+    return method, enc
+
+
+def invert_target(generator: Generator, target: np.ndarray, settings: InvertSettings, *,
+                  mask: np.ndarray | None = None, facenet=None, space: str = "z",
+                  progress: bool = True,
+                  callback: Callable[[int, torch.Tensor], None] | None = None) -> PhotoInversion:
+    """Invert one aligned crop [R, R, 3] uint8."""
+    t0 = time.perf_counter()
+    dev = generator.device
+    x = _to_tensor(target, dev)
+    m = None if mask is None else torch.from_numpy(mask).float()[None, None].to(dev)
+    method, enc = resolve_method(settings, generator)
+    init = None
+    if enc is not None:
+        with torch.no_grad():
+            init = enc(x)
+    weights = LossWeights(perceptual=settings.perceptual,
+                          identity=settings.identity if facenet is not None else 0.0)
+    if method == "encoder":
+        latent = init
+    else:
+        steps = settings.steps // 10 if method == "hybrid" else settings.steps
+        opt = OptimizeSettings(steps=max(steps, 1), restarts=settings.restarts,
+                               clipping=settings.clipping, polish_steps=settings.polish_steps,
+                               seed=settings.seed, weights=weights,
+                               init_noise=0.5 if init is not None else 1.0)
+        latent = optimize_latents(generator, x, opt, space=space, init=init, mask=m,
+                                  facenet=facenet, callback=callback, progress=progress).latents
+    with torch.no_grad():
+        recon = generator.synthesize(latent, space)
+        mse = float((recon - x).square().mean())
+    metrics = {"method": method, "psnr": 10 * np.log10(4 / max(mse, 1e-12)),
+               "seconds": time.perf_counter() - t0}
+    if facenet is not None:
+        metrics["identity_distance"] = float(facenet.distance(recon, x))
+    return PhotoInversion(latent=latent[0].detach(), target=target,
+                          reconstruction=_to_uint8(recon), metrics=metrics)
+
+
+def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = InvertSettings(),
+                 *, facenet=None, out: Path | None = None, progress: bool = True,
+                 use_cache: bool = True, callback=None) -> PhotoInversion:
+    """Invert a photo file; cached by (content, model, settings).
+
+    Raises:
+        PhotoError: unreadable photo, no face (the message names --no-align), bad --face.
+    """
+    photo = Path(photo)
+    key = inversion_key(photo, generator.name, asdict(settings))
+    cached = cached_inversion_path(key)
+    target, mask = prepare_target(photo, generator, settings, facenet)
+    if use_cache and cached.is_file() and callback is None:
+        lf = load_latent(cached)
+        latent = torch.from_numpy(lf.latent).to(generator.device)
+        with torch.no_grad():
+            recon = _to_uint8(generator.synthesize(latent[None]))
+        result = PhotoInversion(latent=latent, target=target, reconstruction=recon,
+                                metrics=dict(lf.meta.get("metrics", {}), cached=True))
+    else:
+        result = invert_target(generator, target, settings, mask=mask, facenet=facenet,
+                               progress=progress, callback=callback)
+        meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics,
+                "cache_key": key}
+        save_latent(cached, LatentFile(result.latent.cpu().numpy(), "z", generator.name, meta))
+    if out is not None:
+        meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics}
+        result.path = save_latent(out, LatentFile(result.latent.cpu().numpy(), "z",
+                                                  generator.name, meta))
+    return result
