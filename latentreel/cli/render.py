@@ -73,3 +73,21 @@ def sample(
     path = seed_sheet(parse_int_list(seeds), out, model=model, truncation=truncation, cell=cell,
                       device=device)
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+def strip(
+    video: Path = typer.Argument(..., help="An MP4 to sample."),
+    out: Path = typer.Option(Path("strip.png"), "-o", "--out", help="PNG to write."),
+    frames: int = typer.Option(8, min=1, max=64, help="How many evenly spaced frames."),
+    cell: int = typer.Option(96, min=16, max=512, help="Height of each frame in pixels."),
+) -> None:
+    """A horizontal strip of frames from a video (for READMEs and notes)."""
+    from latentreel.errors import BadInputError
+    from latentreel.video.probe import read_frames
+    from latentreel.video.sheet import frame_strip, save_png
+
+    if not video.is_file():
+        raise BadInputError(f"{video}: no such video file; check the path")
+    save_png(frame_strip(read_frames(video), n=frames, cell=cell), out)
+    typer.echo(f"wrote {out}")

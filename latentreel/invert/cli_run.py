@@ -1,0 +1,37 @@
+"""The `invert` command's work, as a library function (load, invert, write pictures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from latentreel.invert.photo import METHODS, InvertSettings, invert_photo, prepare_target
+from latentreel.errors import BadInputError
+
+
+def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, restarts: int,
+               align: bool, face: int | None, video: Path | None, identity: float,
+               device: str, progress: bool):
+    """Invert ``photo`` to ``out``; returns (PhotoInversion, comparison PNG path)."""
+    from latentreel.faces.facenet import load_facenet
+    from latentreel.faces.photo import load_photo
+    from latentreel.invert.video import ProgressVideo, comparison_png
+    from latentreel.models.registry import load_generator
+    from latentreel.render.device import pick_device
+
+    if method not in METHODS:
+        raise BadInputError(f"--method {method}: use one of {', '.join(METHODS)}")
+    g = load_generator(model, pick_device(device))
+    settings = InvertSettings(method=method, steps=steps, restarts=restarts, align=align,
+                              face=face, identity=identity)
+    facenet = load_facenet(device=g.device)
+    callback = None
+    if video is not None:
+        target, _ = prepare_target(photo, g, settings)
+        callback = ProgressVideo(g, target, video)
+    result = invert_photo(photo, g, settings, facenet=facenet, out=out, progress=progress,
+                          callback=callback)
+    if callback is not None and callback.frames:
+        callback.write()
+    png = Path(out).with_suffix(".png")
+    comparison_png(load_photo(photo), result.target, result.reconstruction, png, result.metrics)
+    return result, png
