@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from latentreel.errors import LatentreelError
 
@@ -21,26 +21,26 @@ _state = {"debug": bool(os.environ.get("LATENTREEL_DEBUG"))}
 class _ErrorHandlingGroup(TyperGroup):
     """Runs a command and maps latentreel's errors onto exit codes."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, TyperException):
             raise
         except LatentreelError as e:
             if _state["debug"]:
                 raise
-            click.echo(f"error: {e}", err=True)
-            raise click.exceptions.Exit(e.exit_code) from None
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            raise click.exceptions.Exit(130) from None
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
         except Exception as e:  # a bug or an environment problem: exit 1, short message
             if _state["debug"]:
                 raise
-            click.echo(
+            typer.echo(
                 f"error: {type(e).__name__}: {e} (run with --debug for the traceback)", err=True
             )
-            raise click.exceptions.Exit(1) from None
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(
