@@ -38,12 +38,15 @@ def test_render_writes_exact_frames(write_scene, tmp_path, loop, frames):
 
 def test_render_is_deterministic(write_scene, tmp_path):
     scene = write_scene(SCENE % "true")
-    for name in ("a.mp4", "b.mp4"):
+    runs = {"a.mp4": "8", "b.mp4": "8", "c.mp4": "64"}
+    for name, batch in runs.items():
         r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(tmp_path / name),
-                                "--batch-size", "5" if name == "a.mp4" else "64"])
+                                "--batch-size", batch])
         assert r.exit_code == 0, r.output
-    a, b = read_frames(tmp_path / "a.mp4"), read_frames(tmp_path / "b.mp4")
-    assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    a, b, c = (read_frames(tmp_path / n).astype(int) for n in runs)
+    assert np.array_equal(a, b)  # same scene, same settings: the same frames
+    # Another batch size may round a few pixels differently before x264, nothing more.
+    assert a.shape == c.shape and np.abs(a - c).mean() < 0.5
 
 
 def test_preview_and_overrides(write_scene, tmp_path):

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from latentreel.bench.common import child_peak_rss_mb, machine_info, timed
-from latentreel.models.base import seed_latent, to_uint8
+from latentreel.models.base import to_uint8
 from latentreel.models.registry import load_generator
 from latentreel.render.device import pick_device
 
@@ -36,23 +36,38 @@ def bench_scene_yaml(frames: int, out: Path, size: int, fps: int = 30, model: st
             f"loop: true\nkeyframes:\n{keys}\n")
 
 
-def _latents(g, n: int) -> torch.Tensor:
-    return torch.from_numpy(np.stack([seed_latent(i, g.z_dim) for i in range(n)]))
+def bench_path(g, scene_file: Path):
+    """The latent path of a bench scene: E2E renders it, and G, ENC and NAIVE get its frames."""
+    from latentreel.render.keyframes import resolve_keyframes
+    from latentreel.render.schedule import build_path
+    from latentreel.scene import load_scene
+
+    scene = load_scene(scene_file)
+    keyframes, latents = resolve_keyframes(scene, g, progress=False)
+    return build_path(keyframes, latents, scene.output.fps, scene.loop)
 
 
-def bench_generator(g, frames: int) -> dict:
-    """Frames/s of latents -> uint8 host frames, by batch size."""
-    z = _latents(g, frames).to(g.device)
+def bench_generator(g, path) -> dict:
+    """Frames/s of latents -> uint8 host frames, by batch size (latents computed beforehand)."""
+    n = path.total_frames
+    z = path.latents(torch.arange(n)).to(g.device)
     by_batch = {}
     with torch.inference_mode():
         for b in BATCHES:
             def run():
-                for s in range(0, frames, b):
+                for s in range(0, n, b):
                     to_uint8(g.synthesize(z[s:s + b])).cpu()
             run()  # warm-up
-            by_batch[b] = frames / timed(run, repeat=2)
+            by_batch[b] = n / timed(run, repeat=2)
     best = max(by_batch, key=by_batch.get)
     return {"fps": by_batch[best], "best_batch": best, "by_batch": by_batch}
+
+
+def render_frames(g, path) -> np.ndarray:
+    z = path.latents(torch.arange(path.total_frames)).to(g.device)
+    with torch.inference_mode():
+        return torch.cat([to_uint8(g.synthesize(z[s:s + 64])).cpu()
+                          for s in range(0, len(z), 64)]).numpy()
 
 
 def bench_encoder(frames_u8: np.ndarray, out: Path, size: int, fps: int = 30) -> float:
@@ -60,42 +75,42 @@ def bench_encoder(frames_u8: np.ndarray, out: Path, size: int, fps: int = 30) ->
 
     def run():
         with FrameWriter(out, fps=fps, size=size, crf=18) as w:
-            for s in range(0, len(frames_u8), 32):
-                w.write(frames_u8[s:s + 32])
+            for s in range(0, len(frames_u8), 64):
+                w.write(frames_u8[s:s + 64])
     return len(frames_u8) / timed(run, repeat=2)
 
 
-def bench_e2e(frames: int, work: Path, size: int, device: str) -> float:
+def bench_e2e(scene_file: Path, frames: int, device: str) -> float:
+    """The whole `render`: scene loading, model loading, keyframes, synthesis, encoding."""
     from latentreel.render.pipeline import RenderOptions, render_scene
     from latentreel.scene import load_scene
 
-    scene_file = work / f"e2e-{size}.yaml"
-    scene_file.write_text(bench_scene_yaml(frames, work / f"e2e-{size}.mp4", size))
-    scene = load_scene(scene_file)
     result = {}
 
     def run():
-        result["r"] = render_scene(scene, RenderOptions(device=device, progress=False))
+        result["r"] = render_scene(load_scene(scene_file),
+                                   RenderOptions(device=device, progress=False))
     t = timed(run, repeat=2)
     assert result["r"].frames == frames, (result["r"].frames, frames)
     return frames / t
 
 
-def bench_naive(g, frames: int, work: Path, size: int, fps: int = 30) -> float:
+def bench_naive(g, path, work: Path, size: int, fps: int = 30) -> float:
     """One generator call per frame, a PNG per frame, then ffmpeg over the PNGs."""
     from latentreel.video.writer import encode_png_sequence
 
-    z = _latents(g, frames).to(g.device)
+    n = path.total_frames
     png_dir = work / f"naive-{size}"
     png_dir.mkdir(exist_ok=True)
 
     def run():
         with torch.inference_mode():
-            for i in range(frames):
-                img = to_uint8(g.synthesize(z[i:i + 1]))[0].cpu().numpy()
+            for i in range(n):
+                z = path.latents(torch.tensor([i])).to(g.device)
+                img = to_uint8(g.synthesize(z))[0].cpu().numpy()
                 Image.fromarray(img).save(png_dir / f"frame_{i:06d}.png")
         encode_png_sequence(png_dir, work / f"naive-{size}.mp4", fps=fps, size=size, crf=18)
-    return frames / timed(run, repeat=1)
+    return n / timed(run, repeat=1)
 
 
 def bench_memory(work: Path, size: int = 64, short: int = 300, long: int = 3000) -> dict:
@@ -110,7 +125,7 @@ def bench_memory(work: Path, size: int = 64, short: int = 300, long: int = 3000)
             "growth_mb": peaks[long] - peaks[short]}
 
 
-def run_render_bench(*, frames: int = 300, sizes=(512, 64), device: str = "auto",
+def run_render_bench(*, frames: int = 900, sizes=(512, 64), device: str = "auto",
                      model: str = "dcgan-digiface", memory: bool = True, log=print) -> dict:
     """Run every measurement and return the figures and ratios."""
     dev = pick_device(device)
@@ -118,14 +133,20 @@ def run_render_bench(*, frames: int = 300, sizes=(512, 64), device: str = "auto"
     results: dict = {"machine": machine_info(), "device": str(dev), "frames": frames, "sizes": {}}
     with tempfile.TemporaryDirectory(prefix="latentreel-bench-") as tmp:
         work = Path(tmp)
-        gen = bench_generator(g, frames)
-        log(f"G    {gen['fps']:8.1f} frames/s (batch {gen['best_batch']})")
-        with torch.inference_mode():
-            frames_u8 = to_uint8(g.synthesize(_latents(g, frames).to(dev))).cpu().numpy()
+        scenes = {}
+        for size in sizes:
+            scenes[size] = work / f"e2e-{size}.yaml"
+            scenes[size].write_text(bench_scene_yaml(frames, work / f"e2e-{size}.mp4", size,
+                                                     model=model))
+        path = bench_path(g, scenes[sizes[0]])
+        gen = bench_generator(g, path)
+        log(f"G    {gen['fps']:8.1f} frames/s (batch {gen['best_batch']}; by batch "
+            + ", ".join(f"{b}: {v:.0f}" for b, v in gen["by_batch"].items()) + ")")
+        frames_u8 = render_frames(g, path)
         for size in sizes:
             enc = bench_encoder(frames_u8, work / f"enc-{size}.mp4", size)
-            e2e = bench_e2e(frames, work, size, str(dev))
-            naive = bench_naive(g, frames, work, size)
+            e2e = bench_e2e(scenes[size], frames, str(dev))
+            naive = bench_naive(g, path, work, size)
             r = {"G_fps": gen["fps"], "ENC_fps": enc, "E2E_fps": e2e, "NAIVE_fps": naive,
                  "E2E_over_min_G_ENC": e2e / min(gen["fps"], enc), "E2E_over_NAIVE": e2e / naive}
             results["sizes"][str(size)] = r

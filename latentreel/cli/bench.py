@@ -16,7 +16,7 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("render")
 def bench_render(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
-    frames: int = typer.Option(300, min=30, help="Frames per measurement."),
+    frames: int = typer.Option(900, min=60, help="Frames per measurement."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
     model: str = typer.Option("dcgan-digiface", help="Model name or file."),
     memory: bool = typer.Option(True, help="Also measure peak memory, 300 vs 3,000 frames."),
