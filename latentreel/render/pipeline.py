@@ -102,8 +102,6 @@ def iter_frame_batches(
 def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str) -> torch.Tensor:
     """Synthesize each distinct latent once: hold frames repeat their keyframe's latent."""
     flat = latents.flatten(1)
-    if len(flat) > 1 and torch.equal(flat[0], flat[-1]) and torch.equal(flat, flat[:1].expand_as(flat)):
-        return generator.synthesize(latents[:1], space).expand(len(latents), -1, -1, -1)
     uniq, inverse = torch.unique(flat, dim=0, return_inverse=True)
     if len(uniq) == len(flat):
         return generator.synthesize(latents, space)
