@@ -21,7 +21,7 @@ def invert(
     no_align: bool = typer.Option(False, "--no-align", help="Centre-crop instead of aligning."),
     face: int = typer.Option(None, "--face", min=0, help="Which face (0 = largest)."),
     video: Path = typer.Option(None, "--video", help="Also write the optimisation as a video."),
-    identity: float = typer.Option(0.05, help="Weight of the FaceNet identity loss."),
+    identity: float = typer.Option(1.0, help="Weight of the FaceNet identity loss."),
     device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:

@@ -64,7 +64,7 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return Image.fromarray((arr / hi * 255).clip(0, 255).round().astype(np.uint8), "L")
+        return Image.fromarray((arr / hi * 255).clip(0, 255).round().astype(np.uint8))
     if img.mode == "CMYK":
         return img.convert("RGB")
     return img

@@ -32,7 +32,8 @@ class InvertSettings:
     restarts: int = 8  # random starts optimised together; the best is kept
     polish_steps: int = 60  # L-BFGS iterations after Adam
     perceptual: float = 0.0  # FaceNet feature loss weight
-    identity: float = 0.05  # FaceNet identity (1 - cosine) loss weight
+    identity: float = 1.0  # FaceNet identity (1 - cosine) loss weight (second stage)
+    facenet_steps: int = 80  # second stage with the FaceNet losses, from the best restart
     clipping: str = "stochastic"  # none | standard | stochastic
     align: bool = True  # align to the generator's landmark template (False: centre crop)
     face: int | None = None  # which face, largest first (None: the largest)
@@ -71,7 +72,7 @@ def prepare_target(photo: Path, generator: Generator, settings: InvertSettings,
 
 
 def _to_tensor(img: np.ndarray, device) -> torch.Tensor:
-    return (torch.from_numpy(img).permute(2, 0, 1).float()[None] / 127.5 - 1).to(device)
+    return (torch.from_numpy(np.array(img)).permute(2, 0, 1).float()[None] / 127.5 - 1).to(device)
 
 
 def _to_uint8(t: torch.Tensor) -> np.ndarray:
@@ -105,18 +106,11 @@ def invert_target(generator: Generator, target: np.ndarray, settings: InvertSett
     if enc is not None:
         with torch.no_grad():
             init = enc(x)
-    weights = LossWeights(perceptual=settings.perceptual,
-                          identity=settings.identity if facenet is not None else 0.0)
     if method == "encoder":
         latent = init
     else:
-        steps = settings.steps // 10 if method == "hybrid" else settings.steps
-        opt = OptimizeSettings(steps=max(steps, 1), restarts=settings.restarts,
-                               clipping=settings.clipping, polish_steps=settings.polish_steps,
-                               seed=settings.seed, weights=weights,
-                               init_noise=0.5 if init is not None else 1.0)
-        latent = optimize_latents(generator, x, opt, space=space, init=init, mask=m,
-                                  facenet=facenet, callback=callback, progress=progress).latents
+        latent = _optimize_two_stages(generator, x, settings, method, init, m, facenet, space,
+                                      callback, progress)
     with torch.no_grad():
         recon = generator.synthesize(latent, space)
         mse = float((recon - x).square().mean())
@@ -126,6 +120,32 @@ def invert_target(generator: Generator, target: np.ndarray, settings: InvertSett
         metrics["identity_distance"] = float(facenet.distance(recon, x))
     return PhotoInversion(latent=latent[0].detach(), target=target,
                           reconstruction=_to_uint8(recon), metrics=metrics)
+
+
+def _optimize_two_stages(generator, x, settings: InvertSettings, method: str, init, mask,
+                         facenet, space: str, callback, progress: bool) -> torch.Tensor:
+    """Stage 1: pixels only, many restarts in one batch, L-BFGS polish (cheap per step).
+    Stage 2: the best restart alone, with FaceNet identity/perceptual losses at a low
+    learning rate (a FaceNet backward pass costs ~10x a generator one on the CPU)."""
+    steps = settings.steps // 10 if method == "hybrid" else settings.steps
+    stage1 = OptimizeSettings(steps=max(steps, 1), restarts=settings.restarts, lr=0.1,
+                              clipping=settings.clipping, polish_steps=settings.polish_steps,
+                              seed=settings.seed, weights=LossWeights(pixel=1.0, prior=1e-3),
+                              init_noise=0.5 if init is not None else 1.0)
+    latent = optimize_latents(generator, x, stage1, space=space, init=init, mask=mask,
+                              callback=callback, progress=progress).latents
+    uses_facenet = facenet is not None and (settings.identity > 0 or settings.perceptual > 0)
+    if not uses_facenet or settings.facenet_steps == 0:
+        return latent
+    stage2 = OptimizeSettings(steps=settings.facenet_steps, restarts=1, lr=0.05,
+                              clipping=settings.clipping, seed=settings.seed, init_noise=0.0,
+                              weights=LossWeights(pixel=1.0, prior=1e-3,
+                                                  identity=settings.identity,
+                                                  perceptual=settings.perceptual))
+    offset = stage1.steps
+    cb = (lambda step, z: callback(offset + step, z)) if callback is not None else None
+    return optimize_latents(generator, x, stage2, space=space, init=latent, mask=mask,
+                            facenet=facenet, callback=cb, progress=progress).latents
 
 
 def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = InvertSettings(),
