@@ -62,11 +62,12 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
     generator = load_generator(scene.model, device, base=scene.base)
     batch = options.batch_size or default_batch_size(device, generator.resolution)
     # 3. Resolve keyframes and lay out the frame schedule.
-    scene_space(scene, generator)
+    space = scene_space(scene, generator)
     keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress)
-    path = build_path(keyframes, latents, output.fps, scene.loop)
+    path = build_path(keyframes, latents, output.fps, scene.loop,
+                      offsets=_sweeps(keyframes, generator, space))
     # 4. Synthesize in batches and stream to the encoder.
-    frames = write_path_video(generator, path, output, scene_space(scene, generator),
+    frames = write_path_video(generator, path, output, space,
                               batch_size=batch, progress=options.progress)
     # 5. Mux the soundtrack, if any.
     if output.audio is not None:
@@ -74,6 +75,14 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
 
         mux_audio(output.path, output.audio, output.path)
     return RenderResult(path=output.path, frames=frames, seconds=time.perf_counter() - t0)
+
+
+def _sweeps(keyframes, generator: Generator, space: str) -> dict:
+    if not any(kf.transition.sweep for kf in keyframes):
+        return {}
+    from latentreel.edits.sweep import sweep_offsets
+
+    return sweep_offsets(keyframes, generator, space)
 
 
 def _output_settings(scene: Scene, options: RenderOptions):

@@ -19,7 +19,8 @@ def frames_for(seconds: float, fps: int) -> int:
     return int(math.floor(seconds * fps + 0.5))
 
 
-def build_path(keyframes: list[Keyframe], latents: torch.Tensor, fps: int, loop: bool) -> LatentPath:
+def build_path(keyframes: list[Keyframe], latents: torch.Tensor, fps: int, loop: bool,
+               offsets: dict | None = None) -> LatentPath:
     """The frame schedule for resolved keyframes (one row of ``latents`` per keyframe)."""
     n_trans = len(keyframes) if loop and len(keyframes) > 1 else len(keyframes) - 1
     transitions = [kf.transition for kf in keyframes[:n_trans]]
@@ -30,4 +31,5 @@ def build_path(keyframes: list[Keyframe], latents: torch.Tensor, fps: int, loop:
         interpolation=[t.interpolation for t in transitions],
         easing=[t.easing for t in transitions],
         loop=loop and len(keyframes) > 1,
+        offsets={i: f for i, f in (offsets or {}).items() if i < n_trans},
     )

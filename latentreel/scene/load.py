@@ -85,6 +85,7 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             interpolation=_pick(t.get("interpolation"), d["interpolation"]),
             easing=_pick(t.get("easing"), d["easing"]),
             timing=_pick(t.get("timing"), d["timing"]),
+            sweep=t.get("sweep"),
         )
         keyframes.append(Keyframe(
             index=i,

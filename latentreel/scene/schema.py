@@ -28,6 +28,15 @@ def transition_spec(with_defaults: bool) -> Spec:
                            help="speed profile within the transition"),
             "timing": Spec("enum", choices=TIMINGS, default=d("uniform"),
                            help="perceptual: re-time so the picture changes evenly"),
+            "sweep": Spec("mapping", help="push along a direction during the transition",
+                          fields={
+                              "direction": Spec("string", default=REQUIRED,
+                                                help="a direction from `latentreel directions list`"),
+                              "from": Spec("number", default=-3.0, min=-20, max=20),
+                              "to": Spec("number", default=3.0, min=-20, max=20),
+                              "keep": Spec("list", item=Spec("string"), default=None,
+                                           help="directions to hold still"),
+                          }),
         },
     )
 

@@ -1,0 +1,119 @@
+"""Named latent directions per model: fitted, from photos, unsupervised or imported.
+
+Stored under the user cache as ``directions/<model>/directions.npz`` (unit vectors) with
+``directions.json`` (source, statistics, names). Directions live in the model's z space.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+
+import numpy as np
+
+from latentreel.cache import atomic_write_path, cache_dir
+from latentreel.errors import BadInputError, LatentFileError
+
+
+@dataclass
+class Direction:
+    name: str
+    vector: np.ndarray  # unit vector, the model's latent shape
+    source: str  # fitted | photos | pca | sefa | file
+    stats: dict = field(default_factory=dict)  # e.g. r2, samples, explained variance
+
+
+class DirectionStore:
+    """The directions of one model."""
+
+    def __init__(self, model: str, root: Path | None = None):
+        self.model = model
+        self.root = root or cache_dir("directions", model)
+        self.directions: dict[str, Direction] = {}
+        self._load()
+
+    def _load(self) -> None:
+        meta_path, vec_path = self.root / "directions.json", self.root / "directions.npz"
+        if not meta_path.is_file() or not vec_path.is_file():
+            return
+        meta = json.loads(meta_path.read_text())
+        with np.load(vec_path, allow_pickle=False) as vecs:
+            for name, info in meta.items():
+                self.directions[name] = Direction(name, vecs[name], info["source"], info["stats"])
+
+    def save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        meta = {n: {"source": d.source, "stats": d.stats} for n, d in self.directions.items()}
+        tmp = atomic_write_path(self.root / "directions.npz")
+        with open(tmp, "wb") as f:
+            np.savez(f, **{n: d.vector for n, d in self.directions.items()})
+        os.replace(tmp, self.root / "directions.npz")
+        tmp = atomic_write_path(self.root / "directions.json")
+        tmp.write_text(json.dumps(meta, indent=1, default=float))
+        os.replace(tmp, self.root / "directions.json")
+
+    def add(self, direction: Direction) -> None:
+        v = np.asarray(direction.vector, np.float32)
+        direction.vector = v / max(float(np.linalg.norm(v)), 1e-12)
+        self.directions[direction.name] = direction
+
+    def get(self, name: str, where: str = "") -> Direction:
+        """The direction ``name``, or a BadInputError suggesting the closest one."""
+        if name in self.directions:
+            return self.directions[name]
+        close = get_close_matches(name, list(self.directions), n=1, cutoff=0.5)
+        hint = (f"did you mean '{close[0]}'?" if close else
+                "fit one with `latentreel directions fit`" if not self.directions else
+                f"known: {', '.join(sorted(self.directions))}")
+        prefix = f"{where}: " if where else ""
+        raise BadInputError(f"{prefix}no direction named '{name}' for {self.model}; {hint}")
+
+    def rename(self, old: str, new: str) -> None:
+        d = self.get(old)
+        del self.directions[old]
+        d.name = new
+        self.directions[new] = d
+
+    def summary(self) -> list[dict]:
+        return [{"name": d.name, "source": d.source, **d.stats} for d in self.directions.values()]
+
+
+def conditional(direction: np.ndarray, keep: list[np.ndarray]) -> np.ndarray:
+    """``direction`` with the kept directions projected out (InterFaceGAN conditioning),
+    so moving along it leaves the kept attributes as they were. Returns a unit vector."""
+    d = direction.astype(np.float64).ravel()
+    basis: list[np.ndarray] = []
+    for k in keep:  # Gram-Schmidt: the kept directions need not be orthogonal to each other
+        v = k.astype(np.float64).ravel()
+        for b in basis:
+            v = v - (v @ b) * b
+        if np.linalg.norm(v) > 1e-8:
+            basis.append(v / np.linalg.norm(v))
+    for b in basis:
+        d = d - (d @ b) * b
+    norm = np.linalg.norm(d)
+    if norm < 1e-8:
+        raise BadInputError("the edit direction lies within the kept directions; keep fewer")
+    return (d / norm).reshape(direction.shape).astype(np.float32)
+
+
+def import_vector(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A direction from a .npy file, checked against the model's latent shape."""
+    path = Path(path)
+    if not path.is_file():
+        raise LatentFileError(f"{path}: no such file")
+    try:
+        v = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise LatentFileError(f"{path}: not a .npy array ({e})") from None
+    if v.shape != shape and v.size != int(np.prod(shape)):
+        raise LatentFileError(f"{path}: shape {list(v.shape)} does not fit this model's "
+                              f"latent {list(shape)}; was it made for another model?")
+    return v.reshape(shape).astype(np.float32)
+
+
+def as_dict(d: Direction) -> dict:
+    return {k: v for k, v in asdict(d).items() if k != "vector"}

@@ -1,0 +1,90 @@
+"""Finding directions: fitted to measured attributes, from example photos, or unsupervised.
+
+- measured (InterFaceGAN): ridge regression of each attribute on z; the unit normal of the
+  fitted hyperplane is the direction, and held-out R^2 says how linear the attribute is;
+- photos: mean latent of positive examples minus mean latent of negative ones;
+- pca (GANSpace): principal components of the first block's activations after BatchNorm and
+  ReLU, carried back to z by least squares (PCA of z itself is useless: a Gaussian prior is
+  isotropic; and before the ReLU the layer is linear, where PCA would just repeat SeFa);
+- sefa: closed form, the top eigenvectors of W^T W for the first layer's weight W.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from latentreel.edits.directions import Direction
+
+
+def ridge_direction(z: np.ndarray, y: np.ndarray, alpha: float = 1.0, holdout: float = 0.2,
+                    seed: int = 0) -> tuple[np.ndarray, dict]:
+    """Unit normal of a ridge fit y ~ z, with held-out R^2 (NaN rows dropped)."""
+    ok = np.isfinite(y)
+    z, y = z[ok].astype(np.float64), y[ok].astype(np.float64)
+    idx = np.random.default_rng(seed).permutation(len(y))
+    n_test = max(1, int(len(y) * holdout))
+    test, train = idx[:n_test], idx[n_test:]
+    zc = z[train] - z[train].mean(0)
+    yc = y[train] - y[train].mean()
+    w = np.linalg.solve(zc.T @ zc + alpha * np.eye(z.shape[1]), zc.T @ yc)
+    pred = (z[test] - z[train].mean(0)) @ w + y[train].mean()
+    r2 = 1 - ((y[test] - pred) ** 2).sum() / max(((y[test] - y[test].mean()) ** 2).sum(), 1e-12)
+    return (w / np.linalg.norm(w)).astype(np.float32), {
+        "r2": float(r2), "samples": int(ok.sum()), "per_unit": float(np.linalg.norm(w))}
+
+
+def fit_measured(generator, names, *, samples: int = 2000, seed: int = 0, facenet=None,
+                 target_embedding=None, progress: bool = False) -> list[Direction]:
+    from latentreel.edits.attributes import sample_and_measure
+
+    z, values = sample_and_measure(generator, samples, names, seed=seed, facenet=facenet,
+                                   target_embedding=target_embedding, progress=progress)
+    out = []
+    for name, y in values.items():
+        vec, stats = ridge_direction(z.numpy(), y)
+        out.append(Direction(name, vec, "fitted", stats))
+    return out
+
+
+def from_latents(name: str, positive: np.ndarray, negative: np.ndarray) -> Direction:
+    """Mean positive latent minus mean negative latent ([n, *S] each)."""
+    diff = positive.mean(0) - negative.mean(0)
+    return Direction(name, diff, "photos", {"positive": len(positive), "negative": len(negative),
+                                            "magnitude": float(np.linalg.norm(diff))})
+
+
+def _first_layer(generator) -> torch.nn.Module:
+    net = getattr(generator, "net", None)
+    if net is None or not hasattr(net, "main"):
+        raise ValueError(f"{generator.name}: unsupervised directions need the DCGAN's first layer")
+    return net.main[0]
+
+
+def pca_directions(generator, k: int = 10, samples: int = 4000, seed: int = 0) -> list[Direction]:
+    """GANSpace-style: PCA of first-layer activations, mapped back to z by regression."""
+    block = generator.net.main[:3]  # ConvTranspose -> BatchNorm -> ReLU
+    z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        feats = block(z[:, :, None, None].to(generator.device)).flatten(1).cpu().double()
+    feats -= feats.mean(0)
+    _, s, vt = torch.linalg.svd(feats, full_matrices=False)
+    coords = feats @ vt[:k].T  # [samples, k]
+    zd = z.double()
+    # The best linear z direction for each component's coordinate (GANSpace's transfer).
+    w = torch.linalg.lstsq(zd, coords).solution  # [z_dim, k]
+    var = (s**2 / (s**2).sum())[:k]
+    return [Direction(f"pc{i}", (w[:, i] / w[:, i].norm()).float().numpy(), "pca",
+                      {"explained_variance": float(var[i])}) for i in range(k)]
+
+
+def sefa_directions(generator, k: int = 10) -> list[Direction]:
+    """SeFa: eigenvectors of W^T W, W the first layer's weight as a [features, z_dim] map."""
+    weight = _first_layer(generator).weight.detach().double().cpu()  # [z_dim, C, 4, 4]
+    m = weight.reshape(weight.shape[0], -1).T  # feature = m @ z
+    evals, evecs = torch.linalg.eigh(m.T @ m)
+    order = evals.argsort(descending=True)[:k]
+    total = float(evals.sum())
+    return [Direction(f"sefa{i}", evecs[:, j].float().numpy(), "sefa",
+                      {"eigenvalue_share": float(evals[j]) / total})
+            for i, j in enumerate(order.tolist())]

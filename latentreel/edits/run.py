@@ -1,0 +1,120 @@
+"""The work behind the `directions` and `sheet` commands, as library functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from latentreel.edits.directions import Direction, DirectionStore
+from latentreel.errors import BadInputError
+
+
+def fit_attributes(g, names: list[str], *, samples: int, photo: Path | None = None,
+                   sheets: Path | None = None) -> list[Direction]:
+    from latentreel.edits.attributes import ATTRIBUTES
+    from latentreel.edits.fit import fit_measured
+    from latentreel.scene.fields import closest
+
+    for n in names:
+        if n not in ATTRIBUTES:
+            raise BadInputError(f"unknown attribute '{n}'{closest(n, ATTRIBUTES)}")
+    facenet = target = None
+    if "similarity" in names:
+        if photo is None:
+            raise BadInputError("the similarity attribute needs --photo PHOTO")
+        facenet, target = _photo_embedding(g, photo)
+    found = fit_measured(g, names, samples=samples, facenet=facenet, target_embedding=target,
+                         progress=True)
+    _store(g, found, sheets)
+    return found
+
+
+def _photo_embedding(g, photo: Path):
+    from latentreel.faces.align import align_face, generator_template
+    from latentreel.faces.facenet import load_facenet
+    from latentreel.faces.photo import load_photo
+
+    facenet = load_facenet(device=g.device)
+    crop = align_face(load_photo(photo), generator_template(g), 160, source=photo).crop
+    with torch.no_grad():
+        return facenet, facenet.embed(torch.from_numpy(crop[None].copy()))
+
+
+def direction_from_photos(g, name: str, positive: list[Path], negative: list[Path], *,
+                          steps: int) -> Direction:
+    from latentreel.edits.fit import from_latents
+    from latentreel.faces.facenet import load_facenet
+    from latentreel.invert.photo import InvertSettings, invert_photo
+
+    facenet = load_facenet(device=g.device)
+    settings = InvertSettings(steps=steps)
+
+    def latents(photos):
+        return np.stack([invert_photo(p, g, settings, facenet=facenet).latent.cpu().numpy()
+                         for p in photos])
+    d = from_latents(name, latents(positive), latents(negative))
+    _store(g, [d], None)
+    return d
+
+
+def unsupervised(g, method: str, k: int, sheets: Path | None) -> list[Direction]:
+    from latentreel.edits.fit import pca_directions, sefa_directions
+
+    found = pca_directions(g, k) if method == "pca" else sefa_directions(g, k)
+    _store(g, found, sheets)
+    return found
+
+
+def _store(g, found: list[Direction], sheets: Path | None) -> None:
+    store = DirectionStore(g.name)
+    for d in found:
+        store.add(d)
+        if sheets is not None:
+            direction_sheet(g, d, Path(sheets) / f"{d.name}.png")
+    store.save()
+
+
+def direction_sheet(g, d: Direction, out: Path, seeds=(0, 1, 2, 3)) -> Path:
+    from latentreel.edits.sheets import direction_grid, write_sheet
+
+    amounts = [-3, -2, -1, 0, 1, 2, 3]
+    vec = torch.from_numpy(d.vector).to(g.device)
+    lat, labels, rows = direction_grid(g, list(seeds), vec, amounts, d.name)
+    return write_sheet(g, lat, labels, rows, out, title=f"{g.name}: {d.name} ({d.source})",
+                       cols=len(amounts))
+
+
+def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | None,
+               amounts: str, plane: bool, axes: str | None, cell: int) -> Path:
+    from latentreel.cli.options import parse_float_list, parse_int_list
+    from latentreel.edits import sheets as S
+
+    seed_list = parse_int_list(seeds)
+    if psi:
+        psis = parse_float_list(psi, "--psi")
+        if any(abs(p) > 3 for p in psis):
+            raise BadInputError(f"--psi {psi}: keep psi within [-3, 3]")
+        lat, labels, rows = S.psi_grid(g, seed_list, psis)
+        title, cols = f"{g.name}: truncation psi (1 face, 0 average, -1 anti-face)", len(psis)
+    elif direction:
+        store = DirectionStore(g.name)
+        vec = torch.from_numpy(store.get(direction, "--direction").vector).to(g.device)
+        amts = parse_float_list(amounts, "--amounts")
+        lat, labels, rows = S.direction_grid(g, seed_list, vec, amts, direction)
+        title, cols = f"{g.name}: {direction}", len(amts)
+    elif plane:
+        if len(seed_list) < 3:
+            raise BadInputError("--plane needs three seeds: origin and two axes, e.g. --seeds 1,2,3")
+        lat, labels, rows = S.plane_grid(g, seed_list)
+        title, cols = f"{g.name}: plane through seeds {seed_list[:3]}", 5
+    elif axes:
+        lat, labels, rows = S.axis_grid(g, parse_int_list(axes, "--axes"))
+        title, cols = f"{g.name}: the mean latent and one-hot axes", min(8, len(labels))
+    else:
+        lat = torch.from_numpy(np.stack([np.random.RandomState(s).randn(g.z_dim)
+                                         for s in seed_list])).float().to(g.device)
+        labels, rows = [f"seed {s}" for s in seed_list], None
+        title, cols = f"{g.name}: seeds", min(8, len(seed_list))
+    return S.write_sheet(g, lat, labels, rows, out, title=title, cols=cols, cell=cell)

@@ -1,0 +1,60 @@
+"""Exploration sheets (seed 003): psi rows, direction rows, planes, the mean and axis latents.
+
+Each sheet is one batched generator call: the latents are laid out first, then synthesized
+together, then labelled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from latentreel.models.base import truncate
+from latentreel.render.sheets import seed_latents, synthesize_uint8
+
+
+def psi_grid(g, seeds: list[int], psis: list[float]) -> tuple[torch.Tensor, list[str], list[str]]:
+    """Rows of seeds, columns of truncation psi (1: the face, 0: average, -1: anti-face)."""
+    z = seed_latents(g, seeds).to(g.device)
+    mean = g.mean_latent("z")
+    rows = [truncate(z[i], mean, p) for i in range(len(seeds)) for p in psis]
+    labels = [f"psi {p:g}" for _ in seeds for p in psis]
+    return torch.stack(rows), labels, [f"seed {s}" for s in seeds]
+
+
+def direction_grid(g, seeds: list[int], vector: torch.Tensor, amounts: list[float], name: str):
+    z = seed_latents(g, seeds).to(g.device)
+    rows = [z[i] + a * vector for i in range(len(seeds)) for a in amounts]
+    labels = [f"{name} {a:+g}" for _ in seeds for a in amounts]
+    return torch.stack(rows), labels, [f"seed {s}" for s in seeds]
+
+
+def plane_grid(g, seeds: list[int], steps: int = 5, extent: float = 1.0):
+    """A grid on the plane through three seeds: origin, origin->A and origin->B axes."""
+    o, a, b = seed_latents(g, seeds[:3]).to(g.device)
+    coords = np.linspace(-extent, extent + 1, steps) if extent else np.linspace(0, 1, steps)
+    rows = [o + u * (a - o) + v * (b - o) for v in coords for u in coords]
+    labels = [f"({u:.1f}, {v:.1f})" for v in coords for u in coords]
+    return torch.stack(rows), labels, None
+
+
+def axis_grid(g, axes: list[int], magnitude: float | None = None):
+    """The mean latent, then one-hot latents along single axes (seed 003's experiment)."""
+    mag = magnitude if magnitude is not None else float(np.sqrt(g.z_dim))
+    rows = [g.mean_latent("z")]
+    for ax in axes:
+        e = torch.zeros(g.z_dim, device=g.device)
+        e[ax] = mag
+        rows.append(e)
+    return torch.stack(rows), ["mean (zero)"] + [f"axis {a}" for a in axes], None
+
+
+def write_sheet(g, latents: torch.Tensor, labels, row_labels, out: Path, *, title: str,
+                cols: int, cell: int = 96) -> Path:
+    from latentreel.video.sheet import contact_sheet, save_png
+
+    images = synthesize_uint8(g, latents)  # one batched call for the whole sheet
+    return save_png(contact_sheet(images, labels, cols=cols, cell=cell, title=title,
+                                  row_labels=row_labels), out)
