@@ -1,0 +1,57 @@
+"""Keyframe kinds for feedback loops: ``feedback: {from, steps, map, mix, until}``."""
+
+from __future__ import annotations
+
+from tqdm import tqdm
+
+from latentreel.feedback.maps import MAPS
+from latentreel.scene.fields import REQUIRED, Spec
+from latentreel.scene.kind_base import KeyframeKind, ResolveContext
+
+
+def _resolve_feedback(params: dict, ctx: ResolveContext, where: str):
+    from latentreel.feedback.chain import FeedbackSettings, run_chain
+    from latentreel.scene.kinds import _facenet
+
+    if ctx.space != "z":
+        from latentreel.errors import BadInputError
+
+        raise BadInputError(f"{where}: feedback chains run in z; remove `space: {ctx.space}`")
+    settings = FeedbackSettings(steps=params["steps"], map=params["map"], mix=params["mix"],
+                                until=params["until"], threshold=params["threshold"],
+                                seed=ctx.scene_seed)
+    report = run_chain(ctx.generator, _facenet(ctx), ctx.named[params["from"]], settings,
+                       progress=ctx.progress)
+    ctx.shared.setdefault("feedback_reports", []).append((where, report))
+    if ctx.progress:
+        found = []
+        if report.fixed_point is not None:
+            found.append(f"fixed point at step {report.fixed_point}")
+        if report.cycle is not None:
+            found.append(f"cycle: step {report.cycle[1]} returns to step {report.cycle[0]}")
+        tqdm.write(f"{where}: feedback chain of {len(report.latents)} faces; "
+                   + ("; ".join(found) if found else "no fixed point or cycle"))
+    return report.latents
+
+
+KEYFRAME_KINDS = [
+    KeyframeKind(
+        name="feedback",
+        spec=Spec("mapping", help="a chain of faces, each seeded by FaceNet's view of the last",
+                  fields={
+                      "from": Spec("string", default=REQUIRED, help="the keyframe to start from"),
+                      "steps": Spec("int", default=20, min=1, max=100000),
+                      "map": Spec("enum", choices=MAPS, default="direct",
+                                  help="embedding -> latent"),
+                      "mix": Spec("number", default=0.0, min=0, max=0.99,
+                                  help="weight of the previous latent (slower drift)"),
+                      "until": Spec("enum", choices=("fixed-point",),
+                                    help="stop the chain at the first fixed point"),
+                      "threshold": Spec("number", default=0.05, min=0, max=2,
+                                        help="FaceNet distance that counts as the same face"),
+                  }),
+        help="a FaceNet feedback loop expanded into keyframes",
+        resolve=_resolve_feedback,
+        refs=lambda p: [("from", p["from"])],
+    ),
+]
