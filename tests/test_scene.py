@@ -103,7 +103,7 @@ def test_validate_ok_reports_frame_count(write_scene):
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     # 10 + 5 hold frames + one 2 s transition (20 frames).
-    assert "about 35 frames" in result.output
+    assert "35 frames" in result.output
 
 
 def test_missing_scene_file(tmp_path):

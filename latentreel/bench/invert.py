@@ -144,3 +144,39 @@ def run_photo(generator, facenet, photo_path, *, random_faces: int = 1000, steps
         f"{random_faces} random faces {row['closest_random_distance']:.3f} "
         f"({'closer' if row['closer_than_all_random'] else 'NOT closer'}), {seconds:.1f} s")
     return row
+
+
+def run_invert_bench(*, model: str, n: int, steps: int, methods_n: int, photo, random_faces: int,
+                     log=print) -> dict:
+    """All three parts, in one run."""
+    import tempfile
+    from pathlib import Path
+
+    from latentreel.bench.common import machine_info
+    from latentreel.faces.facenet import load_facenet
+    from latentreel.invert.encoder import load_encoder
+    from latentreel.models.registry import load_generator
+    from latentreel.render.device import pick_device
+
+    g = load_generator(model, pick_device("auto"))
+    facenet = load_facenet(device=g.device)
+    enc = load_encoder(g)
+    encoder = (lambda x: enc(x).detach()) if enc is not None else None
+    if enc is None:
+        log("no trained encoder: run `latentreel train-encoder` to add encoder and hybrid rows")
+    results: dict = {"machine": machine_info(), "model": g.name}
+    log(f"== recovery of {n} generated latents ({steps} Adam steps); % with z MSE below "
+        + " ".join(f"{t:g}" for t in THRESHOLDS))
+    results["recovery"] = run_lipton(g, n=n, steps=steps, encoder=encoder, log=log)
+    log(f"== methods on {methods_n} generated faces")
+    results["methods"] = run_methods(g, facenet, encoder, n=methods_n, log=log)
+    with tempfile.TemporaryDirectory() as tmp:
+        if photo is None:
+            from PIL import Image
+            from skimage import data
+
+            photo = Path(tmp) / "astronaut.png"
+            Image.fromarray(data.astronaut()).save(photo)
+        log("== a real photo")
+        results["photo"] = run_photo(g, facenet, photo, random_faces=random_faces, log=log)
+    return results

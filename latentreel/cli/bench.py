@@ -28,3 +28,21 @@ def bench_render(
     results = run_render_bench(frames=frames, device=device, model=model, memory=memory,
                                log=typer.echo)
     write_json(json_out, results)
+
+
+@bench_app.command("invert")
+def bench_invert(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    n: int = typer.Option(256, min=1, help="Generated faces for the recovery table."),
+    steps: int = typer.Option(1000, min=1, help="Adam steps for the recovery table."),
+    methods_n: int = typer.Option(64, "--methods-n", min=1, help="Faces for the method table."),
+    photo: Path = typer.Option(None, help="A real photo (default: scikit-image's astronaut)."),
+    random_faces: int = typer.Option(1000, min=10, help="Random faces to beat in FaceNet distance."),
+    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+) -> None:
+    """Inversion: Lipton & Tripathi's recovery table, methods compared, a real photo."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.invert import run_invert_bench
+
+    write_json(json_out, run_invert_bench(model=model, n=n, steps=steps, methods_n=methods_n,
+                                          photo=photo, random_faces=random_faces, log=typer.echo))

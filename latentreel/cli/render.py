@@ -45,8 +45,10 @@ def validate(scene: Path = typer.Argument(..., help="The scene YAML file.")) -> 
     holds = sum(frames_for(k.hold, s.output.fps) for k in s.keyframes)
     trans = s.keyframes if s.loop and n > 1 else s.keyframes[:-1]
     total = holds + sum(frames_for(k.transition.duration, s.output.fps) for k in trans)
-    typer.echo(f"{scene}: valid; {n} keyframes, about {total} frames "
-               f"({total / s.output.fps:.1f} s at {s.output.fps} fps) -> {s.output.path}")
+    expands = sum(1 for k in s.keyframes if k.kind == "feedback")
+    note = f" before {expands} feedback keyframe(s) expand into chains" if expands else ""
+    typer.echo(f"{scene}: valid; {n} keyframes, {total} frames "
+               f"({total / s.output.fps:.1f} s at {s.output.fps} fps){note} -> {s.output.path}")
 
 
 @app.command()

@@ -112,6 +112,17 @@ class LatentPath:
             return j.double() / (n - 1) if n > 1 else torch.ones(len(j), dtype=torch.float64)
         return j.double() / n
 
+    def transition_u(self, index: int) -> torch.Tensor:
+        """Linear progress u of every frame of transition ``index`` (before easing)."""
+        seg = next(s for s in self.segments if s.kind == "transition" and s.index == index)
+        return self._u(seg, torch.arange(seg.length))
+
+    def with_t_override(self, t_override: dict[int, torch.Tensor]) -> LatentPath:
+        """The same path with explicit t values for some transitions (re-timing)."""
+        return LatentPath(self.keyframes, self.hold_frames, self.transition_frames,
+                          self.interpolation, self.easing, self.loop,
+                          {**self.t_override, **t_override}, self.offsets)
+
     def transition_t(self, index: int, j: torch.Tensor) -> torch.Tensor:
         """Eased (or overridden) t for frames ``j`` of transition ``index``."""
         if index in self.t_override:

@@ -22,7 +22,7 @@ def scene_space(scene: Scene, generator: Generator) -> str:
 
 
 def resolve_keyframes(
-    scene: Scene, generator: Generator, *, progress: bool = True
+    scene: Scene, generator: Generator, *, progress: bool = True, shared: dict | None = None
 ) -> tuple[list[Keyframe], torch.Tensor]:
     """Resolve every keyframe to latents.
 
@@ -30,10 +30,12 @@ def resolve_keyframes(
         (expanded keyframes, latents [K, *S]): a kind that expands into a chain (feedback)
         contributes several entries, each carrying its keyframe's hold and transition.
         Truncation is applied per keyframe; references see the untruncated latents.
+        ``shared`` receives what kinds leave behind (e.g. feedback reports).
     """
     space = scene_space(scene, generator)
     ctx = ResolveContext(generator=generator, space=space, scene_seed=scene.seed,
-                         scene_file=scene.file, progress=progress)
+                         scene_file=scene.file, progress=progress,
+                         shared=shared if shared is not None else {})
     resolved: dict[int, torch.Tensor] = {}
     for kf in resolution_order(scene.keyframes):
         latents = KINDS[kf.kind].resolve(kf.params, ctx, kf.where)  # [M, *S]

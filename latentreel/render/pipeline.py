@@ -66,6 +66,7 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
     keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress)
     path = build_path(keyframes, latents, output.fps, scene.loop,
                       offsets=_sweeps(keyframes, generator, space))
+    path = _retime(path, keyframes, generator, space)
     # 4. Synthesize in batches and stream to the encoder.
     frames = write_path_video(generator, path, output, space,
                               batch_size=batch, progress=options.progress)
@@ -75,6 +76,15 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
 
         mux_audio(output.path, output.audio, output.path)
     return RenderResult(path=output.path, frames=frames, seconds=time.perf_counter() - t0)
+
+
+def _retime(path: LatentPath, keyframes, generator: Generator, space: str) -> LatentPath:
+    timings = [kf.transition.timing for kf in keyframes]
+    if "perceptual" not in timings:
+        return path
+    from latentreel.analysis.timing import apply_perceptual_timing
+
+    return apply_perceptual_timing(generator, path, timings, space)
 
 
 def _sweeps(keyframes, generator: Generator, space: str) -> dict:

@@ -1,0 +1,1 @@
+"""Looking at what a scene does: identity analysis and perceptually even timing."""

@@ -1,0 +1,43 @@
+"""`latentreel analyze` and `latentreel bench feedback`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from latentreel.cli.app import app
+from latentreel.cli.bench import bench_app
+
+
+@app.command()
+def analyze(
+    scene: Path = typer.Argument(..., help="The scene YAML file."),
+    out: Path = typer.Option(None, "-o", "--out", help="Folder for plots and analysis.json."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """FaceNet distance matrix, per-frame change, transitions, feedback chains: PNGs + JSON."""
+    from latentreel.analysis.identity import analyze_scene
+    from latentreel.scene import load_scene
+
+    s = load_scene(scene)
+    out = out or scene.parent / "out" / f"{scene.stem}-analysis"
+    summary = analyze_scene(s, out, device=device, progress=not quiet)
+    t = summary["timing"]
+    typer.echo(f"wrote {out}/analysis.json and plots; worst per-transition max/median change "
+               f"{t['worst_max_over_median'] or 0:.2f}"
+               + (f", loop seam {t['seam_over_median']:.2f} x median" if "seam_over_median" in t else ""))
+
+
+@bench_app.command("feedback")
+def bench_feedback(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    steps: int = typer.Option(50, min=5, help="Feedback iterations to time."),
+    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+) -> None:
+    """Feedback iterations/s at batch 1, the cost split, and timing evenness before/after."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.feedback import run_feedback_bench
+
+    write_json(json_out, run_feedback_bench(model=model, steps=steps, log=typer.echo))
