@@ -21,6 +21,10 @@ def render(
     size: int = typer.Option(None, "--size", min=16, max=4096, help="Override output size."),
     preview: bool = typer.Option(False, "--preview", help="Fast low-size, low-fps render."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    segment_seconds: float = typer.Option(None, "--segment-seconds", min=0.1,
+                                          help="Write complete segments of this length."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted "
+                                "segmented render from its last complete segment."),
 ) -> None:
     """Render a scene to an MP4."""
     from latentreel.render.pipeline import RenderOptions, render_scene
@@ -28,7 +32,7 @@ def render(
 
     result = render_scene(load_scene(scene), RenderOptions(
         out=out, device=device, batch_size=batch_size, fps=fps, size=size, preview=preview,
-        progress=not quiet,
+        progress=not quiet, segment_seconds=segment_seconds, resume=resume,
     ))
     typer.echo(f"wrote {result.path} ({result.frames} frames in {result.seconds:.1f} s, "
                f"{result.fps:.1f} frames/s)")

@@ -34,6 +34,8 @@ class RenderOptions:
     size: int | None = None  # override output.size
     preview: bool = False  # fast, small and low-fps, for checking timing
     progress: bool = True  # show a progress bar
+    segment_seconds: float | None = None  # write complete segments, joined at the end
+    resume: bool = False  # continue a segmented render from its last complete segment
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,16 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
     path = build_path(keyframes, latents, output.fps, scene.loop,
                       offsets=_sweeps(keyframes, generator, space))
     path = _retime(path, keyframes, generator, space)
-    # 4. Synthesize in batches and stream to the encoder.
-    frames = write_path_video(generator, path, output, space,
-                              batch_size=batch, progress=options.progress)
+    # 4. Synthesize in batches and stream to the encoder (in segments for long renders).
+    if options.segment_seconds or options.resume:
+        from latentreel.render.segments import write_segmented
+
+        frames = write_segmented(generator, path, output, space, batch_size=batch,
+                                 segment_seconds=options.segment_seconds or 60.0,
+                                 resume=options.resume, progress=options.progress)
+    else:
+        frames = write_path_video(generator, path, output, space, batch_size=batch,
+                                  progress=options.progress)
     # 5. Mux the soundtrack, if any.
     if output.audio is not None:
         from latentreel.video.audio import mux_audio
