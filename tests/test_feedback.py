@@ -86,3 +86,26 @@ def test_bad_feedback_reference_is_exit_2(write_scene):
     scene = write_scene("keyframes:\n  - {seed: 1, name: a}\n  - feedback: {from: b, steps: 2}\n")
     r = runner.invoke(app, ["validate", str(scene)])
     assert r.exit_code == 2 and "no keyframe is named 'b'" in r.output
+
+
+@pytest.mark.parametrize("method", ["dual-annealing", "random"])
+def test_identity_search_gets_closer_and_stops_in_time(dcgan, facenet, method):
+    import time
+
+    from latentreel.feedback.search import search_identity
+
+    target_z = torch.from_numpy(seed_latent(11, 100))
+    with torch.no_grad():
+        target = facenet.embed(dcgan.synthesize(target_z[None]))
+        start = float(1 - (facenet.embed(dcgan.synthesize(torch.zeros(1, 100))) * target).sum())
+    t0 = time.perf_counter()
+    res = search_identity(dcgan, facenet, target, dims=4, method=method, until=0.99,
+                          seconds=3.0, progress=False)
+    assert time.perf_counter() - t0 < 8
+    assert res.evaluations > 5 and res.distance < start
+
+
+def test_search_keyframe_validates_its_target(write_scene):
+    scene = write_scene("keyframes:\n  - search: {target: missing.jpg, dims: 4}\n")
+    r = runner.invoke(app, ["validate", str(scene)])
+    assert r.exit_code == 2 and "keyframes[0].search.target: file 'missing.jpg' not found" in r.output

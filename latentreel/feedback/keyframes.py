@@ -34,6 +34,30 @@ def _resolve_feedback(params: dict, ctx: ResolveContext, where: str):
     return report.latents
 
 
+def _resolve_search(params: dict, ctx: ResolveContext, where: str):
+    import torch
+
+    from latentreel.faces.align import align_face, generator_template
+    from latentreel.faces.photo import load_photo
+    from latentreel.feedback.search import search_identity
+    from latentreel.scene.kinds import _facenet
+
+    facenet = _facenet(ctx)
+    crop = align_face(load_photo(params["target"]), generator_template(ctx.generator), 160,
+                      source=params["target"]).crop
+    with torch.no_grad():
+        target = facenet.embed(torch.from_numpy(crop[None].copy()))
+    result = search_identity(ctx.generator, facenet, target, dims=params["dims"],
+                             method=params["method"], until=params["until"],
+                             seconds=params["seconds"], seed=ctx.scene_seed,
+                             progress=ctx.progress)
+    ctx.shared.setdefault("search_results", []).append((where, result))
+    if ctx.progress:
+        tqdm.write(f"{where}: search reached FaceNet similarity {1 - result.distance:.3f} "
+                   f"after {result.evaluations} faces in {result.seconds:.1f} s")
+    return ctx.generator.to_space(result.latent[None], ctx.space)
+
+
 KEYFRAME_KINDS = [
     KeyframeKind(
         name="feedback",
@@ -53,5 +77,22 @@ KEYFRAME_KINDS = [
         help="a FaceNet feedback loop expanded into keyframes",
         resolve=_resolve_feedback,
         refs=lambda p: [("from", p["from"])],
+    ),
+    KeyframeKind(
+        name="search",
+        spec=Spec("mapping", help="search a low-dimensional subspace for a face like a photo",
+                  shorthand="target", fields={
+                      "target": Spec("path", default=REQUIRED, must_exist=True,
+                                     help="the photo to look like"),
+                      "dims": Spec("int", default=8, min=1, max=100, help="subspace size"),
+                      "method": Spec("enum", choices=("dual-annealing", "random"),
+                                     default="dual-annealing"),
+                      "until": Spec("number", default=0.9, min=-1, max=1,
+                                    help="stop at this FaceNet cosine similarity"),
+                      "seconds": Spec("number", default=60.0, min=0.1, max=86400,
+                                      help="time limit"),
+                  }),
+        help="a face found by gradient-free search towards a target photo (seed 003)",
+        resolve=_resolve_search,
     ),
 ]
