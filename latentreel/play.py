@@ -1,0 +1,104 @@
+"""`latentreel play`: a scene live in a window, looping forever (installations, previews).
+
+Frames are generated on the fly by a producer thread that keeps a small queue of batches
+ahead of the display, so the window keeps its frame rate while the generator works. SDL
+(through pygame) draws the window; tests run it with SDL's dummy video driver.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from latentreel.errors import BadInputError
+
+
+def _producer(generator, path, space, batch, out: queue.Queue, stop: threading.Event) -> None:
+    from latentreel.render.pipeline import iter_frame_batches
+
+    while not stop.is_set():  # loop the scene forever
+        for frames in iter_frame_batches(generator, path, space, batch):
+            while not stop.is_set():
+                try:
+                    out.put(frames.numpy(), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+
+
+def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
+               max_frames: int | None = None, screenshot: Path | None = None,
+               device: str = "auto") -> int:
+    """Show ``scene`` in a window until closed (Esc/q) or ``max_frames`` are shown.
+
+    Returns:
+        the number of frames shown.
+    """
+    try:
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame
+    except ImportError:
+        raise BadInputError("`latentreel play` needs pygame: pip install pygame") from None
+    from latentreel.models.registry import load_generator
+    from latentreel.render.device import default_batch_size, pick_device
+    from latentreel.render.keyframes import resolve_keyframes, scene_space
+    from latentreel.render.pipeline import _retime, _sweeps
+    from latentreel.render.schedule import build_path
+
+    # 1. Resolve the scene as `render` does.
+    g = load_generator(scene.model, pick_device(device), base=scene.base)
+    space = scene_space(scene, g)
+    keyframes, latents = resolve_keyframes(scene, g)
+    path = build_path(keyframes, latents, scene.output.fps, len(keyframes) > 1,  # loops forever
+                      offsets=_sweeps(keyframes, g, space))
+    path = _retime(path, keyframes, g, space)
+    # 2. Start generating ahead of the display.
+    frames: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+    worker = threading.Thread(target=_producer, daemon=True, name="play-producer",
+                              args=(g, path, space, default_batch_size(g.device, g.resolution),
+                                    frames, stop))
+    worker.start()
+    # 3. Show frames at the scene's fps until told to stop.
+    pygame.init()
+    side = size or scene.output.size
+    flags = pygame.FULLSCREEN if fullscreen else 0
+    screen = pygame.display.set_mode((0, 0) if fullscreen else (side, side), flags)
+    pygame.display.set_caption(f"latentreel: {scene.file.name}")
+    clock, shown = pygame.time.Clock(), 0
+    try:
+        while max_frames is None or shown < max_frames:
+            if _quit_requested(pygame):
+                break
+            batch = frames.get()
+            for frame in batch:
+                surf = pygame.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
+                screen.blit(pygame.transform.smoothscale(surf, screen.get_size()), (0, 0))
+                pygame.display.flip()
+                shown += 1
+                clock.tick(scene.output.fps)
+                if max_frames is not None and shown >= max_frames:
+                    break
+        if screenshot is not None:
+            pygame.image.save(screen, str(screenshot))
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        pygame.quit()
+    return shown
+
+
+def _quit_requested(pygame) -> bool:
+    for event in pygame.event.get():
+        if event.type == pygame.QUIT:
+            return True
+        if event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE, pygame.K_q):
+            return True
+    return False
