@@ -72,5 +72,12 @@ def timing_stats(path: LatentPath, change: np.ndarray) -> dict:
            "worst_max_over_median": max(ratios) if ratios else None,
            "mean_max_over_median": float(np.mean(ratios)) if ratios else None}
     if path.loop and np.median(moving) > 0:
+        # Against the whole video's median step, and against the steps of the transition
+        # that ends at the seam: the second says whether the loop point itself jumps.
         out["seam_over_median"] = float(change[-1] / np.median(moving))
+        last = next((s for s in reversed(path.segments) if s.kind == "transition"
+                     and s.length > 2), None)
+        if last is not None:
+            steps = change[last.start:last.start + last.length - 1]
+            out["seam_over_last_transition_median"] = float(change[-1] / np.median(steps))
     return out

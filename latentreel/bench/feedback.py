@@ -64,7 +64,8 @@ def timing_evenness(g, scene_files: list[Path], log) -> dict:
         log(f"{f.name}: worst max/median change within a transition "
             f"{before['worst_max_over_median']:.2f} -> {after['worst_max_over_median']:.2f}"
             + (f"; loop seam {before['seam_over_median']:.2f} -> {after['seam_over_median']:.2f} "
-               "x median" if "seam_over_median" in after else ""))
+               f"x the median step ({after['seam_over_last_transition_median']:.2f} x its own "
+               "transition's)" if "seam_over_median" in after else ""))
     return out
 
 
