@@ -136,3 +136,16 @@ def test_sample_sheet(tmp_path):
     assert img.width > 5 * 64 and img.height > 64
     r = runner.invoke(app, ["sample", "--seeds", "3-x", "-o", str(out)])
     assert r.exit_code == 2 and "--seeds" in r.output
+
+
+def test_bf16_precision_renders_nearly_the_same(write_scene, tmp_path):
+    scene = write_scene(SCENE % "false")
+    for name, prec in (("fp32.mp4", "fp32"), ("bf16.mp4", "bf16")):
+        r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(tmp_path / name),
+                                "--precision", prec])
+        assert r.exit_code == 0, r.output
+    a = read_frames(tmp_path / "fp32.mp4").astype(int)
+    b = read_frames(tmp_path / "bf16.mp4").astype(int)
+    assert a.shape == b.shape and 0 < np.abs(a - b).mean() < 3
+    r = runner.invoke(app, ["render", str(scene), "-q", "--precision", "fp16", "--device", "cpu"])
+    assert r.exit_code == 2 and "fp16 needs a GPU" in r.output

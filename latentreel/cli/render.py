@@ -20,6 +20,8 @@ def render(
     fps: int = typer.Option(None, "--fps", min=1, max=240, help="Override output fps."),
     size: int = typer.Option(None, "--size", min=16, max=4096, help="Override output size."),
     preview: bool = typer.Option(False, "--preview", help="Fast low-size, low-fps render."),
+    precision: str = typer.Option("fp32", help="fp32 | bf16 | fp16: lower is faster where "
+                                  "the hardware supports it, a few pixel levels off."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     segment_seconds: float = typer.Option(None, "--segment-seconds", min=0.1,
                                           help="Write complete segments of this length."),
@@ -32,7 +34,7 @@ def render(
 
     result = render_scene(load_scene(scene), RenderOptions(
         out=out, device=device, batch_size=batch_size, fps=fps, size=size, preview=preview,
-        progress=not quiet, segment_seconds=segment_seconds, resume=resume,
+        progress=not quiet, segment_seconds=segment_seconds, resume=resume, precision=precision,
     ))
     typer.echo(f"wrote {result.path} ({result.frames} frames in {result.seconds:.1f} s, "
                f"{result.fps:.1f} frames/s)")

@@ -29,6 +29,27 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None: full fp32).
+
+    bf16 roughly doubles the DCGAN's speed on CPUs with AVX-512 BF16/AMX, at the cost of
+    pixel values differing from fp32 by a few levels (up to ~15 of 255 at worst).
+
+    Raises:
+        BadInputError: an unknown precision, or fp16 where it is not supported.
+    """
+    if precision not in PRECISIONS:
+        raise BadInputError(f"--precision {precision}: use one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return None
+    if precision == "fp16" and device.type == "cpu":
+        raise BadInputError("--precision fp16 needs a GPU; use bf16 on the CPU")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
 def default_batch_size(device: torch.device, resolution: int) -> int:
     """A batch that keeps the device busy without holding much memory."""
     if device.type == "cpu":

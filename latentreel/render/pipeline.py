@@ -19,7 +19,7 @@ from tqdm import tqdm
 from latentreel.latents.path import LatentPath
 from latentreel.models.base import Generator, to_uint8
 from latentreel.models.registry import load_generator
-from latentreel.render.device import default_batch_size, pick_device
+from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
 from latentreel.render.keyframes import resolve_keyframes, scene_space
 from latentreel.render.schedule import build_path
 from latentreel.scene.model import Scene
@@ -34,6 +34,7 @@ class RenderOptions:
     size: int | None = None  # override output.size
     preview: bool = False  # fast, small and low-fps, for checking timing
     progress: bool = True  # show a progress bar
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; bf16 ~2x faster on recent CPUs)
     segment_seconds: float | None = None  # write complete segments, joined at the end
     resume: bool = False  # continue a segmented render from its last complete segment
 
@@ -61,6 +62,7 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
     output = _output_settings(scene, options)
     # 2. Choose the device once and load the generator there.
     device = pick_device(options.device)
+    autocast = autocast_dtype(options.precision, device)
     generator = load_generator(scene.model, device, base=scene.base)
     batch = options.batch_size or default_batch_size(device, generator.resolution)
     # 3. Resolve keyframes and lay out the frame schedule.
@@ -75,10 +77,11 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
 
         frames = write_segmented(generator, path, output, space, batch_size=batch,
                                  segment_seconds=options.segment_seconds or 60.0,
-                                 resume=options.resume, progress=options.progress)
+                                 resume=options.resume, progress=options.progress,
+                                 autocast=autocast)
     else:
         frames = write_path_video(generator, path, output, space, batch_size=batch,
-                                  progress=options.progress)
+                                  progress=options.progress, autocast=autocast)
     # 5. Mux the soundtrack, if any.
     if output.audio is not None:
         from latentreel.video.audio import mux_audio
@@ -117,14 +120,19 @@ def _output_settings(scene: Scene, options: RenderOptions):
 
 
 def iter_frame_batches(
-    generator: Generator, path: LatentPath, space: str, batch_size: int
+    generator: Generator, path: LatentPath, space: str, batch_size: int,
+    autocast: torch.dtype | None = None,
 ) -> Iterator[torch.Tensor]:
-    """uint8 frames [B, H, W, 3] on the CPU, in order, ``batch_size`` at a time."""
-    with torch.inference_mode():
+    """uint8 frames [B, H, W, 3] on the CPU, in order, ``batch_size`` at a time.
+
+    ``autocast``: run the generator in this lower precision (see render.device)."""
+    with torch.inference_mode(), torch.autocast(generator.device.type, enabled=autocast is not None,
+                                                dtype=autocast or torch.bfloat16):
         for start in range(0, path.total_frames, batch_size):
             idx = torch.arange(start, min(start + batch_size, path.total_frames))
             latents = path.latents(idx).to(generator.device)
-            yield to_uint8(_synthesize_unique(generator, latents, space)).cpu()  # 4x less to copy
+            images = _synthesize_unique(generator, latents, space).float()
+            yield to_uint8(images).cpu()  # converted on the device: 4x less to copy
 
 
 def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str) -> torch.Tensor:
@@ -137,7 +145,7 @@ def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str) 
 
 
 def write_path_video(generator, path: LatentPath, output, space: str, *, batch_size: int,
-                     progress: bool = True) -> int:
+                     progress: bool = True, autocast: torch.dtype | None = None) -> int:
     """Encode every frame of ``path`` to ``output.path``; returns the number of frames."""
     from latentreel.video.writer import FrameWriter
 
@@ -146,7 +154,7 @@ def write_path_video(generator, path: LatentPath, output, space: str, *, batch_s
                disable=not progress, dynamic_ncols=True)
     with bar, FrameWriter(output.path, fps=output.fps, size=output.size, crf=output.crf,
                           preset=output.preset) as writer, _cpu_threads(generator, output):
-        for frames in iter_frame_batches(generator, path, space, batch_size):
+        for frames in iter_frame_batches(generator, path, space, batch_size, autocast):
             writer.write(frames.numpy())
             bar.update(len(frames))
     return path.total_frames

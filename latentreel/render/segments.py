@@ -26,19 +26,21 @@ def work_dir(output_path: Path) -> Path:
     return output_path.with_name(output_path.name + ".segments")
 
 
-def _fingerprint(path: LatentPath, output, space: str) -> str:
+def _fingerprint(path: LatentPath, output, space: str, autocast) -> str:
     h = hashlib.sha256()
     h.update(path.keyframes.detach().cpu().numpy().tobytes())
     h.update(json.dumps([path.hold_frames, path.transition_frames, path.interpolation,
                          path.easing, path.loop, sorted(path.t_override), space,
-                         output.fps, output.size, output.crf, output.preset]).encode())
+                         output.fps, output.size, output.crf, output.preset,
+                         str(autocast)]).encode())
     for i in sorted(path.t_override):
         h.update(path.t_override[i].numpy().tobytes())
     return h.hexdigest()[:24]
 
 
 def write_segmented(generator, path: LatentPath, output, space: str, *, batch_size: int,
-                    segment_seconds: float, resume: bool, progress: bool = True) -> int:
+                    segment_seconds: float, resume: bool, progress: bool = True,
+                    autocast=None) -> int:
     """Render ``path`` in segments and join them into ``output.path``; returns frames."""
     from latentreel.video.segments import concat_segments
     from latentreel.video.writer import FrameWriter
@@ -47,7 +49,8 @@ def write_segmented(generator, path: LatentPath, output, space: str, *, batch_si
     total = path.total_frames
     starts = list(range(0, total, seg_frames))
     work = work_dir(output.path)
-    manifest = {"fingerprint": _fingerprint(path, output, space), "segment_frames": seg_frames,
+    manifest = {"fingerprint": _fingerprint(path, output, space, autocast),
+                "segment_frames": seg_frames,
                 "total_frames": total}
     if work.exists() and not (resume and _manifest_matches(work, manifest)):
         shutil.rmtree(work)
@@ -65,7 +68,7 @@ def write_segmented(generator, path: LatentPath, output, space: str, *, batch_si
             sub = _SubPath(path, start, min(start + seg_frames, total))
             with FrameWriter(name, fps=output.fps, size=output.size, crf=output.crf,
                              preset=output.preset) as writer:
-                for frames in iter_frame_batches(generator, sub, space, batch_size):
+                for frames in iter_frame_batches(generator, sub, space, batch_size, autocast):
                     writer.write(frames.numpy())
                     bar.update(len(frames))
     concat_segments(names, output.path)
