@@ -149,3 +149,11 @@ def test_bf16_precision_renders_nearly_the_same(write_scene, tmp_path):
     assert a.shape == b.shape and 0 < np.abs(a - b).mean() < 3
     r = runner.invoke(app, ["render", str(scene), "-q", "--precision", "fp16", "--device", "cpu"])
     assert r.exit_code == 2 and "fp16 needs a GPU" in r.output
+
+
+def test_output_file_is_readable_by_others(tmp_path):
+    import stat
+
+    with FrameWriter(tmp_path / "x.mp4", fps=8, size=32) as w:
+        w.write(np.zeros((2, 32, 32, 3), np.uint8))
+    assert (tmp_path / "x.mp4").stat().st_mode & stat.S_IROTH

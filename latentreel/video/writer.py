@@ -22,6 +22,12 @@ from latentreel.errors import RenderError
 _DONE = object()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
@@ -77,6 +83,7 @@ class FrameWriter:
                                    dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
+        os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a video is for sharing
         self._stderr = tempfile.TemporaryFile()  # a file, so ffmpeg never blocks on a pipe
         cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{width}x{height}", "-r", str(self.fps), "-i", "-", "-an",
