@@ -27,7 +27,7 @@ class SearchResult:
 
 
 class _Stop(Exception):
-    pass
+    """Raised from the objective to end the search (target reached or time up)."""
 
 
 def search_identity(generator, facenet, target_embedding: torch.Tensor, *, dims: int = 8,
@@ -65,7 +65,7 @@ def search_identity(generator, facenet, target_embedding: torch.Tensor, *, dims:
             while True:
                 score(rng.uniform(-3, 3, dims))
     except _Stop:
-        pass
+        bar.set_description("search stopped")
     finally:
         bar.close()
     z = basis @ torch.from_numpy(best["c"]).float().to(generator.device)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +88,7 @@ def load_generator(name: str, device: str | torch.device = "cpu", base: Path | N
 
 
 def _register_file_loaders() -> None:
-    """Import file backends lazily so the DCGAN path does not pay for them."""
-    try:
-        import latentreel.models.stylegan2  # noqa: F401  (registers .pkl / .pt loaders)
-    except ImportError:
-        pass
+    """Import file backends lazily so the DCGAN path does not pay for them. None ships yet
+    (StyleGAN2 is issue 6): model files are refused with a clear message until one does."""
+    with contextlib.suppress(ImportError):
+        import latentreel.models.stylegan2  # noqa: F401  (would register .pkl / .pt loaders)

@@ -8,6 +8,7 @@ succeeded: an exception, an ffmpeg failure or Ctrl-C leaves nothing at the outpu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -105,8 +106,9 @@ class FrameWriter:
                 self._proc.stdin.write(memoryview(item).cast("B"))
         except BaseException as e:  # broken pipe: ffmpeg died; reported by close()
             self._error = e
-            while self.queue.get() is not _DONE:  # drain so the producer never blocks
-                pass
+            item = None
+            while item is not _DONE:  # drain so the producer never blocks
+                item = self.queue.get()
 
     def write(self, frames) -> None:
         """Queue frames [N, H, W, 3] uint8 (numpy or a CPU/GPU torch tensor)."""
@@ -145,10 +147,8 @@ class FrameWriter:
             raise RenderError(f"no frames were written to {self.path}")
         self.queue.put(_DONE)
         self._thread.join()
-        try:
+        with contextlib.suppress(OSError):  # ffmpeg may already have closed its end
             self._proc.stdin.close()
-        except OSError:
-            pass
         code = self._proc.wait()
         if code != 0 or self._error is not None:
             self._fail(f"ffmpeg failed (exit {code})")
@@ -162,10 +162,8 @@ class FrameWriter:
             self._proc.kill()
             self._proc.wait()
         if self._thread is not None and self._thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Full):
                 self.queue.put_nowait(_DONE)
-            except queue.Full:
-                pass
             self._thread.join(timeout=5)
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
