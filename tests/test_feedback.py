@@ -95,14 +95,14 @@ def test_identity_search_gets_closer_and_stops_in_time(dcgan, facenet, method):
     from latentreel.feedback.search import search_identity
 
     target_z = torch.from_numpy(seed_latent(11, 100))
-    with torch.no_grad():
+    with torch.no_grad():  # also warms FaceNet up for batch-1 inputs, so timing is fair
         target = facenet.embed(dcgan.synthesize(target_z[None]))
         start = float(1 - (facenet.embed(dcgan.synthesize(torch.zeros(1, 100))) * target).sum())
     t0 = time.perf_counter()
     res = search_identity(dcgan, facenet, target, dims=4, method=method, until=0.99,
-                          seconds=3.0, progress=False)
-    assert time.perf_counter() - t0 < 8
-    assert res.evaluations > 5 and res.distance < start
+                          seconds=4.0, progress=False)
+    assert time.perf_counter() - t0 < 4.0 + 3.0  # stops at the limit (plus one evaluation)
+    assert res.evaluations >= 3 and res.distance < start
 
 
 def test_search_keyframe_validates_its_target(write_scene):
