@@ -49,7 +49,7 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     from latentreel.models.registry import load_generator
     from latentreel.render.device import default_batch_size, pick_device
     from latentreel.render.keyframes import resolve_keyframes, scene_space
-    from latentreel.render.pipeline import _retime, _sweeps
+    from latentreel.render.pipeline import apply_timing, transition_offsets
     from latentreel.render.schedule import build_path
 
     # 1. Resolve the scene as `render` does.
@@ -57,8 +57,8 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     space = scene_space(scene, g)
     keyframes, latents = resolve_keyframes(scene, g)
     path = build_path(keyframes, latents, scene.output.fps, len(keyframes) > 1,  # loops forever
-                      offsets=_sweeps(keyframes, g, space))
-    path = _retime(path, keyframes, g, space)
+                      offsets=transition_offsets(keyframes, g, space))
+    path = apply_timing(path, keyframes, g, space)
     # 2. Start generating ahead of the display.
     frames: queue.Queue = queue.Queue(maxsize=4)
     stop = threading.Event()

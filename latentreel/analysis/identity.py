@@ -36,7 +36,7 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
     from latentreel.faces.facenet import load_facenet
     from latentreel.models.registry import load_generator
     from latentreel.render.device import pick_device
-    from latentreel.render.pipeline import _retime, _sweeps
+    from latentreel.render.pipeline import apply_timing, transition_offsets
     from latentreel.render.keyframes import resolve_keyframes, scene_space
     from latentreel.render.schedule import build_path
 
@@ -46,8 +46,8 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
     shared: dict = {}
     keyframes, latents = resolve_keyframes(scene, g, progress=progress, shared=shared)
     path = build_path(keyframes, latents, scene.output.fps, scene.loop,
-                      offsets=_sweeps(keyframes, g, space))
-    path = _retime(path, keyframes, g, space)
+                      offsets=transition_offsets(keyframes, g, space))
+    path = apply_timing(path, keyframes, g, space)
     facenet = shared.get("facenet") or load_facenet(device=g.device)
     out_dir.mkdir(parents=True, exist_ok=True)
     # 2. Keyframe distance matrix.

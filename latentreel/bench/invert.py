@@ -72,11 +72,6 @@ def run_lipton(generator, *, n: int = 256, steps: int = 1000, seed: int = 123,
     return rows
 
 
-def identity_distance(facenet, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """FaceNet distance (1 - cosine) per pair of [-1, 1] images of any size."""
-    return facenet.distance(a, b)
-
-
 def run_methods(generator, facenet, encoder, *, n: int = 64, steps: int = 300, restarts: int = 8,
                 polish: int = 60, seed: int = 7, log=print) -> dict:
     """Optimisation vs encoder vs hybrid on n generated faces: quality and seconds per image."""
@@ -103,7 +98,7 @@ def run_methods(generator, facenet, encoder, *, n: int = 64, steps: int = 300, r
         with torch.no_grad():
             recon = generator.synthesize(latents)
         p = psnr(recon, target)
-        d = identity_distance(facenet, recon, target)
+        d = facenet.distance(recon, target)
         out[name] = {"median_psnr": float(p.median()), "median_identity_distance": float(d.median()),
                      "seconds_per_image": seconds,
                      "adam_steps": None if settings is None else settings.steps}
@@ -127,13 +122,13 @@ def run_photo(generator, facenet, photo_path, *, random_faces: int = 1000, steps
     res = invert_photo(photo_path, generator, InvertSettings(steps=steps), facenet=facenet,
                        progress=False, use_cache=False)
     seconds = time.perf_counter() - t0
-    target = torch.from_numpy(res.target).permute(2, 0, 1).float()[None] / 127.5 - 1
+    target = torch.from_numpy(res.target.copy()).permute(2, 0, 1).float()[None] / 127.5 - 1
     target = target.to(generator.device)
     with torch.no_grad():
         recon = generator.synthesize(res.latent[None])
-        d_recon = float(identity_distance(facenet, recon, target)[0])
+        d_recon = float(facenet.distance(recon, target)[0])
         z = torch.randn(random_faces, generator.z_dim, generator=torch.Generator().manual_seed(0))
-        dists = torch.cat([identity_distance(facenet, generator.synthesize(z[i:i + 100].to(generator.device)),
+        dists = torch.cat([facenet.distance(generator.synthesize(z[i:i + 100].to(generator.device)),
                                              target.expand(len(z[i:i + 100]), -1, -1, -1))
                            for i in range(0, random_faces, 100)])
     row = {"method": res.metrics["method"], "psnr": res.metrics["psnr"],

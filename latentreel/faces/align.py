@@ -39,9 +39,7 @@ def measure_template(generator, n: int = 512, seed: int = 0, batch: int = 64) ->
     for start in range(0, n, batch):
         z = torch.randn(min(batch, n - start), generator.z_dim, generator=rng)
         with torch.no_grad():
-            img = generator.synthesize(generator.to_space(z.to(generator.device), "z")
-                                       if "z" not in generator.latent_spaces[:1] else
-                                       z.to(generator.device))
+            img = generator.synthesize(z.to(generator.device))
             img = torch.nn.functional.interpolate(img, size=(DETECT_SIZE, DETECT_SIZE),
                                                   mode="bilinear", align_corners=False)
         for faces in detect_faces_batch(to_uint8(img).cpu().numpy(), min_prob=0.95):

@@ -49,8 +49,8 @@ class PhotoInversion:
     path: Path | None = None  # the latent file written
 
 
-def prepare_target(photo: Path, generator: Generator, settings: InvertSettings,
-                   facenet=None) -> tuple[np.ndarray, np.ndarray | None]:
+def prepare_target(photo: Path, generator: Generator,
+                   settings: InvertSettings) -> tuple[np.ndarray, np.ndarray | None]:
     """The aligned face crop [R, R, 3] uint8 (and its mask, from an alpha channel)."""
     from latentreel.faces.align import align_face, center_crop, generator_template
     from latentreel.faces.photo import load_photo_with_mask
@@ -159,7 +159,7 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
     photo = Path(photo)
     key = inversion_key(photo, generator.name, asdict(settings))
     cached = cached_inversion_path(key)
-    target, mask = prepare_target(photo, generator, settings, facenet)
+    target, mask = prepare_target(photo, generator, settings)
     if use_cache and cached.is_file() and callback is None:
         lf = load_latent(cached)
         latent = torch.from_numpy(lf.latent).to(generator.device)

@@ -69,8 +69,8 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
     space = scene_space(scene, generator)
     keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress)
     path = build_path(keyframes, latents, output.fps, scene.loop,
-                      offsets=_sweeps(keyframes, generator, space))
-    path = _retime(path, keyframes, generator, space)
+                      offsets=transition_offsets(keyframes, generator, space))
+    path = apply_timing(path, keyframes, generator, space)
     # 4. Synthesize in batches and stream to the encoder (in segments for long renders).
     if options.segment_seconds or options.resume:
         from latentreel.render.segments import write_segmented
@@ -90,7 +90,8 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
     return RenderResult(path=output.path, frames=frames, seconds=time.perf_counter() - t0)
 
 
-def _retime(path: LatentPath, keyframes, generator: Generator, space: str) -> LatentPath:
+def apply_timing(path: LatentPath, keyframes, generator: Generator, space: str) -> LatentPath:
+    """``path`` with its `timing: perceptual` transitions re-timed (unchanged otherwise)."""
     timings = [kf.transition.timing for kf in keyframes]
     if "perceptual" not in timings:
         return path
@@ -99,7 +100,8 @@ def _retime(path: LatentPath, keyframes, generator: Generator, space: str) -> La
     return apply_perceptual_timing(generator, path, timings, space)
 
 
-def _sweeps(keyframes, generator: Generator, space: str) -> dict:
+def transition_offsets(keyframes, generator: Generator, space: str) -> dict:
+    """Per-transition offset functions for direction sweeps (empty when none sweeps)."""
     if not any(kf.transition.sweep for kf in keyframes):
         return {}
     from latentreel.edits.sweep import sweep_offsets
