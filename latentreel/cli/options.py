@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from latentreel.errors import BadInputError
 
 
 def parse_int_list(text: str, option: str = "--seeds") -> list[int]:
-    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11]."""
+    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11] (non-negative numbers and ranges)."""
     out: list[int] = []
     for part in (p.strip() for p in text.split(",")):
-        try:
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1) if not part.startswith("-") else ("-" + part[1:].split("-")[0], part[1:].split("-", 1)[1])
-                a, b = int(lo), int(hi)
-                if b < a or b - a > 10000:
-                    raise ValueError
-                out.extend(range(a, b + 1))
-            else:
-                out.append(int(part))
-        except ValueError:
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        lo, hi = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else (1, 0)
+        if hi < lo or hi - lo > 10000:
             raise BadInputError(
                 f"{option} {text!r}: cannot read {part!r}; write numbers and ranges like 0-15,42"
-            ) from None
-    if not out:
-        raise BadInputError(f"{option} is empty; write numbers and ranges like 0-15,42")
+            )
+        out.extend(range(lo, hi + 1))
     return out
 
 
