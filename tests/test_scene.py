@@ -129,3 +129,28 @@ def test_scene_never_imports_from_yaml(write_scene):
     result = runner.invoke(app, ["render", str(path), "-q"])
     assert result.exit_code == 2
     assert "unknown model 'os.system'" in result.output
+
+
+def test_debug_shows_the_traceback(write_scene):
+    from latentreel.cli.app import _state
+    from latentreel.errors import SceneError as _SceneError
+
+    path = write_scene("keyframes: 5\n")
+    try:
+        result = runner.invoke(app, ["--debug", "validate", str(path)])
+    finally:
+        _state["debug"] = False
+    assert isinstance(result.exception, _SceneError)  # re-raised, not turned into one line
+
+
+def test_unexpected_errors_exit_1_without_traceback(write_scene, monkeypatch):
+    import latentreel.scene.load as load
+
+    def broken(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(load, "load_located", broken)
+    result = runner.invoke(app, ["validate", str(write_scene("keyframes: [{seed: 1}]\n"))])
+    assert result.exit_code == 1
+    assert "disk on fire" in result.output and "--debug" in result.output
+    assert "Traceback" not in result.output
