@@ -1,4 +1,5 @@
-"""`latentreel models`: the generator backends, where their weights come from, installed?"""
+"""`latentreel models`: the generator backends, where their weights come from, installed?
+`latentreel models pull NAME`: download a published network (or any --url) into the cache."""
 
 from __future__ import annotations
 
@@ -6,14 +7,47 @@ import typer
 
 from latentreel.cli.app import app
 
+models_app = typer.Typer(help="Generator backends and their weights.",
+                         invoke_without_command=True)
+app.add_typer(models_app, name="models")
 
-@app.command()
-def models() -> None:
+
+@models_app.callback()
+def models(ctx: typer.Context) -> None:
     """List generator backends, where their weights come from and whether they are installed."""
+    if ctx.invoked_subcommand is not None:
+        return
     from latentreel.models.registry import DEFAULT_MODEL, MODELS
+    from latentreel.models.stylegan2.pull import models_dir
 
     for info in MODELS.values():
         state = "installed" if info.installed() else "NOT installed"
         default = " (default)" if info.name == DEFAULT_MODEL else ""
         typer.echo(f"{info.name}{default}: {info.description}\n  weights: {info.source} "
                    f"[{state}]")
+    extra = sorted(p.name for p in models_dir().iterdir()
+                   if p.suffix in (".pkl", ".pt") and p.stem not in MODELS)
+    for name in extra:
+        typer.echo(f"{name.rsplit('.', 1)[0]}: pulled with --url\n  weights: "
+                   f"{models_dir() / name} [installed]")
+    typer.echo(f"Downloads go to {models_dir()}; any .pkl/.pt path also works as 'model:'.")
+
+
+@models_app.command("pull")
+def pull(
+    name: str = typer.Argument(..., help="A published network (see `latentreel models`) or a "
+                                         "new name for --url."),
+    url: str = typer.Option(None, "--url", help="Download this address under NAME instead."),
+    sha256: str = typer.Option(None, "--sha256", help="Expected SHA-256 of the file (hex)."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Download a network into the cache, resuming a partial download, verifying SHA-256."""
+    from latentreel.models.stylegan2.pull import pull_model
+
+    result = pull_model(name, url=url, sha256=sha256, progress=progress)
+    if result.downloaded == 0 and result.resumed_from == 0:
+        typer.echo(f"{name}: already installed at {result.path}")
+    else:
+        resumed = f", resumed after {result.resumed_from} bytes" if result.resumed_from else ""
+        typer.echo(f"{name}: downloaded {result.downloaded} bytes to {result.path}{resumed}")
+    typer.echo(f"sha256 {result.sha256}")

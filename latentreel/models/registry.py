@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +51,57 @@ MODELS: dict[str, ModelInfo] = {
     ),
 }
 
+
+def _stylegan2_entry(name: str, description: str, url: str) -> ModelInfo:
+    """A published StyleGAN2 network: usable once `latentreel models pull NAME` fetched it."""
+
+    def load(device: torch.device) -> Generator:
+        return _load_pulled(name, device)
+
+    def installed() -> bool:
+        from latentreel.models.stylegan2.pull import installed_file
+
+        return installed_file(name) is not None
+
+    return ModelInfo(name=name, description=description,
+                     source=f"{url} (latentreel models pull {name})", load=load,
+                     installed=installed)
+
+
+def _load_pulled(name: str, device: torch.device) -> Generator:
+    from latentreel.models.stylegan2.backend import load_stylegan2_file
+    from latentreel.models.stylegan2.pull import installed_file
+
+    path = installed_file(name)
+    if path is None:
+        raise ModelError(f"model '{name}' is not downloaded yet; run: latentreel models pull {name}")
+    return load_stylegan2_file(path, device, name=name)
+
+
+def _add_stylegan2_catalog() -> None:
+    from latentreel.models.stylegan2.catalog import CATALOG
+
+    for entry in CATALOG.values():
+        MODELS[entry.name] = _stylegan2_entry(entry.name, entry.description, entry.url)
+
+
+_add_stylegan2_catalog()
+
 DEFAULT_MODEL = "dcgan-digiface"
 
-# Model files recognised by suffix; filled in by backends that load files (StyleGAN2).
-FILE_LOADERS: dict[str, Callable[[Path, torch.device], Generator]] = {}
+
+def _load_model_file(path: Path, device: torch.device) -> Generator:
+    from latentreel.models.stylegan2.backend import load_stylegan2_file
+
+    return load_stylegan2_file(path, device)
+
+
+# Model files recognised by suffix: NVIDIA network pickles and rosinality checkpoints, both
+# read without running code from the file (see models/stylegan2/unpickle.py).
+FILE_LOADERS: dict[str, Callable[[Path, torch.device], Generator]] = {
+    ".pkl": _load_model_file,
+    ".pt": _load_model_file,
+}
 
 
 def is_model_file(name: str) -> bool:
@@ -76,19 +122,15 @@ def load_generator(name: str, device: str | torch.device = "cpu", base: Path | N
         path = Path(name) if base is None else (base / name)
         if not path.is_file():
             raise ModelError(f"model file {path} does not exist; check the path in 'model:'")
-        _register_file_loaders()
         if suffix not in FILE_LOADERS:
             raise ModelError(f"{path}: no backend for {suffix} files is available")
         return FILE_LOADERS[suffix](path, device)
+    from latentreel.models.stylegan2.pull import installed_file
+
+    if installed_file(name) is not None:  # pulled with `latentreel models pull NAME --url`
+        return _load_pulled(name, device)
     from difflib import get_close_matches
 
     close = get_close_matches(name, list(MODELS), n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"known models: {', '.join(MODELS)}"
     raise ModelError(f"unknown model '{name}'; {hint} (or give a .pkl/.pt file path)")
-
-
-def _register_file_loaders() -> None:
-    """Import file backends lazily so the DCGAN path does not pay for them. None ships yet
-    (StyleGAN2 is issue 6): model files are refused with a clear message until one does."""
-    with contextlib.suppress(ImportError):
-        import latentreel.models.stylegan2  # noqa: F401  (would register .pkl / .pt loaders)

@@ -1,0 +1,89 @@
+"""NVIDIA's recorded Generator constructor arguments -> our typed StyleGAN2Config.
+
+stylegan2-ada-pytorch records ``Generator(z_dim, c_dim, w_dim, img_resolution, img_channels,
+mapping_kwargs={...}, synthesis_kwargs={...})``; stylegan3's StyleGAN2 passes the synthesis
+options as top-level keywords instead. Both are accepted. Options that change what the
+network computes are mapped or refused; a few that only affect training speed or bookkeeping
+are ignored (listed below). Any other option is refused by name rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from latentreel.models.stylegan2.network import StyleGAN2Config
+
+_POSITIONAL = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs",
+               "synthesis_kwargs")
+_TOP = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
+# Speed/bookkeeping options with no effect on the images.
+_IGNORED = frozenset({"fp16_channels_last", "fused_modconv_default", "epochs"})
+
+
+def _plain(d) -> dict:
+    return {} if d is None else {str(k): v for k, v in dict(d).items()}
+
+
+def _take(opts: dict, key: str, default, kind=None):
+    value = opts.pop(key, default)
+    if kind is not None and value is not None and not isinstance(value, kind):
+        raise ValueError(f"option {key}={value!r} is not a {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _mapping_fields(m: dict, w_dim: int, c_dim: int) -> dict:
+    if _take(m, "activation", "lrelu") != "lrelu":
+        raise ValueError("only lrelu mapping networks are supported")
+    embed = m.pop("embed_features", None)  # only used by conditional networks
+    if c_dim and embed is not None:
+        raise ValueError("conditional networks are not supported")
+    return {
+        "mapping_layers": int(_take(m, "num_layers", 8, int)),
+        "mapping_features": _take(m, "layer_features", None, int),
+        "mapping_lr_multiplier": float(_take(m, "lr_multiplier", 0.01, (int, float))),
+        "w_avg_beta": _take(m, "w_avg_beta", 0.995, (int, float)),
+    }
+
+
+def _synthesis_fields(s: dict) -> dict:
+    if _take(s, "activation", "lrelu") != "lrelu":
+        raise ValueError("only lrelu synthesis layers are supported")
+    if int(_take(s, "kernel_size", 3, int)) != 3:
+        raise ValueError("only 3x3 synthesis convolutions are supported")
+    clamp = _take(s, "conv_clamp", None, (int, float))
+    return {
+        "channel_base": int(_take(s, "channel_base", 32768, int)),
+        "channel_max": int(_take(s, "channel_max", 512, int)),
+        "num_fp16_res": int(_take(s, "num_fp16_res", 0, int)),
+        "conv_clamp": None if clamp is None else float(clamp),
+        "architecture": str(_take(s, "architecture", "skip", str)),
+        "resample_filter": tuple(float(t) for t in _take(s, "resample_filter", [1, 3, 3, 1])),
+        "use_noise": bool(_take(s, "use_noise", True, (bool, int))),
+    }
+
+
+def config_from_init(init_args, init_kwargs) -> StyleGAN2Config:
+    """Map a recorded ``Generator(*args, **kwargs)`` call onto a StyleGAN2Config.
+
+    Raises:
+        ValueError: conditional networks, unsupported or unknown options (named).
+    """
+    kw = dict(zip(_POSITIONAL, tuple(init_args or ())))
+    kw.update(_plain(init_kwargs))
+    mapping = _plain(kw.pop("mapping_kwargs", None))
+    synthesis = _plain(kw.pop("synthesis_kwargs", None))
+    for key in [k for k in kw if k not in _TOP]:
+        synthesis[key] = kw.pop(key)  # stylegan3 layout: synthesis options at the top level
+    missing = [k for k in ("z_dim", "w_dim", "img_resolution") if k not in kw]
+    if missing:
+        raise ValueError(f"the recorded constructor arguments lack {', '.join(missing)}")
+    c_dim = int(kw.get("c_dim", 0) or 0)
+    if c_dim:
+        raise ValueError(f"conditional generators (c_dim={c_dim}) are not supported; "
+                         "use an unconditional model")
+    fields = _mapping_fields(mapping, int(kw["w_dim"]), c_dim)
+    fields.update(_synthesis_fields(synthesis))
+    unknown = sorted((set(mapping) | set(synthesis)) - _IGNORED)
+    if unknown:
+        raise ValueError(f"unknown generator option(s) {', '.join(unknown)}")
+    return StyleGAN2Config(img_resolution=int(kw["img_resolution"]), z_dim=int(kw["z_dim"]),
+                           w_dim=int(kw["w_dim"]), img_channels=int(kw.get("img_channels", 3)),
+                           **fields)

@@ -1,0 +1,288 @@
+"""The StyleGAN2 generator (Karras et al. 2020, "Analyzing and Improving the Image Quality of
+StyleGAN"): mapping network z -> w, and a synthesis network of modulated convolutions with
+per-layer noise and toRGB skip connections, from a learned 4x4 constant up to the image.
+
+Attribute, parameter and buffer names follow NVIDIA's PyTorch release (stylegan2-ada-pytorch,
+and stylegan3's StyleGAN2 networks), so the tensors in their network pickles load by name:
+``mapping.fc{i}.weight``, ``mapping.w_avg``, ``synthesis.b{res}.conv0.affine.weight``,
+``synthesis.b{res}.conv1.noise_const``, ``synthesis.b{res}.torgb.bias``, ...
+
+Shapes: z [N, z_dim], w [N, w_dim], ws (W+) [N, num_ws, w_dim], images [N, C, R, R].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from latentreel.models.stylegan2.ops import (
+    bias_act,
+    fir_filter,
+    modulated_conv2d,
+    normalize_2nd_moment,
+    upsample2x,
+)
+
+NOISE_MODES = ("const", "random", "none")
+
+
+@dataclass(frozen=True)
+class StyleGAN2Config:
+    """Everything that fixes the generator's architecture (NVIDIA's names in brackets)."""
+
+    img_resolution: int = 1024  # output size, a power of two >= 4
+    z_dim: int = 512  # input latent size
+    w_dim: int = 512  # intermediate latent size
+    img_channels: int = 3  # 3 for RGB
+    mapping_layers: int = 8  # FC layers in the mapping network [mapping_kwargs.num_layers]
+    mapping_features: int | None = None  # their width, None = w_dim [layer_features]
+    mapping_lr_multiplier: float = 0.01  # equalised-lr multiplier of the mapping layers
+    w_avg_beta: float | None = 0.995  # decay of the tracked W average, None = not tracked
+    channel_base: int = 32768  # channels at resolution r: min(channel_base // r, channel_max)
+    channel_max: int = 512
+    num_fp16_res: int = 0  # the N highest resolutions may run in float16
+    conv_clamp: float | None = None  # clamp conv outputs to +-X (fp16 models use 256)
+    architecture: str = "skip"  # "skip" (toRGB at every block, config-f) or "orig" (last only)
+    resample_filter: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0)  # 1-D taps of the low-pass filter
+    use_noise: bool = True  # per-layer noise inputs
+
+    def __post_init__(self) -> None:
+        r = self.img_resolution
+        if r < 4 or r & (r - 1):
+            raise ValueError(f"img_resolution must be a power of two >= 4, got {r}")
+        if self.architecture not in ("skip", "orig"):
+            raise ValueError(f"architecture {self.architecture!r} is not supported "
+                             "(only 'skip' and 'orig')")
+        if len(self.resample_filter) % 2:
+            raise ValueError(f"resample_filter needs an even number of taps, got "
+                             f"{list(self.resample_filter)}")
+
+    @property
+    def block_resolutions(self) -> list[int]:
+        return [2 ** i for i in range(2, int(math.log2(self.img_resolution)) + 1)]
+
+    def channels(self, res: int) -> int:
+        return min(self.channel_base // res, self.channel_max)
+
+    @property
+    def fp16_resolution(self) -> int:
+        """Blocks at this resolution and above are marked float16-capable."""
+        return max(2 ** (int(math.log2(self.img_resolution)) + 1 - self.num_fp16_res), 8)
+
+
+class FullyConnectedLayer(nn.Module):
+    """Linear layer with equalised learning rate: weights stored as N(0, 1) / lr_multiplier and
+    scaled by lr_multiplier / sqrt(fan_in) at run time."""
+
+    def __init__(self, in_features: int, out_features: int, activation: str = "linear",
+                 lr_multiplier: float = 1.0, bias_init: float = 0.0):
+        super().__init__()
+        self.activation = activation
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full([out_features], float(bias_init)))
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, in] -> [N, out]
+        x = x @ (self.weight.to(x.dtype) * self.weight_gain).t()
+        return bias_act(x, self.bias.to(x.dtype) * self.bias_gain, act=self.activation)
+
+
+class MappingNetwork(nn.Module):
+    """z [N, z_dim] -> w [N, w_dim]: normalise z, then ``mapping_layers`` lrelu FC layers."""
+
+    def __init__(self, cfg: StyleGAN2Config):
+        super().__init__()
+        width = cfg.mapping_features or cfg.w_dim
+        sizes = [cfg.z_dim] + [width] * (cfg.mapping_layers - 1) + [cfg.w_dim]
+        self.num_layers = cfg.mapping_layers
+        for idx in range(cfg.mapping_layers):
+            layer = FullyConnectedLayer(sizes[idx], sizes[idx + 1], activation="lrelu",
+                                        lr_multiplier=cfg.mapping_lr_multiplier)
+            setattr(self, f"fc{idx}", layer)
+        self.w_avg_beta = cfg.w_avg_beta
+        self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
+
+    def forward(self, z: torch.Tensor, update_w_avg: bool = False) -> torch.Tensor:
+        x = normalize_2nd_moment(z.to(torch.float32))
+        for idx in range(self.num_layers):
+            x = getattr(self, f"fc{idx}")(x)
+        if update_w_avg and self.w_avg_beta is not None:
+            # Training keeps a running mean of W: the truncation centre and projection start.
+            with torch.no_grad():
+                self.w_avg.copy_(torch.lerp(x.detach().mean(0), self.w_avg, self.w_avg_beta))
+        return x
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 convolution (optionally upsampling 2x), noise, bias, lrelu, clamp."""
+
+    def __init__(self, cfg: StyleGAN2Config, in_channels: int, out_channels: int,
+                 resolution: int, up: int = 1):
+        super().__init__()
+        self.resolution = resolution
+        self.up = up
+        self.use_noise = cfg.use_noise
+        self.conv_clamp = cfg.conv_clamp
+        self.register_buffer("resample_filter", fir_filter(cfg.resample_filter))
+        self.affine = FullyConnectedLayer(cfg.w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        if cfg.use_noise:
+            self.register_buffer("noise_const", torch.randn(resolution, resolution))
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const"
+                ) -> torch.Tensor:  # x [N, I, r/up, r/up], w [N, w_dim] -> [N, O, r, r]
+        styles = self.affine(w)
+        noise = None
+        if self.use_noise and noise_mode == "random":
+            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution,
+                                device=x.device) * self.noise_strength
+        elif self.use_noise and noise_mode == "const":
+            noise = self.noise_const * self.noise_strength
+        return modulated_conv2d(x, self.weight, styles, up=self.up,
+                                resample_filter=self.resample_filter, noise=noise,
+                                bias=self.bias, act="lrelu", clamp=self.conv_clamp)
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 convolution to image channels, without demodulation."""
+
+    def __init__(self, cfg: StyleGAN2Config, in_channels: int):
+        super().__init__()
+        self.conv_clamp = cfg.conv_clamp
+        self.affine = FullyConnectedLayer(cfg.w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(cfg.img_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(cfg.img_channels))
+        self.weight_gain = 1 / math.sqrt(in_channels)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w) * self.weight_gain
+        return modulated_conv2d(x, self.weight, styles, demodulate=False, bias=self.bias,
+                                clamp=self.conv_clamp)
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution: (const | upsampling conv0), conv1, and toRGB added to the upsampled
+    image so far. Uses num_conv + num_torgb consecutive ws; its toRGB shares its w with the
+    next block's first conv."""
+
+    def __init__(self, cfg: StyleGAN2Config, resolution: int):
+        super().__init__()
+        self.resolution = resolution
+        self.in_channels = cfg.channels(resolution // 2) if resolution > 4 else 0
+        out_channels = cfg.channels(resolution)
+        self.is_last = resolution == cfg.img_resolution
+        self.use_fp16 = resolution >= cfg.fp16_resolution
+        self.register_buffer("resample_filter", fir_filter(cfg.resample_filter))
+        if self.in_channels == 0:
+            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+        else:
+            self.conv0 = SynthesisLayer(cfg, self.in_channels, out_channels, resolution, up=2)
+        self.conv1 = SynthesisLayer(cfg, out_channels, out_channels, resolution)
+        self.num_conv = 1 if self.in_channels == 0 else 2
+        self.num_torgb = 0
+        if self.is_last or cfg.architecture == "skip":
+            self.torgb = ToRGBLayer(cfg, out_channels)
+            self.num_torgb = 1
+
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
+                noise_mode: str = "const", dtype: torch.dtype = torch.float32,
+                channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        w_iter = iter(ws.unbind(dim=1))
+        if self.in_channels == 0:
+            x = self.const.to(dtype)[None].expand(ws.shape[0], -1, -1, -1)
+            x = x.contiguous(memory_format=fmt)
+        else:
+            x = x.to(dtype=dtype, memory_format=fmt)
+            x = self.conv0(x, next(w_iter), noise_mode)
+        x = self.conv1(x, next(w_iter), noise_mode)
+        if img is not None:
+            img = upsample2x(img, self.resample_filter)
+        if self.num_torgb:
+            y = self.torgb(x, next(w_iter)).to(torch.float32, memory_format=torch.contiguous_format)
+            img = y if img is None else img + y
+        return x, img
+
+
+class SynthesisNetwork(nn.Module):
+    """ws [N, num_ws, w_dim] -> images [N, img_channels, R, R] (float32, about [-1, 1])."""
+
+    def __init__(self, cfg: StyleGAN2Config):
+        super().__init__()
+        self.block_resolutions = cfg.block_resolutions
+        self.w_dim = cfg.w_dim
+        self.num_ws = 0
+        for res in self.block_resolutions:
+            block = SynthesisBlock(cfg, res)
+            self.num_ws += block.num_conv + (block.num_torgb if block.is_last else 0)
+            setattr(self, f"b{res}", block)
+
+    def blocks(self) -> list[SynthesisBlock]:
+        return [getattr(self, f"b{res}") for res in self.block_resolutions]
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const",
+                half: torch.dtype | None = None, half_all: bool = False,
+                channels_last: bool = False) -> torch.Tensor:
+        """Args:
+            half: run float16-capable blocks (or every block, with ``half_all``) in this dtype.
+            channels_last: NHWC activations (faster with oneDNN on CPUs and tensor cores on
+                GPUs; the same images to float rounding).
+        """
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"expected ws [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        ws = ws.to(torch.float32)
+        x = img = None
+        w_idx = 0
+        for block in self.blocks():
+            cur = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
+            w_idx += block.num_conv
+            reduced = half is not None and (half_all or block.use_fp16)
+            x, img = block(x, img, cur, noise_mode, dtype=half if reduced else torch.float32,
+                           channels_last=channels_last)
+        return img
+
+
+class Generator(nn.Module):
+    """z -> image: ``mapping`` then ``synthesis``, with NVIDIA's module names."""
+
+    def __init__(self, cfg: StyleGAN2Config):
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim, self.w_dim = cfg.z_dim, cfg.w_dim
+        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
+        self.synthesis = SynthesisNetwork(cfg)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(cfg)
+
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
+        w = self.mapping(z)
+        ws = truncate_ws(w[:, None].expand(-1, self.num_ws, -1), self.mapping.w_avg,
+                         truncation_psi, truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+
+def truncate_ws(ws: torch.Tensor, w_avg: torch.Tensor, psi: float,
+                cutoff: int | None = None) -> torch.Tensor:
+    """``w_avg + psi * (w - w_avg)``; with ``cutoff``, only the first ``cutoff`` of the
+    num_ws layers of ws [N, num_ws, w_dim] move (coarse layers: pose and face shape).
+
+    Works on w [N, w_dim] too (cutoff must then be None). Returns a new tensor.
+    """
+    if psi == 1:
+        return ws.clone()
+    if cutoff is None:
+        return w_avg + psi * (ws - w_avg)
+    if ws.ndim != 3:
+        raise ValueError(f"a truncation cutoff needs ws [N, num_ws, w_dim], got {list(ws.shape)}")
+    out = ws.clone()
+    out[:, :cutoff] = w_avg + psi * (ws[:, :cutoff] - w_avg)
+    return out

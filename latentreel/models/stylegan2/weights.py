@@ -1,0 +1,74 @@
+"""Copy a checkpoint's tensors into our generator by name, checking every name and shape."""
+
+from __future__ import annotations
+
+import torch
+
+from latentreel.errors import ModelError
+from latentreel.models.stylegan2.network import Generator
+
+# Tensors a file may lack: NVIDIA's mapping network has no w_avg when trained with
+# w_avg_beta=None, and rosinality's training checkpoints carry no average at all.
+OPTIONAL = ("mapping.w_avg",)
+
+
+def _shorten(names: list[str], limit: int = 4) -> str:
+    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def assign_tensors(net: Generator, tensors: dict[str, torch.Tensor], where: str) -> set[str]:
+    """Copy ``tensors`` into ``net``'s parameters and buffers.
+
+    Returns:
+        The OPTIONAL names the file did not provide (the caller fills them in).
+    Raises:
+        ModelError: a missing, unexpected, non-float or wrongly shaped tensor (all listed).
+    """
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in tensors and k not in OPTIONAL]
+    unexpected = [k for k in tensors if k not in expected]
+    wrong = [f"{k} {list(t.shape)} (expected {list(expected[k].shape)})"
+             for k, t in tensors.items()
+             if k in expected and tuple(t.shape) != tuple(expected[k].shape)]
+    not_float = [k for k, t in tensors.items() if k in expected and not t.is_floating_point()]
+    problems = []
+    if missing:
+        problems.append(f"missing {_shorten(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_shorten(unexpected)}")
+    if wrong:
+        problems.append(f"wrong shape {_shorten(wrong, 2)}")
+    if not_float:
+        problems.append(f"not floating point {_shorten(not_float)}")
+    if problems:
+        raise ModelError(f"{where}: its tensors do not fit a StyleGAN2 generator of its recorded "
+                         f"configuration: {'; '.join(problems)}")
+    with torch.no_grad():
+        for name, t in tensors.items():
+            expected[name].copy_(t)  # state_dict() tensors share storage with the module
+    _check_filters(net, where)
+    return {k for k in OPTIONAL if k not in tensors}
+
+
+def _check_filters(net: Generator, where: str) -> None:
+    """The resampling ops filter in two 1-D passes, which is exact only for outer products."""
+    for name, f in net.named_buffers():
+        if not name.endswith("resample_filter"):
+            continue
+        col, row = f.sum(dim=1), f.sum(dim=0) / f.sum()
+        if not torch.allclose(torch.outer(col, row), f, atol=1e-6):
+            raise ModelError(f"{where}: {name} is not a separable low-pass filter; "
+                             "only StyleGAN2's separable resampling filters are supported")
+
+
+@torch.no_grad()
+def estimate_w_avg(net: Generator, samples: int = 10_000, seed: int = 0) -> torch.Tensor:
+    """The mean of mapping(z) over seeded z ~ N(0, I), for files that carry no W average."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(samples, net.z_dim, generator=g)
+    device = net.mapping.w_avg.device
+    total = torch.zeros(net.w_dim, dtype=torch.float64)
+    for s in range(0, samples, 1000):
+        total += net.mapping(z[s:s + 1000].to(device)).double().sum(0).cpu()
+    return (total / samples).float()
