@@ -7,7 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from latentreel.cli import app
+from latentreel.errors import RenderError
 from latentreel.video.probe import probe_video, read_frames
+from latentreel.video.segments import concat_segments
+from latentreel.video.writer import write_video
 
 runner = CliRunner()
 
@@ -76,3 +79,31 @@ def test_resume_of_a_different_scene_starts_afresh(write_scene, tmp_path):
                             "--resume"])
     assert r.exit_code == 0, r.output
     assert probe_video(out).frames == 36 and not work.exists()
+
+
+def test_concat_joins_segments_without_re_encoding(tmp_path):
+    rng = np.random.default_rng(0)
+    segs = []
+    for i, n in enumerate((5, 7, 4)):  # each its own encode, so each starts on a keyframe
+        frames = rng.integers(0, 255, (n, 32, 32, 3), dtype=np.uint8)
+        segs.append(tmp_path / f"it's segment {i}.mp4")  # a quote in the name, too
+        write_video(segs[-1], [frames], fps=8, size=32, preset="veryfast")
+    out = concat_segments(segs, tmp_path / "joined" / "all.mp4")
+    info = probe_video(out)
+    assert (info.frames, info.fps, info.codec) == (16, 8.0, "h264")
+    assert info.duration == pytest.approx(2.0, abs=0.05)
+    joined = read_frames(out)
+    assert np.array_equal(joined, np.concatenate([read_frames(s) for s in segs]))
+    head = out.read_bytes()
+    assert head.index(b"moov") < head.index(b"mdat")
+    assert [p.name for p in out.parent.iterdir()] == ["all.mp4"]
+
+
+def test_concat_of_a_missing_segment_leaves_nothing(tmp_path):
+    write_video(tmp_path / "a.mp4", [np.zeros((2, 16, 16, 3), np.uint8)], fps=8, size=16)
+    with pytest.raises(RenderError, match="missing: .*b.mp4"):
+        concat_segments([tmp_path / "a.mp4", tmp_path / "b.mp4"], tmp_path / "all.mp4")
+    (tmp_path / "c.mp4").write_bytes(b"not a video")
+    with pytest.raises(RenderError, match="ffmpeg failed"):
+        concat_segments([tmp_path / "a.mp4", tmp_path / "c.mp4"], tmp_path / "all.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "c.mp4"]
