@@ -273,3 +273,16 @@ def test_a_missing_w_avg_is_estimated(tmp_path, nvidia_modules):
     with torch.no_grad():
         torch.testing.assert_close(g.mean_latent("w"), net.mapping(z).mean(0),
                                    atol=0.05, rtol=0.05)
+
+
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")
+def test_tensor_views_outside_their_storage_are_refused(tmp_path, nvidia_modules):
+    """torch would grow the storage to fit: a hostile file could ask for terabytes."""
+    import collections
+
+    storage = torch.zeros(4).storage()
+    huge = _Hostile(torch._utils._rebuild_tensor_v2, storage, 0, (10**12,), (1,), False,
+                    collections.OrderedDict())
+    (tmp_path / "huge.pkl").write_bytes(pickle.dumps({"G_ema": huge}))
+    with pytest.raises(ModelError, match=r"a tensor view .* outside its storage of 4 elements"):
+        load_stylegan2_file(tmp_path / "huge.pkl", "cpu")

@@ -162,3 +162,12 @@ def test_bad_requests_are_explained(cache, name, url, sha, match):
 def test_http_errors_are_reported(cache):
     with FileServer() as srv, pytest.raises(ModelError, match="HTTP 404"):
         pull.pull_model("mynet", url=srv.url.replace("net.pkl", "other.pkl"), progress=False)
+
+
+def test_a_url_pulled_model_is_verified_by_name_alone(cache):
+    with FileServer() as srv:
+        pull.pull_model("mynet", url=srv.url, progress=False)
+    assert pull.pull_model("mynet", progress=False).downloaded == 0
+    (cache / "mynet.pkl").write_bytes(b"damaged")
+    with pytest.raises(ModelError, match="differs from the recorded .*pull it again with --url"):
+        pull.pull_model("mynet", progress=False)

@@ -56,6 +56,11 @@ class StyleGAN2Config:
         if self.architecture not in ("skip", "orig"):
             raise ValueError(f"architecture {self.architecture!r} is not supported "
                              "(only 'skip' and 'orig')")
+        sizes = (self.z_dim, self.w_dim, self.img_channels, self.mapping_layers,
+                 self.channel_base, self.channel_max)
+        if min(sizes) < 1:
+            raise ValueError("z_dim, w_dim, img_channels, mapping_layers, channel_base and "
+                             f"channel_max must be positive, got {sizes}")
         if len(self.resample_filter) % 2:
             raise ValueError(f"resample_filter needs an even number of taps, got "
                              f"{list(self.resample_filter)}")

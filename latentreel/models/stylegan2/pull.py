@@ -93,21 +93,26 @@ def pull_model(name: str, url: str | None = None, sha256: str | None = None, *,
     if not NAME_RE.fullmatch(name):
         raise ModelError(f"model name {name!r}: use letters, digits, '.', '_' and '-'")
     entry = CATALOG.get(name)
-    if url is None and entry is None:
+    existing = installed_file(name)
+    if url is None and entry is None and existing is None:
         raise ModelError(f"unknown model '{name}'; known: {', '.join(CATALOG)} "
                          "(or give --url to pull any network file under this name)")
+    expected = _check_hex(sha256) or (entry.sha256 if entry and url in (None, entry.url)
+                                      else None)
+    # 2. Already there and intact? Then nothing to do.
+    if existing is not None:
+        want = expected or recorded_sha256(existing)
+        have = file_sha256(existing)
+        if want is None or have == want:
+            _sidecar(existing).write_text(f"{have}  {existing.name}\n")
+            return PullResult(existing, have, 0, 0)
+        if url is None and entry is None:
+            raise ModelError(f"{existing}: SHA-256 {have} differs from the recorded {want}; "
+                             f"pull it again with --url")
+        existing.unlink()  # damaged or replaced upstream: fetch it again
     url = url or entry.url
-    expected = _check_hex(sha256) or (entry.sha256 if entry and url == entry.url else None)
     suffix = ".pt" if urllib.parse.urlparse(url).path.lower().endswith(".pt") else ".pkl"
     dest = models_dir() / f"{name}{suffix}"
-    # 2. Already there and intact? Then nothing to do.
-    if dest.is_file():
-        want = expected or recorded_sha256(dest)
-        have = file_sha256(dest)
-        if want is None or have == want:
-            _sidecar(dest).write_text(f"{have}  {dest.name}\n")
-            return PullResult(dest, have, 0, 0)
-        dest.unlink()  # damaged or replaced upstream: fetch it again
     # 3. Download (resuming), verify, rename into place, record the hash.
     result = download(url, dest, expected, progress=progress, timeout=timeout)
     _sidecar(dest).write_text(f"{result.sha256}  {dest.name}\n")

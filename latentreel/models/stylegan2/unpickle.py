@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from latentreel.errors import ModelError
+from latentreel.models.stylegan2.kwargs import config_from_init
 from latentreel.models.stylegan2.network import Generator
 from latentreel.models.stylegan2.weights import assign_tensors, estimate_w_avg
 
@@ -83,7 +84,7 @@ def _storage_from_bytes(data: bytes):
             raise _Refused(f"{found.group(1)} (inside a tensor storage)") from None
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise _BadContent(f"a tensor storage torch cannot load ({first})") from None
-    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
+    if not isinstance(storage, torch.TypedStorage):
         raise _BadContent(f"a tensor storage that loads as {type(storage).__name__}")
     return storage
 
@@ -91,12 +92,26 @@ def _storage_from_bytes(data: bytes):
 def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False,
                     backward_hooks=None, metadata=None):
     # Hooks and metadata are dropped: a checkpoint's tensors are data, never callbacks.
-    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
+    if not isinstance(storage, torch.TypedStorage):
         raise _BadContent("a tensor without a storage")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # TypedStorage deprecation chatter
+        _check_view(storage.size(), storage_offset, size, stride)
         return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, False,
                                                OrderedDict())
+
+
+def _check_view(storage_size: int, offset, size, stride) -> None:
+    """A tensor must lie inside its storage: torch would silently grow the storage instead
+    (a hostile file could ask for terabytes)."""
+    ok = (isinstance(offset, int) and offset >= 0 and isinstance(size, (tuple, list))
+          and isinstance(stride, (tuple, list)) and len(size) == len(stride)
+          and all(isinstance(v, int) and v >= 0 for v in (*size, *stride)))
+    if ok and all(size):  # an empty tensor reads nothing
+        ok = offset + sum((n - 1) * st for n, st in zip(size, stride)) < storage_size
+    if not ok:
+        raise _BadContent(f"a tensor view (offset {offset}, size {size}, stride {stride}) "
+                          f"outside its storage of {storage_size} elements")
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
@@ -221,8 +236,6 @@ def load_network_pickle(path: Path) -> Generator:
     Raises:
         ModelError: refused globals, unreadable file, unsupported or mismatching network.
     """
-    from latentreel.models.stylegan2.kwargs import config_from_init
-
     # 1. Unpickle with the allow-list and find G_ema.
     obj = read_network_pickle(path)
     try:
