@@ -1,7 +1,13 @@
-"""Loading photos people actually have: EXIF-rotated, RGBA, greyscale, 16-bit, CMYK, huge."""
+"""Loading photos people actually have: EXIF-rotated, RGBA, greyscale, palette, 16-bit, CMYK,
+colour-managed, huge.
+
+Everything comes out as 8-bit sRGB [H, W, 3], at most ``MAX_SIDE`` pixels on its longest side
+(faces need no more, and MTCNN's image pyramid grows with the pixel count).
+"""
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -10,61 +16,120 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from latentreel.errors import PhotoError
 
-MAX_SIDE = 2048  # larger photos are downscaled before detection: faces do not need more
-MAX_PIXELS = 200_000_000  # refuse decompression bombs outright
+MAX_SIDE = 2048  # larger photos are downscaled before detection
+# Refuse more pixels than this before decoding: a small file can claim a huge canvas
+# (a decompression bomb). 160 MP is above any camera's. PIL itself refuses over 179 MP
+# (twice its MAX_IMAGE_PIXELS) while opening; that gets the same message.
+MAX_PIXELS = 160_000_000
+GREY = (128, 128, 128)  # transparent areas are composited on this mid-grey
 
 
-def load_photo_with_mask(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """RGB uint8 [H, W, 3] and, if the photo has an alpha channel, a mask [H, W] in [0, 1].
+def load_photo(path: Path | str) -> np.ndarray:
+    """RGB uint8 [H, W, 3] (see ``load_photo_with_mask``)."""
+    return load_photo_with_mask(path)[0]
 
-    Transparent areas are composited on mid-grey; the mask tells inversion to ignore them.
+
+def load_photo_with_mask(path: Path | str) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB uint8 [H, W, 3] and, if the photo has transparent pixels, a mask [H, W] float32
+    in [0, 1] (1 = opaque). Transparent areas are composited on mid-grey; the mask tells
+    inversion to ignore them.
 
     Raises:
-        PhotoError: missing, unreadable, empty or absurdly large files.
+        PhotoError: missing, unreadable, corrupt, empty or absurdly large files.
     """
     path = Path(path)
+    img = _decode(path)
+    img = _to_8bit(img)
+    has_alpha = "A" in img.getbands() or "transparency" in img.info
+    img = _to_srgb(img, "RGBA" if has_alpha else "RGB")
+    if max(img.size) > MAX_SIDE:
+        img.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
+    if not has_alpha:
+        return np.asarray(img), None
+    alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255
+    flat = Image.alpha_composite(Image.new("RGBA", img.size, (*GREY, 255)), img)
+    rgb = np.asarray(flat.convert("RGB"))
+    return rgb, (alpha if alpha.min() < 1 else None)
+
+
+def _decode(path: Path) -> Image.Image:
+    """Open, check the size from the header, decode and apply EXIF orientation."""
+    if path.is_dir():
+        raise PhotoError(f"{path}: is a folder, not a photo; give the path of an image file")
     if not path.is_file():
         raise PhotoError(f"{path}: no such photo; check the path")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            img = Image.open(path)
-            img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise PhotoError(f"{path}: not a readable image ({type(e).__name__}); use a JPEG or "
-                         "PNG photo") from None
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise PhotoError(f"{path}: image is too large to open safely (over {MAX_PIXELS:,} "
-                         "pixels); downscale it first") from None
-    if img.width == 0 or img.height == 0:
-        raise PhotoError(f"{path}: the image is empty")
-    img = ImageOps.exif_transpose(img)  # phones store rotation in EXIF, not in pixels
-    img = _to_8bit(img)
-    if max(img.size) > MAX_SIDE:
-        img.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
-    mask = None
-    if "A" in img.getbands() or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        alpha = np.asarray(rgba)[..., 3].astype(np.float32) / 255
-        if alpha.min() < 1:
-            mask = alpha
-        grey = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
-        img = Image.alpha_composite(grey, rgba)
-    return np.asarray(img.convert("RGB")), mask
+            # Size is checked below with a clear message; PIL's own warning would only add noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # reads the header only
+                _check_size(path, *img.size)
+                # JPEG: decode at 1/2, 1/4 or 1/8 scale straight away when that is still
+                # larger than MAX_SIDE; a no-op for other formats.
+                img.draft(img.mode, (MAX_SIDE, MAX_SIDE))
+                img.load()
+                # Phones store the rotation in EXIF, not in the pixels.
+                return ImageOps.exif_transpose(img)
+    except PhotoError:
+        raise
+    except Image.DecompressionBombError:
+        raise PhotoError(_too_large(path, "more than that")) from None
+    except PermissionError as e:
+        raise PhotoError(f"{path}: cannot be read ({e.strerror}); check its permissions") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if isinstance(e, UnidentifiedImageError):
+            detail = "unknown or damaged image format"
+        raise PhotoError(f"{path}: not a readable image ({detail}); use a JPEG or PNG "
+                         "photo") from None
 
 
-def load_photo(path: Path) -> np.ndarray:
-    """RGB uint8 [H, W, 3] (see load_photo_with_mask)."""
-    return load_photo_with_mask(path)[0]
+def _check_size(path: Path, width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise PhotoError(f"{path}: the image is empty ({width}x{height} pixels); use a photo")
+    if width * height > MAX_PIXELS:
+        raise PhotoError(_too_large(path, f"{width}x{height}"))
+
+
+def _too_large(path: Path, size: str) -> str:
+    return (f"{path}: the image is too large to open safely ({size}; the limit is "
+            f"{MAX_PIXELS // 1_000_000} megapixels); downscale it first")
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
-    """16-bit and 32-bit greyscale to 8 bits by their real range (PIL would clip)."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return Image.fromarray((arr / hi * 255).clip(0, 255).round().astype(np.uint8))
-    if img.mode == "CMYK":
-        return img.convert("RGB")
-    return img
+    """16-bit, 32-bit and float greyscale to 8 bits by their real range (PIL would clip)."""
+    if img.mode not in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return img  # 16-bit RGB(A) PNG and TIFF already decode to 8 bits per channel
+    arr = np.asarray(img, dtype=np.float64)
+    if img.mode.startswith("I;16"):
+        top = 65535.0
+    else:  # 32-bit int or float: 8-bit, 16-bit or unit range, judged by the values
+        peak = float(arr.max()) if arr.size else 0.0
+        top = next((t for t in (1.0, 255.0, 65535.0) if peak <= t), peak)
+        if top == 1.0 and img.mode == "I":
+            top = 255.0
+    out = Image.fromarray((arr / top * 255).clip(0, 255).round().astype(np.uint8))
+    out.info = dict(img.info)
+    return out
+
+
+def _to_srgb(img: Image.Image, mode: str) -> Image.Image:
+    """Convert to ``mode`` ("RGB" or "RGBA") in sRGB, through the embedded ICC profile
+    when there is one (Display P3 phone photos, CMYK print files)."""
+    managed = _apply_profile(img, mode)
+    img = img if managed is None else managed
+    return img if img.mode == mode else img.convert(mode)
+
+
+def _apply_profile(img: Image.Image, mode: str) -> Image.Image | None:
+    profile = img.info.get("icc_profile")
+    if not profile or img.mode not in ("RGB", "RGBA", "CMYK"):
+        return None
+    from PIL import ImageCms
+
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        return ImageCms.profileToProfile(img, src, ImageCms.createProfile("sRGB"),
+                                         outputMode=mode if img.mode != "CMYK" else "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None  # a broken profile is ignored, as browsers do
