@@ -64,9 +64,7 @@ def _decode(path: Path) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:  # reads the header only
                 _check_size(path, *img.size)
-                # JPEG: decode at 1/2, 1/4 or 1/8 scale straight away when that is still
-                # larger than MAX_SIDE; a no-op for other formats.
-                img.draft(img.mode, (MAX_SIDE, MAX_SIDE))
+                _draft(img)
                 img.load()
                 # Phones store the rotation in EXIF, not in the pixels.
                 return ImageOps.exif_transpose(img)
@@ -82,6 +80,14 @@ def _decode(path: Path) -> Image.Image:
             detail = "unknown or damaged image format"
         raise PhotoError(f"{path}: not a readable image ({detail}); use a JPEG or PNG "
                          "photo") from None
+
+
+def _draft(img: Image.Image) -> None:
+    """JPEG: decode at 1/2, 1/4 or 1/8 scale straight away when that still leaves the longest
+    side at least MAX_SIDE (much faster, less memory); a no-op for other formats."""
+    f = MAX_SIDE / max(img.size)
+    if f < 1:
+        img.draft(img.mode, (max(1, int(img.width * f)), max(1, int(img.height * f))))
 
 
 def _check_size(path: Path, width: int, height: int) -> None:
