@@ -26,9 +26,9 @@ def _resolve_feedback(params: dict, ctx: ResolveContext, where: str):
     if ctx.progress:
         found = []
         if report.fixed_point is not None:
-            found.append(f"fixed point at step {report.fixed_point}")
+            found.append(f"face {report.fixed_point} is a fixed point")
         if report.cycle is not None:
-            found.append(f"cycle: step {report.cycle[1]} returns to step {report.cycle[0]}")
+            found.append(f"cycle: face {report.cycle[1]} returns to face {report.cycle[0]}")
         tqdm.write(f"{where}: feedback chain of {len(report.latents)} faces; "
                    + ("; ".join(found) if found else "no fixed point or cycle"))
     return report.latents
@@ -37,8 +37,9 @@ def _resolve_feedback(params: dict, ctx: ResolveContext, where: str):
 def _resolve_search(params: dict, ctx: ResolveContext, where: str):
     import torch
 
-    from latentreel.faces.align import align_face, generator_template
+    from latentreel.faces.align import align_face
     from latentreel.faces.photo import load_photo
+    from latentreel.faces.template import generator_template
     from latentreel.feedback.search import search_identity
     from latentreel.scene.kinds import _facenet
 
@@ -71,8 +72,9 @@ KEYFRAME_KINDS = [
                                   help="weight of the previous latent (slower drift)"),
                       "until": Spec("enum", choices=("fixed-point",),
                                     help="stop the chain at the first fixed point"),
-                      "threshold": Spec("number", default=0.05, min=0, max=2,
-                                        help="FaceNet distance that counts as the same face"),
+                      "threshold": Spec("number", default=0.02, min=0, max=2,
+                                        help="FaceNet distance (1 - cosine) that counts as "
+                                             "the same face"),
                   }),
         help="a FaceNet feedback loop expanded into keyframes",
         resolve=_resolve_feedback,

@@ -10,6 +10,8 @@ Either can be blended with the previous latent (``mix``) for slower drift.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -36,16 +38,25 @@ def direct_map(emb: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
 
 def fit_regression(generator, facenet, samples: int = 2000, seed: int = 0,
                    batch: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
-    """Least squares z ~ emb @ W + b over generated faces; cached per model."""
-    path = cache_dir("feedback") / f"{generator.name}-regression-{samples}-{seed}.npz"
+    """Least squares z ~ emb @ W + b over ``samples`` generated faces.
+
+    Returns:
+        (W [512, d], b [d]) on the CPU, cached under a fingerprint of what the generator
+        and FaceNet compute, so new weights or preprocessing never reuse a stale fit.
+    """
+    z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        probe = facenet.embed(generator.synthesize(z[:1].to(generator.device))).cpu()
+    key = hashlib.sha256(probe.numpy().round(4).tobytes()).hexdigest()[:16]
+    path = cache_dir("feedback") / f"regression-{generator.name}-{key}-{samples}-{seed}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as f:
             return torch.from_numpy(f["w"]), torch.from_numpy(f["b"])
-    z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     embs = []
     with torch.no_grad():
         for s in range(0, samples, batch):
-            embs.append(facenet.embed(generator.synthesize(z[s:s + batch].to(generator.device))).cpu())
+            faces = generator.synthesize(z[s:s + batch].to(generator.device))
+            embs.append(facenet.embed(faces).cpu())
     e = torch.cat(embs).double()
     x = torch.cat([e, torch.ones(len(e), 1, dtype=torch.float64)], 1)
     sol = torch.linalg.lstsq(x, z.double(), driver="gelsd").solution  # [513, d]
