@@ -36,8 +36,8 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
     from latentreel.faces.facenet import load_facenet
     from latentreel.models.registry import load_generator
     from latentreel.render.device import pick_device
-    from latentreel.render.pipeline import apply_timing, transition_offsets
     from latentreel.render.keyframes import resolve_keyframes, scene_space
+    from latentreel.render.pipeline import apply_timing, transition_offsets
     from latentreel.render.schedule import build_path
 
     # 1. Resolve the scene exactly as `render` would.
@@ -45,36 +45,58 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
     space = scene_space(scene, g)
     shared: dict = {}
     keyframes, latents = resolve_keyframes(scene, g, progress=progress, shared=shared)
-    path = build_path(keyframes, latents, scene.output.fps, scene.loop,
-                      offsets=transition_offsets(keyframes, g, space))
-    path = apply_timing(path, keyframes, g, space)
+    plain = build_path(keyframes, latents, scene.output.fps, scene.loop,
+                       offsets=transition_offsets(keyframes, g, space))
+    path = apply_timing(plain, keyframes, g, space)
     facenet = shared.get("facenet") or load_facenet(device=g.device)
-    out_dir.mkdir(parents=True, exist_ok=True)
     # 2. Keyframe distance matrix.
     with torch.no_grad():
         kf_emb = facenet.embed(g.synthesize(latents.to(g.device), space)).cpu()
     dist = (1 - kf_emb @ kf_emb.T).clamp_min(0).numpy()
-    # 3. Along the video: per-frame change and distances to transition ends.
-    step = max(1, path.total_frames // MAX_FRAMES)
-    frames = np.arange(0, path.total_frames, step)
+    # 3. Along the video: per-frame change, distances to transition ends, timing evenness.
+    summary = {"scene": str(scene.file), "keyframes": len(keyframes),
+               "frames": path.total_frames, "keyframe_distance_matrix": dist.round(4).tolist(),
+               **_along_video(g, facenet, path, space, kf_emb)}
+    if path is not plain:  # what perceptual timing changed
+        summary["timing_without_perceptual"] = timing_stats(plain, change_profile(g, plain, space))
+    summary["feedback"] = [_feedback_summary(where, r)
+                           for where, r in shared.get("feedback_reports", [])]
+    summary["searches"] = [{"keyframe": where, "distance": round(r.distance, 5),
+                            "evaluations": r.evaluations, "seconds": round(r.seconds, 2)}
+                           for where, r in shared.get("search_results", [])]
+    # 4. Pictures and the summary.
+    _write(summary, out_dir)
+    return summary
+
+
+def _along_video(g, facenet, path, space: str, kf_emb: torch.Tensor) -> dict:
+    """Per-frame pixel and FaceNet change, distances to each transition's ends, timing."""
+    stride = max(1, path.total_frames // MAX_FRAMES)
+    frames = np.arange(0, path.total_frames, stride)
     emb = _embed_frames(g, facenet, path, space, frames)
-    pixel_change = change_profile(g, path, space)
+    pixel = change_profile(g, path, space)
     facenet_change = (1 - (emb[1:] * emb[:-1]).sum(1)).numpy()
-    ends = _transition_ends(path, frames, emb, kf_emb)
-    summary = {
-        "scene": str(scene.file), "keyframes": len(keyframes), "frames": path.total_frames,
-        "frame_stride": step, "keyframe_distance_matrix": dist.round(4).tolist(),
-        "timing": timing_stats(path, pixel_change),
-        "feedback": [_feedback_summary(where, r) for where, r in shared.get("feedback_reports", [])],
+    return {
+        "frame_stride": stride,
+        # pixel[i]: RMS change frame i -> i + 1 (a loop's last entry is the seam); facenet:
+        # the same between every ``frame_stride``-th frame.
+        "per_frame_change": {"pixel": pixel.round(5).tolist(),
+                             "facenet": facenet_change.round(5).tolist()},
+        "transitions": _transition_ends(path, frames, emb, kf_emb),
+        "timing": timing_stats(path, pixel),
     }
-    # 4. Pictures.
-    _plot_matrix(dist, out_dir / "keyframe-distances.png")
-    _plot_changes(pixel_change, facenet_change, step, out_dir / "per-frame-change.png")
-    _plot_ends(ends, out_dir / "transition-distances.png")
+
+
+def _write(summary: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    change = summary["per_frame_change"]
+    _plot_matrix(np.array(summary["keyframe_distance_matrix"]), out_dir / "keyframe-distances.png")
+    _plot_changes(np.array(change["pixel"]), np.array(change["facenet"]), summary["frame_stride"],
+                  out_dir / "per-frame-change.png")
+    _plot_ends(summary["transitions"], out_dir / "transition-distances.png")
     if summary["feedback"]:
         _plot_feedback(summary["feedback"], out_dir / "feedback-steps.png")
     (out_dir / "analysis.json").write_text(json.dumps(summary, indent=1))
-    return summary
 
 
 def _transition_ends(path, frames, emb, kf_emb) -> list[dict]:
@@ -86,8 +108,9 @@ def _transition_ends(path, frames, emb, kf_emb) -> list[dict]:
         sel = (frames >= seg.start) & (frames < seg.start + seg.length)
         e = emb[torch.from_numpy(sel)]
         a, b = kf_emb[seg.index], kf_emb[(seg.index + 1) % k]
-        out.append({"transition": seg.index, "to_start": (1 - e @ a).numpy().tolist(),
-                    "to_end": (1 - e @ b).numpy().tolist()})
+        out.append({"transition": seg.index, "first_frame": seg.start,
+                    "to_start": (1 - e @ a).numpy().round(5).tolist(),
+                    "to_end": (1 - e @ b).numpy().round(5).tolist()})
     return out
 
 
@@ -150,10 +173,14 @@ def _plot_feedback(chains: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(9, 3.5))
     for c in chains:
-        ax.plot(c["step_distances"], lw=1, label=c["keyframe"].rsplit("/", 1)[-1])
+        steps = np.arange(1, len(c["step_distances"]) + 1)  # step k: face k-1 -> face k
+        ax.plot(steps, c["step_distances"], lw=1, label=c["keyframe"].rsplit("/", 1)[-1])
         if c["fixed_point"] is not None:
-            ax.axvline(c["fixed_point"] - 1, ls="--", color="k", lw=0.8)
-    ax.set_title("Feedback chains: FaceNet distance from each face to the next")
+            ax.axvline(c["fixed_point"], ls="--", color="k", lw=0.8)
+        if c["cycle"] is not None:
+            ax.axvspan(*c["cycle"], color="C3", alpha=0.15)
+    ax.set_title("Feedback chains: FaceNet distance from each face to the next "
+                 "(dashed: fixed point, shaded: cycle)", fontsize=9)
     ax.set_xlabel("step")
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -46,38 +46,44 @@ def apply_perceptual_timing(generator, path: LatentPath, timings: list[str],
 
 def change_profile(generator, path: LatentPath, space: str, batch: int = 64) -> np.ndarray:
     """Per-frame image change along the whole path (index i: frame i -> i + 1; for a
-    looping path the last entry is the seam, last frame -> first frame)."""
+    looping path the last entry is the seam, last frame -> first frame).
+
+    Images are compared batch by batch, keeping only the previous batch's last image, so
+    memory stays flat however long the scene is."""
     n = path.total_frames
-    idx = list(range(n)) + ([0] if path.loop else [])
-    images = []
+    idx = torch.tensor(list(range(n)) + ([0] if path.loop else []))
+    out, last = [], None
     with torch.no_grad():
         for s in range(0, len(idx), batch):
-            lat = path.latents(torch.tensor(idx[s:s + batch])).to(generator.device)
-            images.append(generator.synthesize(lat, space).cpu())
-    return image_change(torch.cat(images)).numpy()
+            lat = path.latents(idx[s:s + batch]).to(generator.device)
+            images = generator.synthesize(lat, space).cpu()
+            if last is not None:
+                images = torch.cat([last, images])
+            out.append(image_change(images))
+            last = images[-1:]
+    return torch.cat(out).numpy()
 
 
 def timing_stats(path: LatentPath, change: np.ndarray) -> dict:
-    """Largest / median per-frame change within each transition, and the loop seam."""
-    ratios = []
-    for seg in path.segments:
-        if seg.kind != "transition" or seg.length < 3:
-            continue
-        c = change[seg.start:seg.start + seg.length - 1]  # steps inside the transition
-        if np.median(c) > 0:
-            ratios.append(float(c.max() / np.median(c)))
-    moving = np.concatenate([change[s.start:s.start + s.length - 1] for s in path.segments
-                             if s.kind == "transition" and s.length > 1] or [np.zeros(1)])
+    """Largest / median per-frame change within each transition, and the loop seam.
+
+    A transition of n frames makes n steps: the last one lands on the next keyframe (for a
+    looping path's last transition that step is the seam). Only a non-looping path's final
+    transition makes n - 1, as it ends on its keyframe.
+
+    Args:
+        change: ``change_profile`` of ``path``.
+    """
+    steps = [change[s.start:s.start + s.length] for s in path.segments
+             if s.kind == "transition" and s.length > 1]
+    ratios = [float(c.max() / np.median(c)) for c in steps if len(c) > 1 and np.median(c) > 0]
     out = {"max_over_median_per_transition": ratios,
            "worst_max_over_median": max(ratios) if ratios else None,
            "mean_max_over_median": float(np.mean(ratios)) if ratios else None}
-    if path.loop and np.median(moving) > 0:
+    moving = np.concatenate(steps) if steps else np.zeros(1)
+    if path.loop and np.median(moving) > 0 and steps:
         # Against the whole video's median step, and against the steps of the transition
         # that ends at the seam: the second says whether the loop point itself jumps.
         out["seam_over_median"] = float(change[-1] / np.median(moving))
-        last = next((s for s in reversed(path.segments) if s.kind == "transition"
-                     and s.length > 2), None)
-        if last is not None:
-            steps = change[last.start:last.start + last.length - 1]
-            out["seam_over_last_transition_median"] = float(change[-1] / np.median(steps))
+        out["seam_over_last_transition_median"] = float(change[-1] / np.median(steps[-1]))
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,30 +15,59 @@ SCENES = Path(__file__).resolve().parents[2] / "scenes"
 
 
 def time_feedback(g, facenet, steps: int, log) -> dict:
-    from latentreel.faces.align import align_face, generator_template
+    """Feedback iterations/s at batch 1 and the split, plus what MTCNN alignment would add."""
     from latentreel.feedback.chain import FeedbackSettings, run_chain
-    from latentreel.models.base import seed_latent, to_uint8
+    from latentreel.models.base import seed_latent
 
     start = torch.from_numpy(seed_latent(1, g.z_dim))
     run_chain(g, facenet, start, FeedbackSettings(steps=3))  # warm-up
     t0 = time.perf_counter()
     report = run_chain(g, facenet, start, FeedbackSettings(steps=steps))
     total = time.perf_counter() - t0
-    # What MTCNN alignment would add per step, had we not skipped it for generated faces.
-    template = generator_template(g)
-    with torch.no_grad():
-        img = to_uint8(torch.nn.functional.interpolate(g.synthesize(start[None]), size=160))[0]
-    t1 = time.perf_counter()
-    for _ in range(5):
-        align_face(img.numpy(), template, 160)
-    align = (time.perf_counter() - t1) / 5
-    split = {k: v / steps for k, v in report.seconds.items()}
+    split = {k: v / (steps + 1) for k, v in report.seconds.items()}  # faces 0..steps
+    align = alignment_effect(g, facenet, report.latents[:20])
     out = {"iterations_per_second": steps / total, "seconds_per_step": split,
-           "mtcnn_align_seconds_if_used": align}
+           "share_of_step": {k: v / sum(split.values()) for k, v in split.items()},
+           "mtcnn_alignment_if_used": align}
     log(f"feedback: {out['iterations_per_second']:.1f} iterations/s at batch 1 "
         + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in split.items())
-        + f"; MTCNN alignment would add {align * 1000:.0f} ms per step")
+        + f"; MTCNN alignment would add {align['seconds_per_face'] * 1000:.0f} ms per step "
+        f"and move the embedding by {align['median_distance'] or 0:.3f} (median 1 - cosine; "
+        f"median step {np.median(report.step_distances):.3f}; "
+        f"{align['faces_not_found']} of {align['faces']} faces not found)")
     return out
+
+
+def alignment_effect(g, facenet, latents: torch.Tensor) -> dict:
+    """Embeddings of generated faces as the chain takes them (resized) against MTCNN-aligned
+    crops: the time alignment costs and how far it moves the embedding."""
+    from latentreel.errors import PhotoError
+    from latentreel.faces.align import align_face
+    from latentreel.faces.template import generator_template
+    from latentreel.models.base import to_uint8
+
+    template = generator_template(g)
+    with torch.no_grad():
+        images = g.synthesize(latents.to(g.device))
+        plain = facenet.embed(images).cpu()
+        big = to_uint8(torch.nn.functional.interpolate(images, size=160, mode="bilinear"))
+    dists, seconds, missed = [], 0.0, 0
+    for img, emb in zip(big.cpu().numpy(), plain):
+        t0 = time.perf_counter()
+        try:
+            crop = align_face(img, template, 160).crop
+        except PhotoError:
+            missed += 1
+            continue
+        finally:
+            seconds += time.perf_counter() - t0
+        with torch.no_grad():
+            aligned = facenet.embed(torch.from_numpy(crop[None].copy())).cpu()[0]
+        dists.append(float(1 - aligned @ emb))
+    return {"faces": len(latents), "faces_not_found": missed,
+            "seconds_per_face": seconds / max(len(latents), 1),
+            "median_distance": float(np.median(dists)) if dists else None,
+            "max_distance": float(np.max(dists)) if dists else None}
 
 
 def timing_evenness(g, scene_files: list[Path], log) -> dict:
