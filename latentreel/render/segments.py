@@ -45,7 +45,7 @@ def write_segmented(generator, path: LatentPath, output, space: str, *, batch_si
     from latentreel.video.segments import concat_segments
     from latentreel.video.writer import FrameWriter
 
-    seg_frames = max(1, int(round(segment_seconds * output.fps)))
+    seg_frames = max(1, round(segment_seconds * output.fps))
     total = path.total_frames
     starts = list(range(0, total, seg_frames))
     work = work_dir(output.path)
