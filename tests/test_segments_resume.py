@@ -74,7 +74,9 @@ def test_killed_render_resumes_frame_for_frame(write_scene, tmp_path, monkeypatc
         return real_write(self, frames)
 
     monkeypatch.setattr(writer.FrameWriter, "write", counting_write)
-    r = CliRunner().invoke(app, [*args, "-o", str(out), "--resume"])
+    # `--resume` alone: the segment length comes from the interrupted render.
+    resume = ["render", str(scene), "-q", "--batch-size", "5", "-o", str(out), "--resume"]
+    r = CliRunner().invoke(app, resume)
     assert r.exit_code == 0, r.output
     assert sum(written) == 36 - 10 * len(done)  # finished segments are not rendered again
     a, b = read_frames(whole), read_frames(out)

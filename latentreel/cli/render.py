@@ -24,7 +24,8 @@ def render(
                                   "the hardware supports it, a few pixel levels off."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     segment_seconds: float = typer.Option(None, "--segment-seconds", min=0.1,
-                                          help="Write complete segments of this length."),
+                                          help="Write complete segments of this length "
+                                          "(--resume alone keeps the interrupted one's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted "
                                 "segmented render from its last complete segment."),
 ) -> None:

@@ -76,7 +76,7 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
         from latentreel.render.segments import write_segmented
 
         frames = write_segmented(generator, path, output, space, batch_size=batch,
-                                 segment_seconds=options.segment_seconds or 60.0,
+                                 segment_seconds=options.segment_seconds,
                                  resume=options.resume, progress=options.progress,
                                  autocast=autocast)
     else:

@@ -38,21 +38,30 @@ def _fingerprint(path: LatentPath, output, space: str, autocast) -> str:
     return h.hexdigest()[:24]
 
 
+DEFAULT_SEGMENT_SECONDS = 60.0
+
+
 def write_segmented(generator, path: LatentPath, output, space: str, *, batch_size: int,
-                    segment_seconds: float, resume: bool, progress: bool = True,
+                    segment_seconds: float | None, resume: bool, progress: bool = True,
                     autocast=None) -> int:
-    """Render ``path`` in segments and join them into ``output.path``; returns frames."""
+    """Render ``path`` in segments and join them into ``output.path``; returns frames.
+
+    ``segment_seconds`` None: on ``resume``, the length the interrupted render used (so
+    `--resume` alone continues it), otherwise DEFAULT_SEGMENT_SECONDS.
+    """
     from latentreel.video.segments import concat_segments
     from latentreel.video.writer import FrameWriter
 
-    seg_frames = max(1, round(segment_seconds * output.fps))
+    work = work_dir(output.path)
+    fingerprint = _fingerprint(path, output, space, autocast)
+    seg_frames = _segment_frames(work, segment_seconds, output.fps, resume)
     total = path.total_frames
     starts = list(range(0, total, seg_frames))
-    work = work_dir(output.path)
-    manifest = {"fingerprint": _fingerprint(path, output, space, autocast),
-                "segment_frames": seg_frames,
-                "total_frames": total}
+    manifest = {"fingerprint": fingerprint, "segment_frames": seg_frames, "total_frames": total}
     if work.exists() and not (resume and _manifest_matches(work, manifest)):
+        if resume and progress:
+            tqdm.write(f"{work} holds segments of a different render or segment length; "
+                       "starting afresh")
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     (work / "manifest.json").write_text(json.dumps(manifest))
@@ -76,11 +85,24 @@ def write_segmented(generator, path: LatentPath, output, space: str, *, batch_si
     return total
 
 
-def _manifest_matches(work: Path, manifest: dict) -> bool:
+def _read_manifest(work: Path) -> dict | None:
     try:
-        return json.loads((work / "manifest.json").read_text()) == manifest
+        manifest = json.loads((work / "manifest.json").read_text())
     except (OSError, ValueError):
-        return False
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _manifest_matches(work: Path, manifest: dict) -> bool:
+    return _read_manifest(work) == manifest
+
+
+def _segment_frames(work: Path, segment_seconds: float | None, fps: int, resume: bool) -> int:
+    if segment_seconds is None and resume:
+        saved = (_read_manifest(work) or {}).get("segment_frames")
+        if isinstance(saved, int) and saved > 0:
+            return saved
+    return max(1, round((segment_seconds or DEFAULT_SEGMENT_SECONDS) * fps))
 
 
 class _SubPath:
