@@ -96,11 +96,11 @@ def test_models_command_lists_the_embedded_model():
     assert "gan-face-generate==1.1.1" in r.output
 
 
-def test_model_files_without_a_backend_are_refused(tmp_path):
+def test_bad_model_files_are_refused(tmp_path):
     from latentreel.models.registry import load_generator
 
     (tmp_path / "net.pkl").write_bytes(b"\x80\x04junk")
-    with pytest.raises(ModelError, match="no backend for .pkl files"):
+    with pytest.raises(ModelError, match="net.pkl: the file is truncated"):
         load_generator("net.pkl", base=tmp_path)
     with pytest.raises(ModelError, match="does not exist"):
         load_generator("missing.pt", base=tmp_path)

@@ -15,13 +15,15 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from latentreel.edits.attributes import measure
+from latentreel.edits.attributes import LANDMARK_ATTRIBUTES, measure
 from latentreel.edits.directions import DirectionStore, conditional
 from latentreel.edits.fit import fit_measured
 from latentreel.render.sheets import seed_latents
 
 FITTED = ("yaw", "roll", "zoom", "brightness", "skin_tone", "background")
 MIN_COSINE = 0.2  # conditioning removes the shared linear part; pairs sharing less are noise
+# The issue's example ("turning the head does not also zoom"), reported whatever its cosine.
+EXAMPLE_PAIRS = (("yaw", "zoom"),)
 
 
 def sweep_spearman(g, vector: np.ndarray, name: str, seeds, steps: int = 32) -> float:
@@ -62,10 +64,33 @@ def correlated_pairs(store, names) -> list[tuple[str, str, float]]:
     return pairs
 
 
+def conditional_results(g, store, names, seeds, log=print) -> dict:
+    """Kept-attribute change, plain vs conditional, for the correlated pairs (scored) and the
+    issue's example pairs (reported even when nearly orthogonal, flagged ``scored: False``)."""
+    scored = correlated_pairs(store, names)
+    seen = {(e, k) for e, k, _ in scored}
+    extra = [(e, k, float(store.get(e).vector @ store.get(k).vector)) for e, k in EXAMPLE_PAIRS
+             if e in names and k in names and (e, k) not in seen]
+    out = {}
+    for edit, keep, cos in scored + extra:
+        e, k = store.get(edit).vector, store.get(keep).vector
+        plain = kept_change(g, e, keep, seeds)
+        cond = kept_change(g, conditional(e, [k]), keep, seeds)
+        reduction = 1 - cond / plain if plain > 0 else float("nan")
+        is_scored = (edit, keep) in seen
+        out[f"{edit} keep {keep}"] = {
+            "cosine": cos, "kept_change_plain": plain, "kept_change_conditional": cond,
+            "reduction": reduction, "scored": is_scored}
+        log(f"edit {edit} keep {keep} (cos {cos:+.2f}): {keep} changes {plain:.4f} -> "
+            f"{cond:.4f} ({reduction:.0%} less{'' if is_scored else '; reported, not scored'})")
+    return out
+
+
 def run_directions_bench(g, *, samples: int = 2000, seeds=range(100, 132),
                          sheets: Path | None = None, log=print) -> dict:
     from latentreel.edits.run import direction_sheet
 
+    # 1. Fit every measured attribute on `samples` generated faces, timed.
     t0 = time.perf_counter()
     found = fit_measured(g, FITTED, samples=samples, progress=True)
     fit_seconds = time.perf_counter() - t0
@@ -74,30 +99,26 @@ def run_directions_bench(g, *, samples: int = 2000, seeds=range(100, 132),
         store.add(d)
     store.save()
     log(f"fitted {len(found)} directions on {samples} faces in {fit_seconds:.0f} s")
-    results: dict = {"samples": samples, "fit_seconds": fit_seconds, "directions": {},
-                     "conditional": {}}
+    results: dict = {"samples": samples, "fit_seconds": fit_seconds, "directions": {}}
+    # 2. Sweep each direction -3..+3 over the bench faces; a picture of each.
     for d in found:
         rho = sweep_spearman(g, d.vector, d.name, seeds)
         results["directions"][d.name] = {"spearman": rho, **d.stats}
         log(f"{d.name:11s} held-out R^2 {d.stats['r2']:.3f}  sweep Spearman {rho:+.3f}")
         if sheets is not None:
             direction_sheet(g, d, Path(sheets) / f"{d.name}.png")
-    rhos = [v["spearman"] for v in results["directions"].values()]
-    results["mean_spearman"] = float(np.nanmean(rhos))
-    log(f"mean Spearman {results['mean_spearman']:.3f} (target >= 0.9)")
-    for edit, keep, cos in correlated_pairs(store, [d.name for d in found]):
-        e, k = store.get(edit).vector, store.get(keep).vector
-        plain = kept_change(g, e, keep, seeds)
-        cond = kept_change(g, conditional(e, [k]), keep, seeds)
-        reduction = 1 - cond / plain if plain > 0 else float("nan")
-        results["conditional"][f"{edit} keep {keep}"] = {
-            "cosine": cos, "kept_change_plain": plain, "kept_change_conditional": cond,
-            "reduction": reduction}
-        log(f"edit {edit} keep {keep} (cos {cos:+.2f}): {keep} changes {plain:.4f} -> "
-            f"{cond:.4f} ({reduction:.0%} less; target >= 50 %)")
-    reductions = [v["reduction"] for v in results["conditional"].values()]
+    rhos = {k: v["spearman"] for k, v in results["directions"].items()}
+    results["mean_spearman"] = float(np.nanmean(list(rhos.values())))
+    # The landmark attributes are the hard ones; their mean is reported on its own too.
+    results["mean_spearman_landmarks"] = float(np.nanmean(
+        [r for k, r in rhos.items() if k in LANDMARK_ATTRIBUTES] or [np.nan]))
+    log(f"mean Spearman {results['mean_spearman']:.3f} (target >= 0.9); landmark attributes "
+        f"only {results['mean_spearman_landmarks']:.3f}")
+    # 3. Conditional edits.
+    results["conditional"] = conditional_results(g, store, [d.name for d in found], seeds, log)
+    reductions = [v["reduction"] for v in results["conditional"].values() if v["scored"]]
     if reductions:
         results["mean_reduction"] = float(np.nanmean(reductions))
         log(f"mean reduction over {len(reductions)} correlated pairs "
-            f"{results['mean_reduction']:.0%}")
+            f"{results['mean_reduction']:.0%} (target >= 50 %)")
     return results

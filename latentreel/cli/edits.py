@@ -65,8 +65,10 @@ def from_photos_cmd(
 ) -> None:
     """A direction from example photos: mean latent difference after inversion."""
     from latentreel.edits.run import direction_from_photos
+    from latentreel.invert.photo import InvertSettings
 
-    d = direction_from_photos(_generator(model), name, positive, negative, steps=steps)
+    d = direction_from_photos(_generator(model), name, positive, negative,
+                              settings=InvertSettings(steps=steps))
     typer.echo(f"{d.name}: from {d.stats['positive']} + {d.stats['negative']} photos")
 
 

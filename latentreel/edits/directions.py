@@ -56,8 +56,18 @@ class DirectionStore:
         os.replace(tmp, self.root / "directions.json")
 
     def add(self, direction: Direction) -> None:
+        """Store ``direction`` as a unit vector (replacing one of the same name: refits update).
+
+        Raises:
+            LatentFileError: a zero or non-finite vector, which has no direction to keep.
+        """
         v = np.asarray(direction.vector, np.float32)
-        direction.vector = v / max(float(np.linalg.norm(v)), 1e-12)
+        norm = float(np.linalg.norm(v))
+        if not np.isfinite(norm) or norm < 1e-8:
+            raise LatentFileError(f"direction '{direction.name}' ({direction.source}) is "
+                                  f"{'not finite' if not np.isfinite(norm) else 'zero'}; "
+                                  "it has no direction to keep (check the vector or photos)")
+        direction.vector = v / norm
         self.directions[direction.name] = direction
 
     def get(self, name: str, where: str = "") -> Direction:
@@ -73,6 +83,9 @@ class DirectionStore:
 
     def rename(self, old: str, new: str) -> None:
         d = self.get(old)
+        if new in self.directions and new != old:
+            raise BadInputError(f"a direction named '{new}' already exists for {self.model}; "
+                                "pick another name")
         del self.directions[old]
         d.name = new
         self.directions[new] = d
@@ -109,9 +122,16 @@ def import_vector(path: Path, shape: tuple[int, ...]) -> np.ndarray:
         v = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as e:
         raise LatentFileError(f"{path}: not a .npy array ({e})") from None
+    if not isinstance(v, np.ndarray):  # np.load opens .npz archives too
+        v.close()
+        raise LatentFileError(f"{path}: an .npz archive; give one vector saved with np.save")
+    if v.dtype.kind not in "fiu":
+        raise LatentFileError(f"{path}: holds {v.dtype} values, not numbers")
     if v.shape != shape and v.size != int(np.prod(shape)):
         raise LatentFileError(f"{path}: shape {list(v.shape)} does not fit this model's "
                               f"latent {list(shape)}; was it made for another model?")
+    if not np.isfinite(v).all():
+        raise LatentFileError(f"{path}: the vector holds NaN or infinite values")
     return v.reshape(shape).astype(np.float32)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from latentreel.edits.directions import Direction
+from latentreel.errors import BadInputError
 
 
 def ridge_direction(z: np.ndarray, y: np.ndarray, alpha: float = 1.0, holdout: float = 0.2,
@@ -57,23 +58,28 @@ def from_latents(name: str, positive: np.ndarray, negative: np.ndarray) -> Direc
 def _first_layer(generator) -> torch.nn.Module:
     net = getattr(generator, "net", None)
     if net is None or not hasattr(net, "main"):
-        raise ValueError(f"{generator.name}: unsupervised directions need the DCGAN's first layer")
+        raise BadInputError(f"{generator.name}: pca and sefa directions are only available for "
+                            "the DCGAN backend; use `directions fit` or `from-photos` instead")
     return net.main[0]
 
 
 def pca_directions(generator, k: int = 10, samples: int = 4000, seed: int = 0) -> list[Direction]:
     """GANSpace-style: PCA of first-layer activations, mapped back to z by regression."""
+    _first_layer(generator)  # the DCGAN check
     block = generator.net.main[:3]  # ConvTranspose -> BatchNorm -> ReLU
     z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         feats = block(z[:, :, None, None].to(generator.device)).flatten(1).cpu().double()
-    feats -= feats.mean(0)
-    _, s, vt = torch.linalg.svd(feats, full_matrices=False)
-    coords = feats @ vt[:k].T  # [samples, k]
+    feats -= feats.mean(0)  # [samples, 8192] for the DCGAN's 512 x 4 x 4 block
+    # Randomised SVD for the top k only: a full SVD of [4000, 8192] takes minutes on a CPU.
+    with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG
+        torch.manual_seed(seed)
+        _, s, v = torch.svd_lowrank(feats, q=min(k + 10, *feats.shape), niter=4)
+    coords = feats @ v[:, :k]  # [samples, k]
     zd = z.double()
     # The best linear z direction for each component's coordinate (GANSpace's transfer).
     w = torch.linalg.lstsq(zd, coords).solution  # [z_dim, k]
-    var = (s**2 / (s**2).sum())[:k]
+    var = s[:k] ** 2 / feats.square().sum()  # share of the total feature variance
     return [Direction(f"pc{i}", (w[:, i] / w[:, i].norm()).float().numpy(), "pca",
                       {"explained_variance": float(var[i])}) for i in range(k)]
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from latentreel.edits.directions import Direction, DirectionStore
-from latentreel.errors import BadInputError
+from latentreel.errors import BadInputError, PhotoError
 
 
 def fit_attributes(g, names: list[str], *, samples: int, photo: Path | None = None,
@@ -25,6 +25,9 @@ def fit_attributes(g, names: list[str], *, samples: int, photo: Path | None = No
         if photo is None:
             raise BadInputError("the similarity attribute needs --photo PHOTO")
         facenet, target = _photo_embedding(g, photo)
+    elif photo is not None:
+        raise BadInputError("--photo is only used by the similarity attribute; add `similarity` "
+                            "to the attributes or drop --photo")
     found = fit_measured(g, names, samples=samples, facenet=facenet, target_embedding=target,
                          progress=True)
     _store(g, found, sheets)
@@ -43,17 +46,35 @@ def _photo_embedding(g, photo: Path):
 
 
 def direction_from_photos(g, name: str, positive: list[Path], negative: list[Path], *,
-                          steps: int) -> Direction:
-    from latentreel.edits.fit import from_latents
-    from latentreel.faces.facenet import load_facenet
-    from latentreel.invert.photo import InvertSettings, invert_photo
+                          settings=None, progress: bool = True) -> Direction:
+    """Mean inverted latent of ``positive`` photos minus that of ``negative`` ones, stored.
 
-    facenet = load_facenet(device=g.device)
-    settings = InvertSettings(steps=steps)
+    Args:
+        settings: InvertSettings for every photo (default: the invert command's defaults).
+    Raises:
+        PhotoError: a photo that is missing or has no face, found before any inversion runs.
+    """
+    from latentreel.edits.fit import from_latents
+    from latentreel.invert.photo import InvertSettings, invert_photo, prepare_target
+
+    settings = settings or InvertSettings()
+    # 1. Check every photo first: one bad file should not cost minutes of inversions.
+    photos = [Path(p) for p in [*positive, *negative]]
+    missing = [str(p) for p in photos if not p.is_file()]
+    if missing:
+        raise PhotoError(f"{', '.join(missing)}: no such photo; check the path")
+    for p in photos:
+        prepare_target(p, g, settings)  # raises PhotoError for unreadable photos and no face
+    # 2. Invert (cached per photo and settings), 3. take the mean difference and store it.
+    facenet = None
+    if settings.facenet_steps > 0 and (settings.identity > 0 or settings.perceptual > 0):
+        from latentreel.faces.facenet import load_facenet
+
+        facenet = load_facenet(device=g.device)
 
     def latents(photos):
-        return np.stack([invert_photo(p, g, settings, facenet=facenet).latent.cpu().numpy()
-                         for p in photos])
+        return np.stack([invert_photo(p, g, settings, facenet=facenet, progress=progress)
+                         .latent.cpu().numpy() for p in photos])
     d = from_latents(name, latents(positive), latents(negative))
     _store(g, [d], None)
     return d
@@ -90,7 +111,13 @@ def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | No
                amounts: str, plane: bool, axes: str | None, cell: int) -> Path:
     from latentreel.cli.options import parse_float_list, parse_int_list
     from latentreel.edits import sheets as S
+    from latentreel.render.sheets import seed_latents
 
+    chosen = [o for o, v in (("--psi", psi), ("--direction", direction), ("--plane", plane),
+                             ("--axes", axes)) if v]
+    if len(chosen) > 1:
+        raise BadInputError(f"{' and '.join(chosen)}: one kind of sheet at a time; "
+                            "run `latentreel sheet` once for each")
     seed_list = parse_int_list(seeds)
     if psi:
         psis = parse_float_list(psi, "--psi")
@@ -108,13 +135,12 @@ def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | No
         if len(seed_list) < 3:
             raise BadInputError("--plane needs three seeds: origin and two axes, e.g. --seeds 1,2,3")
         lat, labels, rows = S.plane_grid(g, seed_list)
-        title, cols = f"{g.name}: plane through seeds {seed_list[:3]}", 5
+        title, cols = f"{g.name}: plane through seeds {seed_list[:3]}", len(S.PLANE_COORDS)
     elif axes:
         lat, labels, rows = S.axis_grid(g, parse_int_list(axes, "--axes"))
         title, cols = f"{g.name}: the mean latent and one-hot axes", min(8, len(labels))
     else:
-        lat = torch.from_numpy(np.stack([np.random.RandomState(s).randn(g.z_dim)
-                                         for s in seed_list])).float().to(g.device)
+        lat = seed_latents(g, seed_list).to(g.device)
         labels, rows = [f"seed {s}" for s in seed_list], None
         title, cols = f"{g.name}: seeds", min(8, len(seed_list))
     return S.write_sheet(g, lat, labels, rows, out, title=title, cols=cols, cell=cell)

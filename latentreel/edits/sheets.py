@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latentreel.errors import BadInputError
 from latentreel.models.base import truncate
 from latentreel.render.sheets import seed_latents, synthesize_uint8
 
@@ -31,17 +32,29 @@ def direction_grid(g, seeds: list[int], vector: torch.Tensor, amounts: list[floa
     return torch.stack(rows), labels, [f"seed {s}" for s in seeds]
 
 
-def plane_grid(g, seeds: list[int], steps: int = 5, extent: float = 1.0):
-    """A grid on the plane through three seeds: origin, origin->A and origin->B axes."""
+PLANE_COORDS = (-0.5, 0.0, 0.5, 1.0, 1.5)  # includes 0 and 1: the three seeds appear as cells
+
+
+def plane_grid(g, seeds: list[int], coords=PLANE_COORDS):
+    """A grid on the plane through three seeds (seed 003's glasses map): the first is the
+    origin, the other two end the axes, so cell (u, v) is o + u (a - o) + v (b - o)."""
     o, a, b = seed_latents(g, seeds[:3]).to(g.device)
-    coords = np.linspace(-extent, extent + 1, steps) if extent else np.linspace(0, 1, steps)
     rows = [o + u * (a - o) + v * (b - o) for v in coords for u in coords]
-    labels = [f"({u:.1f}, {v:.1f})" for v in coords for u in coords]
+    named = {(0.0, 0.0): seeds[0], (1.0, 0.0): seeds[1], (0.0, 1.0): seeds[2]}
+    labels = [f"seed {named[(u, v)]}" if (u, v) in named else f"({u:g}, {v:g})"
+              for v in coords for u in coords]
     return torch.stack(rows), labels, None
 
 
 def axis_grid(g, axes: list[int], magnitude: float | None = None):
-    """The mean latent, then one-hot latents along single axes (seed 003's experiment)."""
+    """The mean latent, then one-hot latents along single axes (seed 003's experiment).
+
+    The default magnitude sqrt(z_dim) is the typical length of a z, so axis faces are as far
+    from the mean as sampled faces are (a length of 1 would stay close to the average face).
+    """
+    bad = [a for a in axes if not 0 <= a < g.z_dim]
+    if bad:
+        raise BadInputError(f"--axes: {g.name} has axes 0-{g.z_dim - 1}, not {bad[0]}")
     mag = magnitude if magnitude is not None else float(np.sqrt(g.z_dim))
     rows = [g.mean_latent("z")]
     for ax in axes:
