@@ -133,6 +133,8 @@ def run_render_bench(*, frames: int = 900, sizes=(512, 64), device: str = "auto"
                      model: str = "dcgan-digiface", memory: bool = True, log=print) -> dict:
     """Run every measurement and return the figures and ratios."""
     dev = pick_device(device)
+    if Path(model).suffix.lower() in (".pkl", ".pt"):
+        model = str(Path(model).resolve())  # the bench scenes live in a temporary folder
     g = load_generator(model, dev)
     results: dict = {"machine": machine_info(), "device": str(dev), "frames": frames, "sizes": {}}
     with tempfile.TemporaryDirectory(prefix="latentreel-bench-") as tmp:
@@ -168,6 +170,15 @@ def run_render_bench(*, frames: int = 900, sizes=(512, 64), device: str = "auto"
                 f"| {low}: E2E {e2e_low:.1f}, E2E/NAIVE {r[f'E2E_{low}_over_NAIVE']:.2f}")
         results["generator"] = gen
         results[f"generator_{low}"] = gen_low
+        if hasattr(g, "to_ws"):  # StyleGAN2: images/s by batch size and precision too
+            from latentreel.models.stylegan2.bench import bench_generator as sg_bench
+
+            table = sg_bench(g, [1, 4, 16], ["fp32", "bf16", "fp16"], dev, min_seconds=2.0,
+                             to_uint8=True)
+            results["stylegan2_by_precision"] = table
+            for prec, row in table["images_per_s"].items():
+                log(f"G {prec}: " + (row if isinstance(row, str) else
+                                     ", ".join(f"batch {b}: {v:.1f}" for b, v in row.items())))
         if memory:
             results["memory"] = bench_memory(work)
             m = results["memory"]
