@@ -22,6 +22,7 @@ def invert(
     face: int = typer.Option(None, "--face", min=0, help="Which face (0 = largest)."),
     video: Path = typer.Option(None, "--video", help="Also write the optimisation as a video."),
     identity: float = typer.Option(1.0, help="Weight of the FaceNet identity loss."),
+    space: str = typer.Option("auto", help="z | w | w+ (auto: w+ for StyleGAN, z otherwise)."),
     device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -30,7 +31,7 @@ def invert(
 
     result, png = run_invert(photo, out, model=model, method=method, steps=steps,
                              restarts=restarts, align=not no_align, face=face, video=video,
-                             identity=identity, device=device, progress=not quiet)
+                             identity=identity, device=device, progress=not quiet, space=space)
     m = result.metrics
     extra = f", FaceNet distance {m['identity_distance']:.3f}" if "identity_distance" in m else ""
     typer.echo(f"wrote {result.path} (method {m['method']}, PSNR {m['psnr']:.1f} dB{extra}); "

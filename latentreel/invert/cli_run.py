@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latentreel.invert.photo import METHODS, InvertSettings, invert_photo, prepare_target
+from latentreel.invert.photo import (METHODS, InvertSettings, inversion_space, invert_photo,
+                                     prepare_target)
 from latentreel.errors import BadInputError
 
 
 def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, restarts: int,
                align: bool, face: int | None, video: Path | None, identity: float,
-               device: str, progress: bool):
+               device: str, progress: bool, space: str = "auto"):
     """Invert ``photo`` to ``out``; returns (PhotoInversion, comparison PNG path)."""
     from latentreel.faces.facenet import load_facenet
     from latentreel.faces.photo import load_photo
@@ -22,12 +23,12 @@ def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, r
         raise BadInputError(f"--method {method}: use one of {', '.join(METHODS)}")
     g = load_generator(model, pick_device(device))
     settings = InvertSettings(method=method, steps=steps, restarts=restarts, align=align,
-                              face=face, identity=identity)
+                              face=face, identity=identity, space=space)
     facenet = load_facenet(device=g.device)
     callback = None
     if video is not None:
         target, _ = prepare_target(photo, g, settings)
-        callback = ProgressVideo(g, target, video)
+        callback = ProgressVideo(g, target, video, space=inversion_space(settings, g))
     result = invert_photo(photo, g, settings, facenet=facenet, out=out, progress=progress,
                           callback=callback)
     if callback is not None and callback.frames:

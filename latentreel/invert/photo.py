@@ -36,6 +36,7 @@ class InvertSettings:
     facenet_steps: int = 80  # second stage with the FaceNet losses, from the best restart
     clipping: str = "stochastic"  # none | standard | stochastic
     align: bool = True  # align to the generator's landmark template (False: centre crop)
+    space: str = "auto"  # z | w | w+; auto: w+ where the model has it (StyleGAN), else z
     face: int | None = None  # which face, largest first (None: the largest)
     seed: int = 0
 
@@ -47,6 +48,7 @@ class PhotoInversion:
     reconstruction: np.ndarray  # uint8 [R, R, 3]
     metrics: dict = field(default_factory=dict)  # psnr, identity distance, seconds, method
     path: Path | None = None  # the latent file written
+    space: str = "z"  # the space ``latent`` lives in
 
 
 def prepare_target(photo: Path, generator: Generator,
@@ -79,9 +81,25 @@ def _to_uint8(t: torch.Tensor) -> np.ndarray:
     return ((t.clamp(-1, 1)[0] + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def resolve_method(settings: InvertSettings, generator: Generator):
+def inversion_space(settings: InvertSettings, generator: Generator) -> str:
+    """The space to invert in: W+ where the model has it (per-layer styles fit photos best,
+    seed 004), z otherwise."""
+    if settings.space == "auto":
+        return "w+" if "w+" in generator.latent_spaces else "z"
+    if settings.space not in generator.latent_spaces:
+        raise BadInputError(f"--space {settings.space}: {generator.name} has only "
+                            f"{', '.join(generator.latent_spaces)}")
+    return settings.space
+
+
+def resolve_method(settings: InvertSettings, generator: Generator, space: str = "z"):
     from latentreel.invert.encoder import load_encoder
 
+    if space != "z":  # the encoder predicts z; other spaces are optimised from the mean
+        if settings.method in ("encoder", "hybrid"):
+            raise BadInputError(f"--method {settings.method}: the encoder predicts z latents; "
+                                f"use --method optimize for {space!r} or --space z")
+        return "optimize", None
     enc = load_encoder(generator) if settings.method in ("auto", "encoder", "hybrid") else None
     method = settings.method
     if method == "auto":
@@ -93,7 +111,7 @@ def resolve_method(settings: InvertSettings, generator: Generator):
 
 
 def invert_target(generator: Generator, target: np.ndarray, settings: InvertSettings, *,
-                  mask: np.ndarray | None = None, facenet=None, space: str = "z",
+                  mask: np.ndarray | None = None, facenet=None,
                   progress: bool = True,
                   callback: Callable[[int, torch.Tensor], None] | None = None) -> PhotoInversion:
     """Invert one aligned crop [R, R, 3] uint8."""
@@ -101,7 +119,8 @@ def invert_target(generator: Generator, target: np.ndarray, settings: InvertSett
     dev = generator.device
     x = _to_tensor(target, dev)
     m = None if mask is None else torch.from_numpy(mask).float()[None, None].to(dev)
-    method, enc = resolve_method(settings, generator)
+    space = inversion_space(settings, generator)
+    method, enc = resolve_method(settings, generator, space)
     init = None
     if enc is not None:
         with torch.no_grad():
@@ -119,7 +138,7 @@ def invert_target(generator: Generator, target: np.ndarray, settings: InvertSett
     if facenet is not None:
         metrics["identity_distance"] = float(facenet.distance(recon, x))
     return PhotoInversion(latent=latent[0].detach(), target=target,
-                          reconstruction=_to_uint8(recon), metrics=metrics)
+                          reconstruction=_to_uint8(recon), metrics=metrics, space=space)
 
 
 def _optimize_two_stages(generator, x, settings: InvertSettings, method: str, init, mask,
@@ -164,17 +183,19 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
         lf = load_latent(cached)
         latent = torch.from_numpy(lf.latent).to(generator.device)
         with torch.no_grad():
-            recon = _to_uint8(generator.synthesize(latent[None]))
+            recon = _to_uint8(generator.synthesize(latent[None], lf.space))
         result = PhotoInversion(latent=latent, target=target, reconstruction=recon,
-                                metrics=dict(lf.meta.get("metrics", {}), cached=True))
+                                metrics=dict(lf.meta.get("metrics", {}), cached=True),
+                                space=lf.space)
     else:
         result = invert_target(generator, target, settings, mask=mask, facenet=facenet,
                                progress=progress, callback=callback)
         meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics,
                 "cache_key": key}
-        save_latent(cached, LatentFile(result.latent.cpu().numpy(), "z", generator.name, meta))
+        save_latent(cached, LatentFile(result.latent.cpu().numpy(), result.space,
+                                       generator.name, meta))
     if out is not None:
         meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics}
-        result.path = save_latent(out, LatentFile(result.latent.cpu().numpy(), "z",
+        result.path = save_latent(out, LatentFile(result.latent.cpu().numpy(), result.space,
                                                   generator.name, meta))
     return result

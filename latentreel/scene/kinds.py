@@ -27,32 +27,38 @@ def _resolve_seed(seed: int, ctx: ResolveContext, where: str) -> torch.Tensor:
     return ctx.generator.to_space(z, ctx.space)
 
 
-def _resolve_latent(path: Path, ctx: ResolveContext, where: str) -> torch.Tensor:
-    from latentreel.latentfile import load_latent
-
-    lf = load_latent(path)
+def convert_latent(latent: torch.Tensor, from_space: str, ctx: ResolveContext, where: str,
+                   label: str, model: str | None = None) -> torch.Tensor:
+    """One latent from ``from_space`` into the scene's space, shape-checked: [1, *S]."""
     g = ctx.generator
-    latent = torch.from_numpy(lf.latent).to(g.device)
-    if lf.space != ctx.space:
-        if lf.space == "z":
+    if from_space != ctx.space:
+        if from_space == "z":
             latent = g.to_space(latent.reshape(1, -1), ctx.space)[0]
-        elif lf.space == "w" and ctx.space == "w+":
+        elif from_space == "w" and ctx.space == "w+":
             latent = latent.reshape(1, -1).expand(g.latent_shape("w+")[0], -1)
         else:
             raise LatentFileError(
-                f"{where}: {path.name} holds a {lf.space!r} latent but the scene renders in "
-                f"{ctx.space!r}; set `space: {lf.space}` in the scene"
+                f"{where}: {label} holds a {from_space!r} latent but the scene renders in "
+                f"{ctx.space!r}; set `space: {from_space}` in the scene"
             )
     expected = g.latent_shape(ctx.space)
     if tuple(latent.shape) != expected and latent.numel() == int(np.prod(expected)):
         latent = latent.reshape(expected)
     if tuple(latent.shape) != expected:
         raise LatentFileError(
-            f"{where}: {path.name} holds a latent of shape {list(latent.shape)} but "
+            f"{where}: {label} holds a latent of shape {list(latent.shape)} but "
             f"{g.name} needs {list(expected)} in {ctx.space!r}; was it made for another model"
-            f"{' (' + lf.model + ')' if lf.model else ''}?"
+            f"{' (' + model + ')' if model else ''}?"
         )
     return latent[None]
+
+
+def _resolve_latent(path: Path, ctx: ResolveContext, where: str) -> torch.Tensor:
+    from latentreel.latentfile import load_latent
+
+    lf = load_latent(path)
+    latent = torch.from_numpy(lf.latent).to(ctx.generator.device)
+    return convert_latent(latent, lf.space, ctx, where, path.name, lf.model)
 
 
 def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
@@ -65,12 +71,13 @@ def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor
 def _resolve_photo(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
     from latentreel.invert.photo import InvertSettings, invert_photo
 
+    # Invert straight into the scene's space when the model has it (W+ for StyleGAN).
+    space = ctx.space if ctx.space in ctx.generator.latent_spaces else "z"
     settings = InvertSettings(method=params["method"], steps=params["steps"],
-                              align=params["align"], face=params["face"])
+                              align=params["align"], face=params["face"], space=space)
     result = invert_photo(params["path"], ctx.generator, settings, facenet=_facenet(ctx),
                           progress=ctx.progress)
-    return ctx.generator.to_space(result.latent[None], ctx.space) if ctx.space != "z" \
-        else result.latent[None]
+    return convert_latent(result.latent, result.space, ctx, where, params["path"].name)
 
 
 def _facenet(ctx: ResolveContext):

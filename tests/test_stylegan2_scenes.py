@@ -1,0 +1,58 @@
+"""StyleGAN2 models in scenes: render in z, w and w+, anti-faces through w_avg, photos
+inverted straight into W+ (a tiny random-weight network saved as a rosinality checkpoint)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+from typer.testing import CliRunner
+
+from latentreel.cli import app
+from latentreel.latentfile import load_latent
+from latentreel.video.probe import probe_video
+from tests.test_stylegan2_rosinality import as_rosinality, random_net
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sg")
+    net = random_net()
+    torch.save({"g_ema": as_rosinality(net), "latent_avg": net.mapping.w_avg.clone()},
+               folder / "tiny.pt")
+    Image.fromarray(data.astronaut()).save(folder / "astronaut.png")
+    return folder
+
+
+@pytest.mark.parametrize("space", ["z", "w", "w+"])
+def test_render_in_every_space(tiny, space):
+    scene = tiny / f"scene-{space}.yaml"
+    scene.write_text(f"model: tiny.pt\nspace: {space}\noutput: {{fps: 5, size: 64}}\n"
+                     "defaults: {hold: 0.2, transition: 1}\nloop: true\n"
+                     "keyframes: [{seed: 1, name: a}, {seed: 2}, {anti: a}]\n")
+    out = tiny / f"{space}.mp4"
+    r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert probe_video(out).frames == 3 * (1 + 5)
+
+
+def test_photo_inverts_into_wplus_and_is_used_in_scenes(tiny):
+    out = tiny / "me.npz"
+    r = runner.invoke(app, ["invert", str(tiny / "astronaut.png"), "-o", str(out), "--model",
+                            str(tiny / "tiny.pt"), "--no-align", "--steps", "20",
+                            "--restarts", "2", "-q"])
+    assert r.exit_code == 0, r.output
+    lf = load_latent(out)
+    assert lf.space == "w+" and lf.latent.shape == (8, 32) and np.isfinite(lf.latent).all()
+    scene = tiny / "photo.yaml"
+    scene.write_text("model: tiny.pt\nspace: w\noutput: {fps: 5, size: 64}\n"
+                     "keyframes: [{latent: me.npz}]\n")
+    r = runner.invoke(app, ["render", str(scene), "-q"])
+    assert r.exit_code == 2 and "holds a 'w+' latent" in r.output and "space: w+" in r.output
+    r = runner.invoke(app, ["invert", str(tiny / "astronaut.png"), "-o", str(out), "--model",
+                            str(tiny / "tiny.pt"), "--no-align", "--method", "hybrid", "-q"])
+    assert r.exit_code == 2 and "encoder predicts z" in r.output
