@@ -56,3 +56,38 @@ def test_photo_inverts_into_wplus_and_is_used_in_scenes(tiny):
     r = runner.invoke(app, ["invert", str(tiny / "astronaut.png"), "-o", str(out), "--model",
                             str(tiny / "tiny.pt"), "--no-align", "--method", "hybrid", "-q"])
     assert r.exit_code == 2 and "encoder predicts z" in r.output
+
+
+def test_wplus_inversion_fits_noise_maps_without_leaking_them(tiny):
+    from latentreel.invert.photo import InvertSettings, invert_photo
+    from latentreel.models.registry import load_generator
+
+    g = load_generator(str(tiny / "tiny.pt"))
+    before = {k: v.clone() for k, v in g.noise_maps().items()}
+    res = invert_photo(tiny / "astronaut.png", g,
+                       InvertSettings(steps=10, restarts=2, align=False, facenet_steps=10),
+                       progress=False, use_cache=False, out=tiny / "noisy.npz")
+    assert res.space == "w+" and set(res.noise) == set(before)
+    changed = [k for k in before if not np.allclose(res.noise[k], before[k].numpy())]
+    assert changed  # the maps were fitted ...
+    for k, v in g.noise_maps().items():  # ... and the model's own maps are untouched
+        assert torch.equal(v, before[k])
+    with np.load(tiny / "noisy.npz") as f:  # kept in the latent file
+        assert {f"noise:{k}" for k in before} <= set(f.files)
+
+
+def test_noise_penalty_prefers_white_noise():
+    from latentreel.invert.optimize import noise_penalty
+
+    white = torch.randn(32, 32, generator=torch.Generator().manual_seed(0))
+    smooth = torch.nn.functional.avg_pool2d(white[None, None], 3, 1, 1)[0, 0]
+    smooth = (smooth - smooth.mean()) / smooth.std()
+    assert noise_penalty([smooth]) > 100 * noise_penalty([white])
+
+
+def test_edits_refuse_a_w_space_instead_of_misapplying_z_directions(tiny):
+    scene = tiny / "edit.yaml"
+    scene.write_text("model: tiny.pt\nspace: w\noutput: {fps: 5, size: 64}\n"
+                     "keyframes: [{seed: 1, name: a}, {edit: {of: a, direction: yaw}}]\n")
+    r = runner.invoke(app, ["render", str(scene), "-q"])
+    assert r.exit_code == 2 and "directions live in z" in r.output

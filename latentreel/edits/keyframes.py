@@ -12,7 +12,13 @@ from latentreel.scene.kind_base import KeyframeKind, ResolveContext
 def edit_vector(ctx: ResolveContext, direction: str, keep: list[str], where: str) -> torch.Tensor:
     """The unit direction for an edit, with the kept attributes projected out."""
     from latentreel.edits.directions import DirectionStore, conditional
+    from latentreel.errors import BadInputError
 
+    if ctx.space != "z":
+        # Directions are fitted and stored in z; a z vector added to a w latent of the same
+        # size would run without error and mean nothing.
+        raise BadInputError(f"{where}: directions live in z, but this scene moves in "
+                            f"{ctx.space!r}; use `space: z` for scenes with edits or sweeps")
     store = ctx.shared.setdefault(("directions", ctx.generator.name),
                                   DirectionStore(ctx.generator.name))
     vec = store.get(direction, where).vector

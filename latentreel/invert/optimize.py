@@ -30,6 +30,7 @@ class OptimizeSettings:
     init_noise: float = 1.0  # std of the random starts around the initial guess
     seed: int = 0  # restarts are drawn from this seed on the CPU
     weights: LossWeights = field(default_factory=LossWeights)
+    noise_regularize: float = 1e5  # weight of the fitted noise maps' autocorrelation penalty
 
 
 @dataclass
@@ -67,6 +68,7 @@ def optimize_latents(
     facenet=None,
     callback: Callable[[int, torch.Tensor], None] | None = None,
     progress: bool = False,
+    noise_maps: dict[str, torch.Tensor] | None = None,
 ) -> Inversion:
     """Invert ``target`` [B, 3, H, W] in [-1, 1] into latents [B, *S].
 
@@ -74,6 +76,8 @@ def optimize_latents(
         init: optional guesses [B, *S]; restarts start around them.
         mask: optional [B, 1, H, W] in [0, 1]; only masked pixels count.
         callback: called as ``callback(step, best_latents [B, *S])`` every step.
+        noise_maps: StyleGAN noise buffers to fit in place alongside the latents (shared by
+            every sample, so use one target and one restart), kept white by a penalty.
     """
     b, r = target.shape[0], settings.restarts
     dev = generator.device
@@ -88,7 +92,10 @@ def optimize_latents(
     x = x.detach().requires_grad_(True)
     history: list[float] = []
     # 2. Adam with warm-up and cosine decay, clipping to the prior after each step.
-    opt = torch.optim.Adam([x], lr=settings.lr, betas=(0.9, 0.999))
+    noises = list((noise_maps or {}).values())
+    for n in noises:
+        n.requires_grad_(True)
+    opt = torch.optim.Adam([x, *noises], lr=settings.lr, betas=(0.9, 0.999))
     clip_gen = torch.Generator().manual_seed(settings.seed + 1)
     bar = tqdm(range(settings.steps), desc="inverting", unit="step", disable=not progress,
                dynamic_ncols=True)
@@ -97,8 +104,12 @@ def optimize_latents(
             group["lr"] = warmup_cosine(step, settings.steps, settings.lr)
         loss = objective(generator.synthesize(x, space), x)
         opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        total = loss.sum()
+        if noises:
+            total = total + settings.noise_regularize * noise_penalty(noises)
+        total.backward()
         opt.step()
+        _renormalise(noises)
         if space == "z":
             clip_latents(x.data, settings.clipping, settings.clip_bound, clip_gen)
         best = loss.detach().view(b, r).min(1).values
@@ -107,6 +118,8 @@ def optimize_latents(
             bar.set_postfix(loss=f"{history[-1]:.4g}")
         if callback is not None:
             callback(step, _best(x.detach(), loss.detach(), b, r))
+    for n in noises:
+        n.requires_grad_(False)
     # 3. Optional L-BFGS polish (no clipping: it must stay a smooth problem).
     if settings.polish_steps > 0:
         lbfgs_polish(generator, objective, x, space, settings.polish_steps)
@@ -117,6 +130,26 @@ def optimize_latents(
         best_idx = final.view(b, r).argmin(1) + torch.arange(b, device=dev) * r
         return Inversion(latents=x.detach()[best_idx], loss=final[best_idx],
                          psnr=psnr(images[best_idx], target), history=history)
+
+
+def noise_penalty(noises: list[torch.Tensor]) -> torch.Tensor:
+    """Squared autocorrelation of each noise map at one-pixel shifts, over a pyramid of
+    scales: fitted noise may not smuggle image structure in (NVIDIA's projector does this)."""
+    total = noises[0].new_zeros(())
+    for n in noises:
+        m = n[None, None]
+        while True:
+            total = total + (m * m.roll(1, -1)).mean().square() + (m * m.roll(1, -2)).mean().square()
+            if m.shape[-1] <= 8:
+                break
+            m = torch.nn.functional.avg_pool2d(m, 2)
+    return total
+
+
+@torch.no_grad()
+def _renormalise(noises: list[torch.Tensor]) -> None:
+    for n in noises:
+        n.sub_(n.mean()).div_(n.std().clamp_min(1e-8))
 
 
 def _best(x: torch.Tensor, loss: torch.Tensor, b: int, r: int) -> torch.Tensor:

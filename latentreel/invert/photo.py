@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class PhotoInversion:
     metrics: dict = field(default_factory=dict)  # psnr, identity distance, seconds, method
     path: Path | None = None  # the latent file written
     space: str = "z"  # the space ``latent`` lives in
+    noise: dict[str, np.ndarray] | None = None  # fitted StyleGAN noise maps (W/W+ inversions)
 
 
 def prepare_target(photo: Path, generator: Generator,
@@ -125,27 +127,49 @@ def invert_target(generator: Generator, target: np.ndarray, settings: InvertSett
     if enc is not None:
         with torch.no_grad():
             init = enc(x)
-    if method == "encoder":
-        latent = init
-    else:
-        latent = _optimize_two_stages(generator, x, settings, method, init, m, facenet, space,
-                                      callback, progress)
-    with torch.no_grad():
-        recon = generator.synthesize(latent, space)
-        mse = float((recon - x).square().mean())
+    with _fitted_noise(generator, space if method != "encoder" else "z") as noise:
+        if method == "encoder":
+            latent = init
+        else:
+            latent = _optimize_two_stages(generator, x, settings, method, init, m, facenet,
+                                          space, callback, progress, noise)
+        with torch.no_grad():  # with the fitted noise, before the buffers are restored
+            recon = generator.synthesize(latent, space)
+    mse = float((recon - x).square().mean())
     metrics = {"method": method, "psnr": 10 * np.log10(4 / max(mse, 1e-12)),
                "seconds": time.perf_counter() - t0}
     if facenet is not None:
         metrics["identity_distance"] = float(facenet.distance(recon, x))
     return PhotoInversion(latent=latent[0].detach(), target=target,
-                          reconstruction=_to_uint8(recon), metrics=metrics, space=space)
+                          reconstruction=_to_uint8(recon), metrics=metrics, space=space,
+                          noise={k: v.cpu().numpy() for k, v in noise.items()} or None)
+
+
+@contextmanager
+def _fitted_noise(generator, space: str):
+    """Noise buffers to fit for a W/W+ inversion of a StyleGAN model, restored afterwards so
+    the fitted maps (kept in the result and the latent file) never leak into other faces.
+    Yields {name: live buffer} (empty when there is nothing to fit); after the block the
+    dict holds copies of the fitted maps."""
+    maps = generator.noise_maps() if space != "z" and hasattr(generator, "noise_maps") else {}
+    saved = {k: v.detach().clone() for k, v in maps.items()}
+    fitted: dict[str, torch.Tensor] = dict(maps)
+    try:
+        yield fitted
+    finally:
+        for k, buf in maps.items():
+            fitted[k] = buf.detach().clone()
+            with torch.no_grad():
+                buf.copy_(saved[k])
 
 
 def _optimize_two_stages(generator, x, settings: InvertSettings, method: str, init, mask,
-                         facenet, space: str, callback, progress: bool) -> torch.Tensor:
+                         facenet, space: str, callback, progress: bool,
+                         noise: dict | None = None) -> torch.Tensor:
     """Stage 1: pixels only, many restarts in one batch, L-BFGS polish (cheap per step).
     Stage 2: the best restart alone, with FaceNet identity/perceptual losses at a low
-    learning rate (a FaceNet backward pass costs ~10x a generator one on the CPU)."""
+    learning rate (a FaceNet backward pass costs ~10x a generator one on the CPU), and the
+    StyleGAN noise maps fitted too when there are any."""
     steps = settings.steps // 10 if method == "hybrid" else settings.steps
     stage1 = OptimizeSettings(steps=max(steps, 1), restarts=settings.restarts, lr=0.1,
                               clipping=settings.clipping, polish_steps=settings.polish_steps,
@@ -154,17 +178,25 @@ def _optimize_two_stages(generator, x, settings: InvertSettings, method: str, in
     latent = optimize_latents(generator, x, stage1, space=space, init=init, mask=mask,
                               callback=callback, progress=progress).latents
     uses_facenet = facenet is not None and (settings.identity > 0 or settings.perceptual > 0)
-    if not uses_facenet or settings.facenet_steps == 0:
+    if (not uses_facenet and not noise) or settings.facenet_steps == 0:
         return latent
     stage2 = OptimizeSettings(steps=settings.facenet_steps, restarts=1, lr=0.05,
                               clipping=settings.clipping, seed=settings.seed, init_noise=0.0,
                               weights=LossWeights(pixel=1.0, prior=1e-3,
-                                                  identity=settings.identity,
-                                                  perceptual=settings.perceptual))
+                                                  identity=settings.identity if uses_facenet
+                                                  else 0.0,
+                                                  perceptual=settings.perceptual if uses_facenet
+                                                  else 0.0))
     offset = stage1.steps
     cb = (lambda step, z: callback(offset + step, z)) if callback is not None else None
     return optimize_latents(generator, x, stage2, space=space, init=latent, mask=mask,
-                            facenet=facenet, callback=cb, progress=progress).latents
+                            facenet=facenet if uses_facenet else None, callback=cb,
+                            progress=progress, noise_maps=noise or None).latents
+
+
+def _noise_arrays(result: PhotoInversion) -> dict[str, np.ndarray]:
+    """Fitted noise maps as extra arrays of the latent file (NVIDIA's projector drops them)."""
+    return {f"noise:{k}": v for k, v in (result.noise or {}).items()}
 
 
 def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = InvertSettings(),
@@ -191,11 +223,12 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
         result = invert_target(generator, target, settings, mask=mask, facenet=facenet,
                                progress=progress, callback=callback)
         meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics,
-                "cache_key": key}
+                "cache_key": key, "_arrays": _noise_arrays(result)}
         save_latent(cached, LatentFile(result.latent.cpu().numpy(), result.space,
                                        generator.name, meta))
     if out is not None:
-        meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics}
+        meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics,
+                "_arrays": _noise_arrays(result)}
         result.path = save_latent(out, LatentFile(result.latent.cpu().numpy(), result.space,
                                                   generator.name, meta))
     return result
