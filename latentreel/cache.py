@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -22,6 +24,15 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
-def atomic_write_path(path: Path) -> Path:
-    """A sibling temporary path to write to before renaming onto ``path``."""
-    return path.with_name(f".{path.name}.partial-{os.getpid()}{path.suffix}")
+@contextmanager
+def atomic_write(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write; it replaces ``path`` only when the
+    block succeeds, and is removed otherwise, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

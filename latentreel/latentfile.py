@@ -6,7 +6,6 @@ A bare ``.npy`` holding one latent is accepted too (no metadata, so only its sha
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from latentreel.cache import atomic_write_path
+from latentreel.cache import atomic_write
 from latentreel.errors import LatentFileError
 
 
@@ -31,10 +30,8 @@ def save_latent(path: Path, lf: LatentFile) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_write_path(path)
     extra = {k: np.asarray(v) for k, v in lf.meta.pop("_arrays", {}).items()}
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
         np.savez(
             f,
             latent=np.asarray(lf.latent, dtype=np.float32),
@@ -43,7 +40,6 @@ def save_latent(path: Path, lf: LatentFile) -> Path:
             meta=np.array(json.dumps(lf.meta, default=str)),
             **extra,
         )
-    os.replace(tmp, path)
     return path
 
 

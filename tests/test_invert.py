@@ -137,8 +137,7 @@ def test_bad_invert_options(astronaut_png, tmp_path, args, match):
 
 def test_encoder_trains_saves_and_guesses(dcgan, tmp_path, monkeypatch):
     from latentreel.errors import ModelError
-    from latentreel.invert.encoder import (EncoderTraining, encoder_path, load_encoder,
-                                           train_encoder)
+    from latentreel.invert.encoder import EncoderTraining, encoder_path, load_encoder, train_encoder
 
     monkeypatch.setenv("LATENTREEL_CACHE", str(tmp_path))
     summary = train_encoder(dcgan, EncoderTraining(steps=8, batch=8), progress=False)

@@ -7,14 +7,13 @@ Stored under the user cache as ``directions/<model>/directions.npz`` (unit vecto
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
 
 import numpy as np
 
-from latentreel.cache import atomic_write_path, cache_dir
+from latentreel.cache import atomic_write, cache_dir
 from latentreel.errors import BadInputError, LatentFileError
 
 
@@ -47,13 +46,10 @@ class DirectionStore:
     def save(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         meta = {n: {"source": d.source, "stats": d.stats} for n, d in self.directions.items()}
-        tmp = atomic_write_path(self.root / "directions.npz")
-        with open(tmp, "wb") as f:
+        with atomic_write(self.root / "directions.npz") as tmp, open(tmp, "wb") as f:
             np.savez(f, **{n: d.vector for n, d in self.directions.items()})
-        os.replace(tmp, self.root / "directions.npz")
-        tmp = atomic_write_path(self.root / "directions.json")
-        tmp.write_text(json.dumps(meta, indent=1, default=float))
-        os.replace(tmp, self.root / "directions.json")
+        with atomic_write(self.root / "directions.json") as tmp:
+            tmp.write_text(json.dumps(meta, indent=1, default=float))
 
     def add(self, direction: Direction) -> None:
         """Store ``direction`` as a unit vector (replacing one of the same name: refits update).

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from latentreel.cache import atomic_write_path, cache_dir
+from latentreel.cache import atomic_write, cache_dir
 from latentreel.errors import ModelError
 from latentreel.faces.tfgraph import GraphNode, read_graph
 
@@ -216,6 +216,5 @@ def load_converted_weights(model: nn.Module) -> None:
                          f"{INSTALL_HINT}") from None
     state = convert_graph(nodes, model)
     model.load_state_dict(state)
-    tmp = atomic_write_path(cached)
-    torch.save(state, tmp)
-    tmp.replace(cached)
+    with atomic_write(cached) as tmp:
+        torch.save(state, tmp)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentreel.cache import atomic_write_path, cache_dir
+from latentreel.cache import atomic_write, cache_dir
 from latentreel.errors import ModelError
 from latentreel.faces.detect import detect_faces_batch
 
@@ -87,9 +87,8 @@ def generator_template(generator, n: int = 512) -> np.ndarray:
     if cached is not None:
         return cached
     template = measure_template(generator, n=n)
-    tmp = atomic_write_path(path)
-    tmp.write_text(json.dumps(template, indent=1))
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(template, indent=1))
     return np.asarray(template["landmarks"])
 
 

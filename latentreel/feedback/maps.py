@@ -15,7 +15,7 @@ import hashlib
 import numpy as np
 import torch
 
-from latentreel.cache import atomic_write_path, cache_dir
+from latentreel.cache import atomic_write, cache_dir
 
 MAPS = ("direct", "regression", "mix")
 EMBED_DIM = 512
@@ -61,10 +61,8 @@ def fit_regression(generator, facenet, samples: int = 2000, seed: int = 0,
     x = torch.cat([e, torch.ones(len(e), 1, dtype=torch.float64)], 1)
     sol = torch.linalg.lstsq(x, z.double(), driver="gelsd").solution  # [513, d]
     w, b = sol[:-1].float(), sol[-1].float()
-    tmp = atomic_write_path(path)
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, w=w.numpy(), b=b.numpy())
-    tmp.replace(path)
     return w, b
 
 

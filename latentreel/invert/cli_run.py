@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latentreel.invert.photo import (METHODS, InvertSettings, inversion_space, invert_photo,
-                                     prepare_target)
 from latentreel.errors import BadInputError
+from latentreel.invert.photo import (
+    METHODS,
+    InvertSettings,
+    inversion_space,
+    invert_photo,
+    prepare_target,
+)
 
 
 def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, restarts: int,

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from latentreel.cache import atomic_write_path, cache_dir
+from latentreel.cache import atomic_write, cache_dir
 from latentreel.errors import ModelError
 from latentreel.models.base import Generator
 
@@ -116,9 +116,8 @@ def train_encoder(generator: Generator, settings: EncoderTraining = EncoderTrain
 
 def save_encoder(enc: LatentEncoder, summary: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_write_path(path)
-    torch.save({"state": enc.state_dict(), "summary": summary}, tmp)
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        torch.save({"state": enc.state_dict(), "summary": summary}, tmp)
 
 
 def load_encoder(generator: Generator, path: Path | None = None) -> LatentEncoder | None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from latentreel.cache import atomic_write_path
+from latentreel.cache import atomic_write
 
 BACKGROUND = (24, 24, 28)  # dark grey: faces stand out, labels stay readable
 TEXT = (235, 235, 235)
@@ -132,10 +131,6 @@ def save_png(image: Image.Image, path: Path) -> Path:
     """Write ``image`` as PNG atomically (a crash never leaves half a PNG at ``path``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_write_path(path)
-    try:
+    with atomic_write(path) as tmp:
         image.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
