@@ -23,6 +23,7 @@ class LatentFile:
     space: str = "z"
     model: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # settings, losses, source photo hash...
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. fitted noise maps
 
 
 def save_latent(path: Path, lf: LatentFile) -> Path:
@@ -30,7 +31,9 @@ def save_latent(path: Path, lf: LatentFile) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
-    extra = {k: np.asarray(v) for k, v in lf.meta.pop("_arrays", {}).items()}
+    reserved = {"latent", "space", "model", "meta"} & set(lf.arrays)
+    if reserved:
+        raise ValueError(f"extra arrays may not be called {sorted(reserved)}")
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
         np.savez(
             f,
@@ -38,7 +41,7 @@ def save_latent(path: Path, lf: LatentFile) -> Path:
             space=np.array(lf.space),
             model=np.array(lf.model or ""),
             meta=np.array(json.dumps(lf.meta, default=str)),
-            **extra,
+            **{k: np.asarray(v) for k, v in lf.arrays.items()},
         )
     return path
 
@@ -65,6 +68,8 @@ def load_latent(path: Path) -> LatentFile:
                 space=str(data["space"]) if "space" in data else "z",
                 model=model or None,
                 meta=meta,
+                arrays={k: data[k] for k in data.files
+                        if k not in ("latent", "space", "model", "meta")},
             )
     except LatentFileError:
         raise

@@ -91,3 +91,23 @@ def test_edits_refuse_a_w_space_instead_of_misapplying_z_directions(tiny):
                      "keyframes: [{seed: 1, name: a}, {edit: {of: a, direction: yaw}}]\n")
     r = runner.invoke(app, ["render", str(scene), "-q"])
     assert r.exit_code == 2 and "directions live in z" in r.output
+
+
+def test_cache_hit_keeps_noise_maps_and_skips_alignment(tiny, monkeypatch):
+    from latentreel.invert import photo as photo_module
+    from latentreel.invert.photo import InvertSettings, invert_photo
+    from latentreel.models.registry import load_generator
+
+    g = load_generator(str(tiny / "tiny.pt"))
+    settings = InvertSettings(steps=5, restarts=1, align=False, facenet_steps=5)
+    first = invert_photo(tiny / "astronaut.png", g, settings, progress=False)
+
+    def no_alignment(*args, **kwargs):
+        raise AssertionError("a cache hit must not detect or align faces again")
+
+    monkeypatch.setattr(photo_module, "prepare_target", no_alignment)
+    again = invert_photo(tiny / "astronaut.png", g, settings, progress=False,
+                         out=tiny / "again.npz")
+    assert again.metrics["cached"] and np.array_equal(again.target, first.target)
+    assert set(again.noise) == set(first.noise)
+    assert {f"noise:{k}" for k in first.noise} <= set(load_latent(tiny / "again.npz").arrays)

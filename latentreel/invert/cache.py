@@ -21,8 +21,12 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+FORMAT = 2  # bump when cached entries change shape (2: the aligned crop is kept too)
+
+
 def inversion_key(photo: Path, model: str, settings: dict) -> str:
-    blob = json.dumps({"image": file_digest(photo), "model": model, "settings": settings},
+    blob = json.dumps({"image": file_digest(photo), "model": model, "settings": settings,
+                       "format": FORMAT},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 

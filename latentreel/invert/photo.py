@@ -199,10 +199,22 @@ def _noise_arrays(result: PhotoInversion) -> dict[str, np.ndarray]:
     return {f"noise:{k}": v for k, v in (result.noise or {}).items()}
 
 
+def _from_cache(lf: LatentFile, generator: Generator) -> PhotoInversion:
+    latent = torch.from_numpy(lf.latent).to(generator.device)
+    with torch.no_grad():
+        recon = _to_uint8(generator.synthesize(latent[None], lf.space))
+    noise = {k.removeprefix("noise:"): v for k, v in lf.arrays.items() if k.startswith("noise:")}
+    return PhotoInversion(latent=latent, target=lf.arrays["target"], reconstruction=recon,
+                          metrics=dict(lf.meta.get("metrics", {}), cached=True),
+                          space=lf.space, noise=noise or None)
+
+
 def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = InvertSettings(),
                  *, facenet=None, out: Path | None = None, progress: bool = True,
                  use_cache: bool = True, callback=None) -> PhotoInversion:
     """Invert a photo file; cached by (content, model, settings).
+
+    A cache hit needs no face detection: the aligned crop is kept with the cached latent.
 
     Raises:
         PhotoError: unreadable photo, no face (the message names --no-align), bad --face.
@@ -210,25 +222,19 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
     photo = Path(photo)
     key = inversion_key(photo, generator.name, asdict(settings))
     cached = cached_inversion_path(key)
-    target, mask = prepare_target(photo, generator, settings)
     if use_cache and cached.is_file() and callback is None:
-        lf = load_latent(cached)
-        latent = torch.from_numpy(lf.latent).to(generator.device)
-        with torch.no_grad():
-            recon = _to_uint8(generator.synthesize(latent[None], lf.space))
-        result = PhotoInversion(latent=latent, target=target, reconstruction=recon,
-                                metrics=dict(lf.meta.get("metrics", {}), cached=True),
-                                space=lf.space)
+        result = _from_cache(load_latent(cached), generator)
     else:
+        target, mask = prepare_target(photo, generator, settings)
         result = invert_target(generator, target, settings, mask=mask, facenet=facenet,
                                progress=progress, callback=callback)
         meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics,
-                "cache_key": key, "_arrays": _noise_arrays(result)}
+                "cache_key": key}
         save_latent(cached, LatentFile(result.latent.cpu().numpy(), result.space,
-                                       generator.name, meta))
+                                       generator.name, meta,
+                                       {**_noise_arrays(result), "target": result.target}))
     if out is not None:
-        meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics,
-                "_arrays": _noise_arrays(result)}
+        meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics}
         result.path = save_latent(out, LatentFile(result.latent.cpu().numpy(), result.space,
-                                                  generator.name, meta))
+                                                  generator.name, meta, _noise_arrays(result)))
     return result
