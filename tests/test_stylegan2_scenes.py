@@ -85,14 +85,6 @@ def test_noise_penalty_prefers_white_noise():
     assert noise_penalty([smooth]) > 100 * noise_penalty([white])
 
 
-def test_edits_refuse_a_w_space_instead_of_misapplying_z_directions(tiny):
-    scene = tiny / "edit.yaml"
-    scene.write_text("model: tiny.pt\nspace: w\noutput: {fps: 5, size: 64}\n"
-                     "keyframes: [{seed: 1, name: a}, {edit: {of: a, direction: yaw}}]\n")
-    r = runner.invoke(app, ["render", str(scene), "-q"])
-    assert r.exit_code == 2 and "directions live in z" in r.output
-
-
 def test_cache_hit_keeps_noise_maps_and_skips_alignment(tiny, monkeypatch):
     from latentreel.invert import photo as photo_module
     from latentreel.invert.photo import InvertSettings, invert_photo

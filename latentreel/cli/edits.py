@@ -13,6 +13,13 @@ directions_app = typer.Typer(help="Named latent directions (smile, yaw, ...) per
 app.add_typer(directions_app, name="directions")
 
 MODEL = typer.Option("dcgan-digiface", "--model", help="Model name or file.")
+SPACE = typer.Option(None, "--space", help="Latent space of the directions: z, or w (the "
+                     "default for StyleGAN models; w directions also work in w+ scenes).")
+
+
+def _store_name(model: str) -> str:
+    """The name directions are stored under: a model file's stem, as its generator's name is."""
+    return Path(model).stem if Path(model).suffix.lower() in (".pkl", ".pt") else model
 
 
 def _generator(model: str):
@@ -27,7 +34,7 @@ def list_cmd(model: str = MODEL) -> None:
     """Directions stored for a model, with where they came from and how well they fit."""
     from latentreel.edits.directions import DirectionStore
 
-    store = DirectionStore(model)
+    store = DirectionStore(_store_name(model))
     if not store.directions:
         typer.echo(f"no directions for {model} yet; try `latentreel directions fit yaw zoom` "
                    "or `latentreel directions sefa`")
@@ -46,13 +53,15 @@ def fit_cmd(
     samples: int = typer.Option(2000, min=50, help="Generated faces to measure."),
     photo: Path = typer.Option(None, help="Target photo for the `similarity` attribute."),
     sheets: Path = typer.Option(None, help="Folder for a -3..+3 sheet per direction."),
+    space: str = SPACE,
 ) -> None:
     """Fit directions to attributes measured on generated faces (InterFaceGAN-style)."""
     from latentreel.edits.run import fit_attributes
 
     for d in fit_attributes(_generator(model), attributes, samples=samples, photo=photo,
-                            sheets=sheets):
-        typer.echo(f"{d.name}: held-out R^2 {d.stats['r2']:.3f} on {d.stats['samples']} faces")
+                            sheets=sheets, space=space):
+        typer.echo(f"{d.name} ({d.space}): held-out R^2 {d.stats['r2']:.3f} on "
+                   f"{d.stats['samples']} faces")
 
 
 @directions_app.command("from-photos")
@@ -97,23 +106,22 @@ def name_cmd(old: str, new: str, model: str = MODEL) -> None:
     """Give a direction a name people understand: `directions name pc3 light`."""
     from latentreel.edits.directions import DirectionStore
 
-    store = DirectionStore(model)
+    store = DirectionStore(_store_name(model))
     store.rename(old, new)
     store.save()
     typer.echo(f"{old} is now {new}")
 
 
 @directions_app.command("import")
-def import_cmd(name: str, file: Path, model: str = MODEL) -> None:
+def import_cmd(name: str, file: Path, model: str = MODEL,
+               space: str = typer.Option(None, "--space", help="Space the vector lives in: "
+                                         "z, w or w+ (default: w for StyleGAN, z otherwise).")
+               ) -> None:
     """Add a .npy direction from elsewhere (checked against the model's latent shape)."""
-    from latentreel.edits.directions import Direction, DirectionStore, import_vector
+    from latentreel.edits.run import import_direction
 
-    g = _generator(model)
-    store = DirectionStore(g.name)
-    store.add(Direction(name, import_vector(file, g.latent_shape("z")), "file",
-                        {"file": str(file)}))
-    store.save()
-    typer.echo(f"imported {name} from {file}")
+    d = import_direction(_generator(model), name, file, space)
+    typer.echo(f"imported {name} ({d.space}) from {file}")
 
 
 @app.command()

@@ -1,7 +1,14 @@
 """Named latent directions per model: fitted, from photos, unsupervised or imported.
 
 Stored under the user cache as ``directions/<model>/directions.npz`` (unit vectors) with
-``directions.json`` (source, statistics, names). Directions live in the model's z space.
+``directions.json`` (source, space, statistics, names).
+
+Each direction lives in the space it was found in: z for the DCGAN, w (or w+, for directions
+from W+ photo inversions) for StyleGAN, where the mapping network has untangled z and edits
+are far cleaner (InterFaceGAN, GANSpace). ``stats["sigma"]`` is the spread of the model's
+latents along the direction (1 in z, measured on mapped samples in w), so an edit ``amount``
+means standard deviations in every space. A w direction also works in a w+ scene (the same
+move at every layer); nothing carries across the non-linear mapping between z and w.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ class Direction:
     name: str
     vector: np.ndarray  # unit vector, the model's latent shape
     source: str  # fitted | photos | pca | sefa | file
-    stats: dict = field(default_factory=dict)  # e.g. r2, samples, explained variance
+    stats: dict = field(default_factory=dict)  # e.g. r2, samples, explained variance, sigma
+    space: str = "z"  # the latent space the vector lives in: z, w or w+
 
 
 class DirectionStore:
@@ -41,11 +49,13 @@ class DirectionStore:
         meta = json.loads(meta_path.read_text())
         with np.load(vec_path, allow_pickle=False) as vecs:
             for name, info in meta.items():
-                self.directions[name] = Direction(name, vecs[name], info["source"], info["stats"])
+                self.directions[name] = Direction(name, vecs[name], info["source"], info["stats"],
+                                                  info.get("space", "z"))
 
     def save(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        meta = {n: {"source": d.source, "stats": d.stats} for n, d in self.directions.items()}
+        meta = {n: {"source": d.source, "space": d.space, "stats": d.stats}
+                for n, d in self.directions.items()}
         with atomic_write(self.root / "directions.npz") as tmp, open(tmp, "wb") as f:
             np.savez(f, **{n: d.vector for n, d in self.directions.items()})
         with atomic_write(self.root / "directions.json") as tmp:
@@ -87,7 +97,45 @@ class DirectionStore:
         self.directions[new] = d
 
     def summary(self) -> list[dict]:
-        return [{"name": d.name, "source": d.source, **d.stats} for d in self.directions.values()]
+        return [{"name": d.name, "source": d.source, "space": d.space, **d.stats}
+                for d in self.directions.values()]
+
+
+def step_in_space(d: Direction, space: str, shape: tuple[int, ...], where: str = "") -> np.ndarray:
+    """One standard deviation along ``d`` as an offset for ``space`` latents of ``shape``.
+
+    Raises:
+        BadInputError: the direction lives in another space (a z vector added to a w latent
+            of the same size would run without error and mean nothing).
+    """
+    step = np.asarray(d.vector, np.float32) * float(d.stats.get("sigma", 1.0))
+    if d.space == "w" and space == "w+":
+        step = np.broadcast_to(step, shape)  # the same move at every layer
+    elif d.space != space:
+        prefix = f"{where}: " if where else ""
+        fix = (f"use `space: {d.space}`" + (" or `space: w+`" if d.space == "w" else "") +
+               (f", or refit it with `latentreel directions fit ... --space {space}`"
+                if space != "w+" else ", or refit it with `--space w`"))
+        raise BadInputError(f"{prefix}direction '{d.name}' lives in {d.space}, but this scene "
+                            f"moves in {space}; {fix}")
+    if step.shape != tuple(shape):
+        raise LatentFileError(f"{where + ': ' if where else ''}direction '{d.name}' has shape "
+                              f"{list(step.shape)} but the scene's {space!r} latents are "
+                              f"{list(shape)}; was it made for another model?")
+    return np.ascontiguousarray(step)
+
+
+def edit_step(store: DirectionStore, name: str, keep: list[str], space: str,
+              shape: tuple[int, ...], where: str = "") -> np.ndarray:
+    """The offset for ``amount: 1`` of an edit, with the kept directions projected out.
+
+    The projection works on the offsets as the scene will use them (w directions already
+    repeated per layer in w+) and keeps the edit's own length."""
+    step = step_in_space(store.get(name, where), space, shape, where)
+    if not keep:
+        return step
+    kept = [step_in_space(store.get(k, where), space, shape, where) for k in keep]
+    return conditional(step, kept) * np.float32(np.linalg.norm(step))
 
 
 def conditional(direction: np.ndarray, keep: list[np.ndarray]) -> np.ndarray:

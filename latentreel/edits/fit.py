@@ -7,6 +7,11 @@
   ReLU, carried back to z by least squares (PCA of z itself is useless: a Gaussian prior is
   isotropic; and before the ReLU the layer is linear, where PCA would just repeat SeFa);
 - sefa: closed form, the top eigenvectors of W^T W for the first layer's weight W.
+
+On StyleGAN models the same methods work in W, where the mapping network has untangled the
+prior: measured and photo directions are fitted on w; PCA runs on w samples directly
+(GANSpace's StyleGAN recipe); SeFa factorises the style affine weights of every synthesis
+layer, which are the first linear maps applied to w.
 """
 
 from __future__ import annotations
@@ -35,36 +40,82 @@ def ridge_direction(z: np.ndarray, y: np.ndarray, alpha: float = 1.0, holdout: f
         "r2": float(r2), "samples": int(ok.sum()), "per_unit": float(np.linalg.norm(w))}
 
 
+def default_space(generator) -> str:
+    """Where directions are found for a model: w when it has one (StyleGAN), else z."""
+    return "w" if "w" in generator.latent_spaces else "z"
+
+
+def mapped_samples(generator, z: torch.Tensor, space: str, batch: int = 1024) -> np.ndarray:
+    """Latents of ``space`` for z [n, z_dim], flattened to [n, d] (mapped in batches)."""
+    if space == "z":
+        return z.numpy().reshape(len(z), -1)
+    with torch.no_grad():
+        parts = [generator.to_space(z[i:i + batch].to(generator.device), space).cpu()
+                 for i in range(0, len(z), batch)]
+    return torch.cat(parts).flatten(1).numpy()
+
+
+def latent_sigma(generator, space: str, unit: np.ndarray, samples: int = 4096,
+                 seed: int = 0, latents: np.ndarray | None = None) -> float:
+    """Standard deviation of the model's latents along ``unit``: 1 in z (an isotropic prior),
+    measured on mapped samples elsewhere, so edit amounts mean the same in every space."""
+    if space == "z":
+        return 1.0
+    if latents is None:
+        z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+        latents = mapped_samples(generator, z, space)
+    return float((latents.astype(np.float64) @ unit.ravel().astype(np.float64)).std())
+
+
 def fit_measured(generator, names, *, samples: int = 2000, seed: int = 0, facenet=None,
-                 target_embedding=None, progress: bool = False) -> list[Direction]:
+                 target_embedding=None, progress: bool = False,
+                 space: str | None = None) -> list[Direction]:
+    """Ridge directions for measured attributes, in ``space`` (default: w if the model has it)."""
     from latentreel.edits.attributes import sample_and_measure
 
+    space = space or default_space(generator)
+    if space not in ("z", "w"):
+        raise BadInputError(f"--space {space}: directions are fitted in z or w (a w direction "
+                            "also works in w+ scenes)")
+    if space not in generator.latent_spaces:
+        raise BadInputError(f"--space {space}: {generator.name} has no {space} space; use "
+                            f"{' or '.join(generator.latent_spaces)}")
     z, values = sample_and_measure(generator, samples, names, seed=seed, facenet=facenet,
                                    target_embedding=target_embedding, progress=progress)
+    latents = mapped_samples(generator, z, space)
     out = []
     for name, y in values.items():
-        vec, stats = ridge_direction(z.numpy(), y)
-        out.append(Direction(name, vec, "fitted", stats))
+        vec, stats = ridge_direction(latents, y)
+        stats["sigma"] = latent_sigma(generator, space, vec, latents=latents)
+        out.append(Direction(name, vec, "fitted", stats, space))
     return out
 
 
-def from_latents(name: str, positive: np.ndarray, negative: np.ndarray) -> Direction:
-    """Mean positive latent minus mean negative latent ([n, *S] each)."""
+def from_latents(name: str, positive: np.ndarray, negative: np.ndarray,
+                 space: str = "z") -> Direction:
+    """Mean positive latent minus mean negative latent ([n, *S] each, all in ``space``)."""
     diff = positive.mean(0) - negative.mean(0)
     return Direction(name, diff, "photos", {"positive": len(positive), "negative": len(negative),
-                                            "magnitude": float(np.linalg.norm(diff))})
+                                            "magnitude": float(np.linalg.norm(diff))}, space)
+
+
+def _is_stylegan(generator) -> bool:
+    return "w" in generator.latent_spaces and hasattr(generator, "net")
 
 
 def _first_layer(generator) -> torch.nn.Module:
     net = getattr(generator, "net", None)
     if net is None or not hasattr(net, "main"):
-        raise BadInputError(f"{generator.name}: pca and sefa directions are only available for "
-                            "the DCGAN backend; use `directions fit` or `from-photos` instead")
+        raise BadInputError(f"{generator.name}: pca and sefa directions need a DCGAN or a "
+                            "StyleGAN model; use `directions fit` or `from-photos` instead")
     return net.main[0]
 
 
 def pca_directions(generator, k: int = 10, samples: int = 4000, seed: int = 0) -> list[Direction]:
-    """GANSpace-style: PCA of first-layer activations, mapped back to z by regression."""
+    """GANSpace-style: PCA of first-layer activations, mapped back to z by regression
+    (DCGAN), or PCA of w itself (StyleGAN)."""
+    if _is_stylegan(generator):
+        return _pca_w(generator, k, max(samples, 4 * generator.w_dim), seed)
     _first_layer(generator)  # the DCGAN check
     block = generator.net.main[:3]  # ConvTranspose -> BatchNorm -> ReLU
     z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(seed))
@@ -84,8 +135,41 @@ def pca_directions(generator, k: int = 10, samples: int = 4000, seed: int = 0) -
                       {"explained_variance": float(var[i])}) for i in range(k)]
 
 
+def _pca_w(generator, k: int, samples: int, seed: int) -> list[Direction]:
+    z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    w = torch.from_numpy(mapped_samples(generator, z, "w")).double()
+    evals, evecs = torch.linalg.eigh(torch.cov(w.T))  # [w_dim, w_dim]: small, exact
+    order = evals.argsort(descending=True)[:k]
+    total = float(evals.sum())
+    return [Direction(f"pc{i}", evecs[:, j].float().numpy(), "pca",
+                      {"explained_variance": float(evals[j]) / total,
+                       "sigma": float(evals[j].clamp(min=0).sqrt())}, "w")
+            for i, j in enumerate(order.tolist())]
+
+
+def _style_weights(generator) -> torch.Tensor:
+    """The affine maps w -> styles of every modulated conv, stacked: [sum channels, w_dim]."""
+    mats = [m.affine.weight.detach().double().cpu() * m.affine.weight_gain
+            for name, m in generator.net.synthesis.named_modules()
+            if hasattr(m, "affine") and "torgb" not in name]
+    return torch.cat(mats)
+
+
 def sefa_directions(generator, k: int = 10) -> list[Direction]:
-    """SeFa: eigenvectors of W^T W, W the first layer's weight as a [features, z_dim] map."""
+    """SeFa: eigenvectors of W^T W, W the first layer's weight as a [features, z_dim] map
+    (DCGAN), or the style affine weights of all synthesis layers (StyleGAN, in w)."""
+    if _is_stylegan(generator):
+        m = _style_weights(generator)
+        evals, evecs = torch.linalg.eigh(m.T @ m)
+        order = evals.argsort(descending=True)[:k]
+        total = float(evals.sum())
+        found = []
+        for i, j in enumerate(order.tolist()):
+            vec = evecs[:, j].float().numpy()
+            found.append(Direction(f"sefa{i}", vec, "sefa", {
+                "eigenvalue_share": float(evals[j]) / total,
+                "sigma": latent_sigma(generator, "w", vec)}, "w"))
+        return found
     weight = _first_layer(generator).weight.detach().double().cpu()  # [z_dim, C, 4, 4]
     m = weight.reshape(weight.shape[0], -1).T  # feature = m @ z
     evals, evecs = torch.linalg.eigh(m.T @ m)

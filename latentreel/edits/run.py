@@ -12,7 +12,7 @@ from latentreel.errors import BadInputError, PhotoError
 
 
 def fit_attributes(g, names: list[str], *, samples: int, photo: Path | None = None,
-                   sheets: Path | None = None) -> list[Direction]:
+                   sheets: Path | None = None, space: str | None = None) -> list[Direction]:
     from latentreel.edits.attributes import ATTRIBUTES
     from latentreel.edits.fit import fit_measured
     from latentreel.scene.fields import closest
@@ -29,7 +29,7 @@ def fit_attributes(g, names: list[str], *, samples: int, photo: Path | None = No
         raise BadInputError("--photo is only used by the similarity attribute; add `similarity` "
                             "to the attributes or drop --photo")
     found = fit_measured(g, names, samples=samples, facenet=facenet, target_embedding=target,
-                         progress=True)
+                         progress=True, space=space)
     _store(g, found, sheets)
     return found
 
@@ -54,7 +54,7 @@ def direction_from_photos(g, name: str, positive: list[Path], negative: list[Pat
     Raises:
         PhotoError: a photo that is missing or has no face, found before any inversion runs.
     """
-    from latentreel.edits.fit import from_latents
+    from latentreel.edits.fit import from_latents, latent_sigma
     from latentreel.invert.photo import InvertSettings, invert_photo, prepare_target
 
     settings = settings or InvertSettings()
@@ -72,10 +72,11 @@ def direction_from_photos(g, name: str, positive: list[Path], negative: list[Pat
 
         facenet = load_facenet(device=g.device)
 
-    def latents(photos):
-        return np.stack([invert_photo(p, g, settings, facenet=facenet, progress=progress)
-                         .latent.cpu().numpy() for p in photos])
-    d = from_latents(name, latents(positive), latents(negative))
+    results = [invert_photo(p, g, settings, facenet=facenet, progress=progress) for p in photos]
+    space = results[0].space  # one settings object: every photo lands in the same space
+    lat = np.stack([r.latent.cpu().numpy() for r in results])
+    d = from_latents(name, lat[:len(positive)], lat[len(positive):], space)
+    d.stats["sigma"] = latent_sigma(g, space, d.vector / np.linalg.norm(d.vector))
     _store(g, [d], None)
     return d
 
@@ -88,6 +89,24 @@ def unsupervised(g, method: str, k: int, sheets: Path | None) -> list[Direction]
     return found
 
 
+def import_direction(g, name: str, file: Path, space: str | None = None) -> Direction:
+    """A .npy vector from elsewhere (e.g. an InterFaceGAN boundary), checked and stored."""
+    from latentreel.edits.directions import import_vector
+    from latentreel.edits.fit import default_space, latent_sigma
+
+    space = space or default_space(g)
+    if space not in g.latent_spaces:
+        raise BadInputError(f"--space {space}: {g.name} has the spaces "
+                            f"{', '.join(g.latent_spaces)}")
+    vec = import_vector(file, g.latent_shape(space))
+    d = Direction(name, vec, "file", {"file": str(file)}, space)
+    store = DirectionStore(g.name)
+    store.add(d)  # normalises the vector
+    d.stats["sigma"] = latent_sigma(g, space, d.vector)
+    store.save()
+    return d
+
+
 def _store(g, found: list[Direction], sheets: Path | None) -> None:
     store = DirectionStore(g.name)
     for d in found:
@@ -98,13 +117,14 @@ def _store(g, found: list[Direction], sheets: Path | None) -> None:
 
 
 def direction_sheet(g, d: Direction, out: Path, seeds=(0, 1, 2, 3)) -> Path:
+    from latentreel.edits.directions import step_in_space
     from latentreel.edits.sheets import direction_grid, write_sheet
 
     amounts = [-3, -2, -1, 0, 1, 2, 3]
-    vec = torch.from_numpy(d.vector).to(g.device)
-    lat, labels, rows = direction_grid(g, list(seeds), vec, amounts, d.name)
-    return write_sheet(g, lat, labels, rows, out, title=f"{g.name}: {d.name} ({d.source})",
-                       cols=len(amounts))
+    step = torch.from_numpy(step_in_space(d, d.space, g.latent_shape(d.space))).to(g.device)
+    lat, labels, rows = direction_grid(g, list(seeds), step, amounts, d.name, d.space)
+    return write_sheet(g, lat, labels, rows, out, title=f"{g.name}: {d.name} ({d.source}, "
+                       f"{d.space})", cols=len(amounts), space=d.space)
 
 
 def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | None,
@@ -119,18 +139,24 @@ def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | No
         raise BadInputError(f"{' and '.join(chosen)}: one kind of sheet at a time; "
                             "run `latentreel sheet` once for each")
     seed_list = parse_int_list(seeds)
+    space = "z"  # planes, axes and seed rows are drawn in z; psi rows and directions say
     if psi:
         psis = parse_float_list(psi, "--psi")
         if any(abs(p) > 3 for p in psis):
             raise BadInputError(f"--psi {psi}: keep psi within [-3, 3]")
+        space = S.psi_space(g)
         lat, labels, rows = S.psi_grid(g, seed_list, psis)
         title, cols = f"{g.name}: truncation psi (1 face, 0 average, -1 anti-face)", len(psis)
     elif direction:
-        store = DirectionStore(g.name)
-        vec = torch.from_numpy(store.get(direction, "--direction").vector).to(g.device)
+        from latentreel.edits.directions import step_in_space
+
+        d = DirectionStore(g.name).get(direction, "--direction")
+        space = d.space
+        step = step_in_space(d, space, g.latent_shape(space), "--direction")
         amts = parse_float_list(amounts, "--amounts")
-        lat, labels, rows = S.direction_grid(g, seed_list, vec, amts, direction)
-        title, cols = f"{g.name}: {direction}", len(amts)
+        lat, labels, rows = S.direction_grid(g, seed_list, torch.from_numpy(step).to(g.device),
+                                             amts, direction, space)
+        title, cols = f"{g.name}: {direction} ({space})", len(amts)
     elif plane:
         if len(seed_list) < 3:
             raise BadInputError("--plane needs three seeds: origin and two axes, e.g. --seeds 1,2,3")
@@ -143,4 +169,5 @@ def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | No
         lat = seed_latents(g, seed_list).to(g.device)
         labels, rows = [f"seed {s}" for s in seed_list], None
         title, cols = f"{g.name}: seeds", min(8, len(seed_list))
-    return S.write_sheet(g, lat, labels, rows, out, title=title, cols=cols, cell=cell)
+    return S.write_sheet(g, lat, labels, rows, out, title=title, cols=cols, cell=cell,
+                         space=space)

@@ -16,18 +16,29 @@ from latentreel.models.base import truncate
 from latentreel.render.sheets import seed_latents, synthesize_uint8
 
 
+def psi_space(g) -> str:
+    """Truncation happens in w where there is one (StyleGAN's w_avg), else in z."""
+    return "w" if "w" in g.latent_spaces else "z"
+
+
 def psi_grid(g, seeds: list[int], psis: list[float]) -> tuple[torch.Tensor, list[str], list[str]]:
-    """Rows of seeds, columns of truncation psi (1: the face, 0: average, -1: anti-face)."""
-    z = seed_latents(g, seeds).to(g.device)
-    mean = g.mean_latent("z")
-    rows = [truncate(z[i], mean, p) for i in range(len(seeds)) for p in psis]
+    """Rows of seeds, columns of truncation psi (1: the face, 0: average, -1: anti-face);
+    latents in ``psi_space(g)``."""
+    space = psi_space(g)
+    with torch.no_grad():
+        base = g.to_space(seed_latents(g, seeds).to(g.device), space)
+    mean = g.mean_latent(space)
+    rows = [truncate(base[i], mean, p) for i in range(len(seeds)) for p in psis]
     labels = [f"psi {p:g}" for _ in seeds for p in psis]
     return torch.stack(rows), labels, [f"seed {s}" for s in seeds]
 
 
-def direction_grid(g, seeds: list[int], vector: torch.Tensor, amounts: list[float], name: str):
-    z = seed_latents(g, seeds).to(g.device)
-    rows = [z[i] + a * vector for i in range(len(seeds)) for a in amounts]
+def direction_grid(g, seeds: list[int], vector: torch.Tensor, amounts: list[float], name: str,
+                   space: str = "z"):
+    """Rows of seeds moved by ``amounts`` x ``vector`` (an offset for ``space`` latents)."""
+    with torch.no_grad():
+        base = g.to_space(seed_latents(g, seeds).to(g.device), space)
+    rows = [base[i] + a * vector for i in range(len(seeds)) for a in amounts]
     labels = [f"{name} {a:+g}" for _ in seeds for a in amounts]
     return torch.stack(rows), labels, [f"seed {s}" for s in seeds]
 
@@ -65,9 +76,9 @@ def axis_grid(g, axes: list[int], magnitude: float | None = None):
 
 
 def write_sheet(g, latents: torch.Tensor, labels, row_labels, out: Path, *, title: str,
-                cols: int, cell: int = 96) -> Path:
+                cols: int, cell: int = 96, space: str = "z") -> Path:
     from latentreel.video.sheet import contact_sheet, save_png
 
-    images = synthesize_uint8(g, latents)  # one batched call for the whole sheet
+    images = synthesize_uint8(g, latents, space)  # one batched call for the whole sheet
     return save_png(contact_sheet(images, labels, cols=cols, cell=cell, title=title,
                                   row_labels=row_labels), out)
