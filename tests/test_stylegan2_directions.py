@@ -163,3 +163,9 @@ def test_photo_directions_live_where_the_photos_were_inverted(tiny, g):
     assert stored.space == "w+" and np.allclose(stored.vector, d.vector)
     with pytest.raises(Exception, match="lives in w\\+, but this scene moves in w"):
         step_in_space(stored, "w", g.latent_shape("w"))
+
+
+def test_landmark_attributes_on_a_model_without_faces_say_so(tiny):
+    r = runner.invoke(app, ["directions", "fit", "yaw", "--model", str(tiny / "tinyd.pt"),
+                            "--samples", "60"])
+    assert r.exit_code == 2 and "yaw: measured on only" in r.output and "brightness" in r.output

@@ -67,10 +67,18 @@ def latent_sigma(generator, space: str, unit: np.ndarray, samples: int = 4096,
     return float((latents.astype(np.float64) @ unit.ravel().astype(np.float64)).std())
 
 
+MIN_MEASURED = 0.1  # share of faces an attribute must be measured on to be fitted
+
+
 def fit_measured(generator, names, *, samples: int = 2000, seed: int = 0, facenet=None,
-                 target_embedding=None, progress: bool = False,
-                 space: str | None = None) -> list[Direction]:
-    """Ridge directions for measured attributes, in ``space`` (default: w if the model has it)."""
+                 target_embedding=None, progress: bool = False, space: str | None = None,
+                 skip_unmeasured: bool = False) -> list[Direction]:
+    """Ridge directions for measured attributes, in ``space`` (default: w if the model has it).
+
+    Raises:
+        BadInputError: an attribute measured on under 10 % of the faces (MTCNN finds no
+            faces on a model that does not draw them), unless ``skip_unmeasured``.
+    """
     from latentreel.edits.attributes import sample_and_measure
 
     space = space or default_space(generator)
@@ -85,6 +93,14 @@ def fit_measured(generator, names, *, samples: int = 2000, seed: int = 0, facene
     latents = mapped_samples(generator, z, space)
     out = []
     for name, y in values.items():
+        measured = int(np.isfinite(y).sum())
+        if measured < max(10, MIN_MEASURED * len(y)):
+            if skip_unmeasured:
+                continue
+            raise BadInputError(f"{name}: measured on only {measured} of {len(y)} generated "
+                                f"faces (MTCNN found no face on the rest); this model does not "
+                                "draw faces MTCNN can see, so fit brightness, skin_tone or "
+                                "background instead")
         vec, stats = ridge_direction(latents, y)
         stats["sigma"] = latent_sigma(generator, space, vec, latents=latents)
         out.append(Direction(name, vec, "fitted", stats, space))
