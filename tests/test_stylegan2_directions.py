@@ -169,3 +169,42 @@ def test_landmark_attributes_on_a_model_without_faces_say_so(tiny):
     r = runner.invoke(app, ["directions", "fit", "yaw", "--model", str(tiny / "tinyd.pt"),
                             "--samples", "60"])
     assert r.exit_code == 2 and "yaw: measured on only" in r.output and "brightness" in r.output
+
+
+@pytest.mark.parametrize("space", ["w", "w+"])
+def test_feedback_chains_run_in_w_through_the_mapping(g, space):
+    from latentreel.faces.facenet import load_facenet
+    from latentreel.feedback.chain import FeedbackSettings, latent_map, run_chain
+
+    facenet = load_facenet()
+    settings = FeedbackSettings(steps=3)
+    with torch.no_grad():
+        start = g.to_space(torch.from_numpy(np.random.default_rng(1).standard_normal(
+            (1, g.z_dim)).astype(np.float32)), space)[0]
+        r = run_chain(g, facenet, start, settings, space=space)
+        assert r.latents.shape == (3, *g.latent_shape(space))
+        # Face 1 is the mapped z the direct map gives for face 0's embedding.
+        emb = facenet.embed(g.synthesize(start[None], space))
+        expected = g.to_space(latent_map(g, facenet, settings)(emb), space)
+    assert torch.allclose(r.latents[0], expected[0], atol=1e-5)
+    assert len(r.step_distances) == 3 and all(0 <= d <= 2 for d in r.step_distances)
+
+
+def test_a_feedback_scene_renders_and_analyzes_in_w(tiny):
+    scene = tiny / "loop-w.yaml"
+    scene.write_text("model: tinyd.pt\nspace: w\noutput: {fps: 5, size: 64}\nloop: true\n"
+                     "defaults: {hold: 0, transition: 0.4}\n"
+                     "keyframes: [{seed: 4, name: a}, {feedback: {from: a, steps: 3, mix: 0.5}}]\n")
+    out = tiny / "loop-w.mp4"
+    r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert probe_video(out).frames == 4 * 2
+    r = runner.invoke(app, ["analyze", str(scene), "-o", str(tiny / "loop-w"), "-q"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    summary = json.loads((tiny / "loop-w" / "analysis.json").read_text())
+    m = np.array(summary["keyframe_distance_matrix"])
+    assert m.shape == (4, 4) and np.allclose(np.diag(m), 0, atol=1e-3)
+    assert len(summary["feedback"][0]["step_distances"]) == 3
+    assert (tiny / "loop-w" / "feedback-steps.png").stat().st_size > 5000

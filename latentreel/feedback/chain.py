@@ -1,5 +1,8 @@
 """The feedback chain z_{k+1} = map(FaceNet(G(z_k))), with fixed points and cycles found.
 
+The maps produce z (the prior every generator shares); on StyleGAN models a chain may run in
+w or w+ too: each mapped z goes through the mapping network and mixing happens there.
+
 Generated faces need no detection or warping: the alignment template IS the generator's
 own mean landmark layout, so G(z) is already aligned and only resized to FaceNet's 160 px.
 `latentreel bench feedback` measures both sides of that choice: what MTCNN and warping would
@@ -52,15 +55,15 @@ class FeedbackReport:
 class _Faces:
     """Generates and embeds faces one at a time, timing each part."""
 
-    def __init__(self, generator, facenet):
-        self.generator, self.facenet = generator, facenet
+    def __init__(self, generator, facenet, space: str = "z"):
+        self.generator, self.facenet, self.space = generator, facenet, space
         self.seconds = {"generate": 0.0, "embed": 0.0, "map": 0.0}
 
-    def embed(self, z: torch.Tensor) -> torch.Tensor:
-        """[1, d] latent -> [1, 512] unit embedding of its face."""
+    def embed(self, latent: torch.Tensor) -> torch.Tensor:
+        """[1, *S] latent -> [1, 512] unit embedding of its face."""
         t0 = time.perf_counter()
         with torch.no_grad():
-            img = self.generator.synthesize(z)
+            img = self.generator.synthesize(latent, self.space)
             t1 = time.perf_counter()
             emb = self.facenet.embed(img)
         self.seconds["generate"] += t1 - t0
@@ -78,8 +81,8 @@ def latent_map(generator, facenet, settings: FeedbackSettings):
 
 
 def run_chain(generator, facenet, start: torch.Tensor, settings: FeedbackSettings, *,
-              progress: bool = False) -> FeedbackReport:
-    """Iterate the map ``settings.steps`` times from ``start`` [*S] (z space).
+              progress: bool = False, space: str = "z") -> FeedbackReport:
+    """Iterate the map ``settings.steps`` times from ``start`` [*S], a ``space`` latent.
 
     Returns:
         faces 1..M as latents on the generator's device (M = steps, or fewer when ``until``
@@ -87,9 +90,13 @@ def run_chain(generator, facenet, start: torch.Tensor, settings: FeedbackSetting
         and cycle (if any) and the time spent generating, embedding and mapping.
     """
     mix = settings.mix if settings.mix > 0 else (0.5 if settings.map == "mix" else 0.0)
-    to_latent = latent_map(generator, facenet, settings)
-    faces = _Faces(generator, facenet)
-    z = start.reshape(1, generator.z_dim).to(generator.device)
+    to_z = latent_map(generator, facenet, settings)
+
+    def to_latent(emb: torch.Tensor) -> torch.Tensor:
+        return generator.to_space(to_z(emb), space)
+
+    faces = _Faces(generator, facenet, space)
+    z = start.reshape(1, *generator.latent_shape(space)).to(generator.device)
     embs = torch.empty(settings.steps + 1, EMBED_DIM)  # faces 0..M, filled as they come (CPU)
     embs[0] = faces.embed(z)[0].cpu()
     chain: list[torch.Tensor] = []

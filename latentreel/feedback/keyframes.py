@@ -13,15 +13,11 @@ def _resolve_feedback(params: dict, ctx: ResolveContext, where: str):
     from latentreel.feedback.chain import FeedbackSettings, run_chain
     from latentreel.scene.kinds import _facenet
 
-    if ctx.space != "z":
-        from latentreel.errors import BadInputError
-
-        raise BadInputError(f"{where}: feedback chains run in z; remove `space: {ctx.space}`")
     settings = FeedbackSettings(steps=params["steps"], map=params["map"], mix=params["mix"],
                                 until=params["until"], threshold=params["threshold"],
                                 seed=ctx.scene_seed)
     report = run_chain(ctx.generator, _facenet(ctx), ctx.named[params["from"]], settings,
-                       progress=ctx.progress)
+                       progress=ctx.progress, space=ctx.space)
     ctx.shared.setdefault("feedback_reports", []).append((where, report))
     if ctx.progress:
         found = []
