@@ -208,3 +208,20 @@ def test_a_feedback_scene_renders_and_analyzes_in_w(tiny):
     assert m.shape == (4, 4) and np.allclose(np.diag(m), 0, atol=1e-3)
     assert len(summary["feedback"][0]["step_distances"]) == 3
     assert (tiny / "loop-w" / "feedback-steps.png").stat().st_size > 5000
+
+
+def test_stylegan_bench_runs_every_part_on_a_small_network(monkeypatch):
+    """The bench's plumbing (its figures come from `latentreel bench stylegan`)."""
+    import latentreel.models.stylegan2.bench as sgbench
+    from latentreel.bench.stylegan import run_stylegan_bench
+
+    monkeypatch.setattr(sgbench, "random_generator", lambda resolution: random_net(seed=1))
+    monkeypatch.setattr(sgbench, "_images_per_s", lambda g, batch, s, u8: 10.0 * batch)
+    r = run_stylegan_bench(resolution=32, device="cpu", frames=30, size=64, batches=(1, 2),
+                           invert_steps=2, log=lambda *a: None)
+    assert r["generator"]["images_per_s"]["fp32"] == {1: 10.0, 2: 20.0}
+    render = r["render"]
+    assert render["G_fps"] == 20.0 and render["ENC_fps"] > 0 and render["E2E_fps"] > 0
+    assert render["E2E_over_min_G_ENC"] == pytest.approx(render["E2E_fps"] / 20.0)
+    inv = r["invert"]
+    assert inv["pixel_s_per_1000"] > 0 and inv["facenet_noise_s_per_1000"] > 0

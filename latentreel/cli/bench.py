@@ -30,6 +30,28 @@ def bench_render(
     write_json(json_out, results)
 
 
+@bench_app.command("stylegan")
+def bench_stylegan(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    resolution: int = typer.Option(1024, help="Output resolution of the random FFHQ-shaped "
+                                   "network (64-1024)."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+    frames: int = typer.Option(240, min=30, help="Frames for the encoder and E2E figures."),
+    size: int = typer.Option(None, help="Video size (default: the resolution)."),
+    invert_steps: int = typer.Option(50, min=2, help="Steps timed per inversion stage."),
+) -> None:
+    """StyleGAN2 (random FFHQ-shaped weights): images/s, E2E render, W+ inversion s/1000 steps."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.stylegan import run_stylegan_bench
+    from latentreel.errors import BadInputError
+
+    if resolution not in (64, 128, 256, 512, 1024):
+        raise BadInputError(f"--resolution {resolution}: use 64, 128, 256, 512 or 1024")
+    write_json(json_out, run_stylegan_bench(resolution=resolution, device=device, frames=frames,
+                                            size=size, invert_steps=invert_steps,
+                                            log=typer.echo))
+
+
 @bench_app.command("invert")
 def bench_invert(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),

@@ -50,8 +50,12 @@ class RenderResult:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
-def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> RenderResult:
+def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
+                 generator: Generator | None = None) -> RenderResult:
     """Render ``scene`` to an MP4 and return where it went.
+
+    ``generator``: an already loaded model (a notebook's, a benchmark's) used instead of
+    loading ``scene.model``; it stays on its own device.
 
     Raises:
         BadInputError: bad keyframe files, model or options.
@@ -61,9 +65,10 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions()) -> Rend
     # 1. Settle the output settings.
     output = _output_settings(scene, options)
     # 2. Choose the device once and load the generator there.
-    device = pick_device(options.device)
+    device = generator.device if generator is not None else pick_device(options.device)
     autocast = autocast_dtype(options.precision, device)
-    generator = load_generator(scene.model, device, base=scene.base)
+    if generator is None:
+        generator = load_generator(scene.model, device, base=scene.base)
     batch = options.batch_size or default_batch_size(device, generator.resolution)
     # 3. Resolve keyframes and lay out the frame schedule.
     space = scene_space(scene, generator)
