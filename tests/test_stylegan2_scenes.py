@@ -28,16 +28,46 @@ def tiny(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("space", ["z", "w", "w+"])
+@pytest.mark.parametrize("space", ["z", "w", "w+", None])
 def test_render_in_every_space(tiny, space):
-    scene = tiny / f"scene-{space}.yaml"
-    scene.write_text(f"model: tiny.pt\nspace: {space}\noutput: {{fps: 5, size: 64}}\n"
-                     "defaults: {hold: 0.2, transition: 1}\nloop: true\n"
-                     "keyframes: [{seed: 1, name: a}, {seed: 2}, {anti: a}]\n")
-    out = tiny / f"{space}.mp4"
+    name = {"w+": "wp", None: "default"}.get(space, space)
+    scene = tiny / f"scene-{name}.yaml"
+    anti = "" if space == "z" else ", {anti: a, truncation: 0.8}"  # z refuses both (below)
+    scene.write_text(f"model: tiny.pt\n{f'space: {space}' if space else ''}\n"
+                     "output: {fps: 5, size: 64}\ndefaults: {hold: 0.2, transition: 1}\n"
+                     f"loop: true\nkeyframes: [{{seed: 1, name: a}}, {{seed: 2}}{anti}]\n")
+    out = tiny / f"{name}.mp4"
     r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert probe_video(out).frames == 3 * (1 + 5)
+    assert probe_video(out).frames == (2 if space == "z" else 3) * (1 + 5)
+
+
+def test_default_space_is_wplus_and_truncation_lives_in_w(tiny):
+    from latentreel.models.registry import load_generator
+    from latentreel.render.keyframes import resolve_keyframes
+    from latentreel.scene import load_scene
+
+    g = load_generator(str(tiny / "tiny.pt"))
+    scene = tiny / "trunc.yaml"
+    scene.write_text("model: tiny.pt\nkeyframes: [{seed: 1, name: a}, "
+                     "{seed: 1, truncation: 0}, {anti: a}]\n")
+    _, lat = resolve_keyframes(load_scene(scene), g, progress=False)
+    w_avg = g.mean_latent("w+")
+    assert lat.shape == (3, g.num_ws, g.w_dim)
+    assert torch.allclose(lat[1], w_avg)  # psi 0: the average face, not a zero z
+    assert torch.allclose(lat[2] - w_avg, -(lat[0] - w_avg), atol=1e-5)
+
+
+@pytest.mark.parametrize("keyframe,what", [("{anti: a}", "an anti-face"),
+                                           ("{seed: 2, truncation: 0.7}", "truncation")])
+def test_truncation_and_anti_faces_in_stylegan_z_are_refused(tiny, keyframe, what):
+    scene = tiny / "zanti.yaml"
+    scene.write_text("model: tiny.pt\nspace: z\noutput: {fps: 5, size: 64}\n"
+                     f"keyframes: [{{seed: 1, name: a}}, {keyframe}]\n")
+    r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(tiny / "zanti.mp4")])
+    assert r.exit_code == 2 and f"{what} on tiny happens in W" in r.output
+    assert "zanti.yaml:4" in r.output and "space: w+" in r.output
+    assert not (tiny / "zanti.mp4").exists()
 
 
 def test_photo_inverts_into_wplus_and_is_used_in_scenes(tiny):

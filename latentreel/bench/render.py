@@ -22,6 +22,7 @@ from latentreel.bench.common import child_peak_rss_mb, machine_info, timed
 from latentreel.models.base import to_uint8
 from latentreel.models.registry import load_generator
 from latentreel.render.device import pick_device
+from latentreel.render.keyframes import default_space
 
 BATCHES = (1, 8, 32, 64, 128)
 
@@ -47,7 +48,7 @@ def bench_path(g, scene_file: Path):
     return build_path(keyframes, latents, scene.output.fps, scene.loop)
 
 
-def bench_generator(g, path, precision: str = "fp32") -> dict:
+def bench_generator(g, path, precision: str = "fp32", space: str = "z") -> dict:
     """Frames/s of latents -> uint8 host frames, by batch size (latents computed beforehand)."""
     from latentreel.render.device import autocast_dtype
 
@@ -60,17 +61,17 @@ def bench_generator(g, path, precision: str = "fp32") -> dict:
         for b in BATCHES:
             def run():
                 for s in range(0, n, b):
-                    to_uint8(g.synthesize(z[s:s + b]).float()).cpu()
+                    to_uint8(g.synthesize(z[s:s + b], space).float()).cpu()
             run()  # warm-up
             by_batch[b] = n / timed(run, repeat=2)
     best = max(by_batch, key=by_batch.get)
     return {"fps": by_batch[best], "best_batch": best, "by_batch": by_batch}
 
 
-def render_frames(g, path) -> np.ndarray:
+def render_frames(g, path, space: str = "z") -> np.ndarray:
     z = path.latents(torch.arange(path.total_frames)).to(g.device)
     with torch.inference_mode():
-        return torch.cat([to_uint8(g.synthesize(z[s:s + 64])).cpu()
+        return torch.cat([to_uint8(g.synthesize(z[s:s + 64], space)).cpu()
                           for s in range(0, len(z), 64)]).numpy()
 
 
@@ -99,7 +100,7 @@ def bench_e2e(scene_file: Path, frames: int, device: str, precision: str = "fp32
     return frames / t
 
 
-def bench_naive(g, path, work: Path, size: int, fps: int = 30) -> float:
+def bench_naive(g, path, work: Path, size: int, fps: int = 30, space: str = "z") -> float:
     """One generator call per frame, a PNG per frame, then ffmpeg over the PNGs."""
     from latentreel.video.writer import encode_png_sequence
 
@@ -111,7 +112,7 @@ def bench_naive(g, path, work: Path, size: int, fps: int = 30) -> float:
         with torch.inference_mode():
             for i in range(n):
                 z = path.latents(torch.tensor([i])).to(g.device)
-                img = to_uint8(g.synthesize(z))[0].cpu().numpy()
+                img = to_uint8(g.synthesize(z, space))[0].cpu().numpy()
                 Image.fromarray(img).save(png_dir / f"frame_{i:06d}.png")
         encode_png_sequence(png_dir, work / f"naive-{size}.mp4", fps=fps, size=size, crf=18)
     return n / timed(run, repeat=1)
@@ -145,18 +146,19 @@ def run_render_bench(*, frames: int = 900, sizes=(512, 64), device: str = "auto"
             scenes[size].write_text(bench_scene_yaml(frames, work / f"e2e-{size}.mp4", size,
                                                      model=model))
         path = bench_path(g, scenes[sizes[0]])
-        gen = bench_generator(g, path)
+        space = default_space(g)  # the bench scenes set none: w+ on StyleGAN, z on the DCGAN
+        gen = bench_generator(g, path, space=space)
         log(f"G    {gen['fps']:8.1f} frames/s (batch {gen['best_batch']}; by batch "
             + ", ".join(f"{b}: {v:.0f}" for b, v in gen["by_batch"].items()) + ")")
         low = "bf16" if dev.type == "cpu" else "fp16"
-        gen_low = bench_generator(g, path, low)
+        gen_low = bench_generator(g, path, low, space)
         log(f"G {low} {gen_low['fps']:6.1f} frames/s (batch {gen_low['best_batch']})")
-        frames_u8 = render_frames(g, path)
+        frames_u8 = render_frames(g, path, space)
         for size in sizes:
             enc = bench_encoder(frames_u8, work / f"enc-{size}.mp4", size)
             e2e = bench_e2e(scenes[size], frames, str(dev))
             e2e_low = bench_e2e(scenes[size], frames, str(dev), low)
-            naive = bench_naive(g, path, work, size)
+            naive = bench_naive(g, path, work, size, space=space)
             # Both stages share the CPU: at best E2E = 1 / (1/G + 1/ENC).
             ceiling = 1 / (1 / gen["fps"] + 1 / enc) if dev.type == "cpu" else min(gen["fps"], enc)
             r = {"G_fps": gen["fps"], "ENC_fps": enc, "E2E_fps": e2e, "NAIVE_fps": naive,

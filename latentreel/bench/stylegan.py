@@ -24,12 +24,12 @@ from latentreel.bench.common import machine_info, timed
 from latentreel.render.device import pick_device
 
 
-def _frames(g, path, batch: int) -> np.ndarray:
+def _frames(g, path, batch: int, space: str) -> np.ndarray:
     from latentreel.models.base import to_uint8
 
     lat = path.latents(torch.arange(path.total_frames)).to(g.device)
     with torch.inference_mode():
-        return torch.cat([to_uint8(g.synthesize(lat[s:s + batch])).cpu()
+        return torch.cat([to_uint8(g.synthesize(lat[s:s + batch], space)).cpu()
                           for s in range(0, len(lat), batch)]).numpy()
 
 
@@ -63,6 +63,7 @@ def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: 
     from latentreel.models.stylegan2.backend import StyleGAN2Generator
     from latentreel.models.stylegan2.bench import bench_generator, random_generator
     from latentreel.render.device import default_batch_size
+    from latentreel.render.keyframes import default_space
     from latentreel.render.pipeline import RenderOptions, render_scene
     from latentreel.scene import load_scene
 
@@ -87,7 +88,7 @@ def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: 
         path = bench_path(g, scene_file)
         batch = default_batch_size(dev, g.resolution)
         # 2. ENC on frames rendered beforehand (the renderer's own precision and batch).
-        enc = bench_encoder(_frames(g, path, batch), work / "enc.mp4", size)
+        enc = bench_encoder(_frames(g, path, batch, default_space(g)), work / "enc.mp4", size)
         # 3. E2E: the whole render on this generator, in its default precision.
         e2e_result = {}
 

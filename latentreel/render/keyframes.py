@@ -10,11 +10,31 @@ from latentreel.scene.load import resolution_order
 from latentreel.scene.model import Keyframe, Scene
 
 
+def default_space(generator: Generator) -> str:
+    """w+ where the model has it: seeds move exactly as in w, and photos keep their per-layer
+    inversions (and truncation happens around w_avg); z otherwise (the DCGAN)."""
+    return "w+" if "w+" in generator.latent_spaces else generator.latent_spaces[0]
+
+
+def check_average_space(generator: Generator, space: str, what: str, where: str) -> None:
+    """Refuse truncation and anti-faces in a StyleGAN model's z.
+
+    Its mapping network divides z by its own RMS first, so moving z towards the zero vector
+    changes nothing and reflecting it gives an unrelated face, not the anti-face: StyleGAN's
+    average face is w_avg, in W."""
+    if space == "z" and "w" in generator.latent_spaces:
+        from latentreel.errors import BadInputError
+
+        raise BadInputError(f"{where}: {what} on {generator.name} happens in W, around the "
+                            "average w (z is normalised before the mapping network, so it "
+                            "would change nothing); use `space: w+` (the default) or `space: w`")
+
+
 def scene_space(scene: Scene, generator: Generator) -> str:
-    """The latent space a scene moves in: its `space:` or the model's first (z for DCGAN)."""
+    """The latent space a scene moves in: its `space:` or the model's default."""
     from latentreel.errors import SceneError
 
-    space = scene.space or generator.latent_spaces[0]
+    space = scene.space or default_space(generator)
     if space not in generator.latent_spaces:
         raise SceneError([f"{scene.file}: space: {generator.name} has no {space!r} space; "
                           f"use one of {', '.join(generator.latent_spaces)}"])
@@ -45,6 +65,8 @@ def resolve_keyframes(
     mean = generator.mean_latent(space)
     expanded, rows = [], []
     for kf in scene.keyframes:
+        if kf.truncation != 1.0:
+            check_average_space(generator, space, "truncation", kf.where)
         for latent in resolved[kf.index]:
             expanded.append(kf)
             rows.append(truncate(latent, mean, kf.truncation) if kf.truncation != 1.0 else latent)

@@ -29,10 +29,12 @@ def seed_sheet(seeds: list[int], out: Path, *, model: str = "dcgan-digiface",
     from latentreel.video.sheet import contact_sheet, save_png
 
     g = load_generator(model, pick_device(device))
-    z = seed_latents(g, seeds).to(g.device)
+    space = "w" if "w" in g.latent_spaces else "z"  # StyleGAN truncates around w_avg
+    with torch.inference_mode():
+        latents = g.to_space(seed_latents(g, seeds).to(g.device), space)
     if truncation != 1.0:
-        z = truncate(z, g.mean_latent("z"), truncation)
-    images = synthesize_uint8(g, z)
+        latents = truncate(latents, g.mean_latent(space), truncation)
+    images = synthesize_uint8(g, latents, space)
     title = f"{g.name} seeds" + (f", truncation {truncation:g}" if truncation != 1.0 else "")
     sheet = contact_sheet(images, [f"seed {s}" for s in seeds], cell=cell, title=title)
     save_png(sheet, Path(out))

@@ -63,6 +63,9 @@ def _resolve_latent(path: Path, ctx: ResolveContext, where: str) -> torch.Tensor
 
 def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
     # Reflect through the average face: StyleGAN paper fig. 8 (psi = -1 is the "anti-face").
+    from latentreel.render.keyframes import check_average_space
+
+    check_average_space(ctx.generator, ctx.space, "an anti-face", where)
     source = ctx.named[params["of"]]
     mean = ctx.generator.mean_latent(ctx.space).to(source.device)
     return truncate(source, mean, params["psi"])[None]

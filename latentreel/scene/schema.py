@@ -93,7 +93,7 @@ def scene_spec() -> Spec:
         help="a latentreel scene: keyframes in a generator's latent space and moves between them",
         fields={
             "model": Spec("string", help="registry name or .pkl/.pt file", default=DEFAULT_MODEL),
-            "space": Spec("enum", choices=SPACES, help="latent space to move in (default: z)"),
+            "space": Spec("enum", choices=SPACES, help="latent space to move in (default: w+ on StyleGAN models, z on the DCGAN)"),
             "seed": Spec("int", help="seeds everything random in the scene", default=0,
                          min=0, max=2**32 - 1),
             "output": OUTPUT,
