@@ -21,11 +21,15 @@ def pick_device(name: str = "auto") -> torch.device:
     cuda = torch.cuda.is_available()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+        name = "cuda" if cuda else "mps" if mps else "cpu"
     if name.startswith("cuda") and not cuda:
         raise BadInputError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
     if name == "mps" and not mps:
         raise BadInputError("--device mps: MPS is not available here; use --device cpu or auto")
+    if name.startswith("cuda"):
+        # Renders call the generator with one batch shape over and over: let cuDNN time its
+        # convolution algorithms once and keep the fastest.
+        torch.backends.cudnn.benchmark = True
     return torch.device(name)
 
 
