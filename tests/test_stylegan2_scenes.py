@@ -133,3 +133,48 @@ def test_cache_hit_keeps_noise_maps_and_skips_alignment(tiny, monkeypatch):
     assert again.metrics["cached"] and np.array_equal(again.target, first.target)
     assert set(again.noise) == set(first.noise)
     assert {f"noise:{k}" for k in first.noise} <= set(load_latent(tiny / "again.npz").arrays)
+
+
+def test_w_noise_ramp_follows_nvidia_schedule():
+    from latentreel.invert.schedule import w_noise_scale, warmup_cosine
+
+    assert w_noise_scale(0, 1000, w_std=20.0) == pytest.approx(1.0)  # 0.05 x w_std
+    assert w_noise_scale(375, 1000, w_std=20.0) == pytest.approx(0.25)  # (1 - 0.5)^2
+    assert w_noise_scale(750, 1000, w_std=20.0) == 0 == w_noise_scale(999, 1000, w_std=20.0)
+    lrs = [warmup_cosine(s, 1000, 0.1, hold=0.75) for s in range(1000)]
+    assert lrs[0] < 0.1 and lrs[49] == lrs[500] == lrs[749] == 0.1  # warm-up, then held
+    assert lrs[750] <= 0.1 and lrs[999] < 0.001 and lrs[800] > lrs[900]  # ramp-down
+
+
+def test_w_noise_ramp_perturbs_early_steps_only(tiny):
+    from latentreel.invert.optimize import OptimizeSettings, optimize_latents, w_spread
+    from latentreel.models.registry import load_generator
+
+    g = load_generator(str(tiny / "tiny.pt"))
+    z = torch.randn(1, g.z_dim, generator=torch.Generator().manual_seed(3))
+    spread = w_spread(g)
+    w = g.to_space(z, "w")
+    assert spread == pytest.approx(float((g.to_space(torch.randn(4096, g.z_dim), "w")
+                                          - g.mean_latent("w")).norm(dim=1).square()
+                                         .mean().sqrt()), rel=0.05)
+    with torch.no_grad():
+        target = g.synthesize(w, "w")
+    seen = []
+    real = g.synthesize
+
+    def recording(latents, space="z", **kw):
+        seen.append(latents.detach().clone())
+        return real(latents, space, **kw)
+
+    g.synthesize = recording
+    try:
+        r = optimize_latents(g, target, OptimizeSettings(steps=8, restarts=1, w_noise=0.05),
+                             space="w+", callback=lambda step, x: seen.append(("x", x.clone())))
+    finally:
+        del g.synthesize
+    inputs = [s for s in seen if not isinstance(s, tuple)]
+    states = [s[1] for s in seen if isinstance(s, tuple)]
+    # step 0 synthesizes x0 + noise of std 0.05 * w_std; the last steps see x itself
+    start = g.mean_latent("w+")
+    assert float((inputs[0] - start).std()) == pytest.approx(0.05 * spread, rel=0.35)
+    assert torch.equal(inputs[7], states[6]) and r.latents.shape == (1, g.num_ws, g.w_dim)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from latentreel.invert.clipping import clip_latents
 from latentreel.invert.objective import LossWeights, Objective, psnr
-from latentreel.invert.schedule import warmup_cosine
+from latentreel.invert.schedule import w_noise_scale, warmup_cosine
 from latentreel.models.base import Generator
 
 
@@ -31,6 +31,8 @@ class OptimizeSettings:
     seed: int = 0  # restarts are drawn from this seed on the CPU
     weights: LossWeights = field(default_factory=LossWeights)
     noise_regularize: float = 1e5  # weight of the fitted noise maps' autocorrelation penalty
+    w_noise: float = 0.0  # W/W+ only: initial noise on the latent, in units of w_std, ramped
+    lr_hold: float = 0.0  # the lr stays at its peak until this fraction, then decays
 
 
 @dataclass
@@ -97,12 +99,18 @@ def optimize_latents(
         n.requires_grad_(True)
     opt = torch.optim.Adam([x, *noises], lr=settings.lr, betas=(0.9, 0.999))
     clip_gen = torch.Generator().manual_seed(settings.seed + 1)
+    w_std = w_spread(generator) if settings.w_noise > 0 and space != "z" else 0.0
+    ramp_gen = torch.Generator().manual_seed(settings.seed + 2)
     bar = tqdm(range(settings.steps), desc="inverting", unit="step", disable=not progress,
                dynamic_ncols=True)
     for step in bar:
         for group in opt.param_groups:
-            group["lr"] = warmup_cosine(step, settings.steps, settings.lr)
-        loss = objective(generator.synthesize(x, space), x)
+            group["lr"] = warmup_cosine(step, settings.steps, settings.lr, hold=settings.lr_hold)
+        scale = w_noise_scale(step, settings.steps, w_std, settings.w_noise) if w_std else 0.0
+        x_in = x
+        if scale > 0:  # drawn on the CPU: the same run on every device
+            x_in = x + scale * torch.randn(x.shape, generator=ramp_gen).to(x.device)
+        loss = objective(generator.synthesize(x_in, space), x)
         opt.zero_grad(set_to_none=True)
         total = loss.sum()
         if noises:
@@ -130,6 +138,15 @@ def optimize_latents(
         best_idx = final.view(b, r).argmin(1) + torch.arange(b, device=dev) * r
         return Inversion(latents=x.detach()[best_idx], loss=final[best_idx],
                          psnr=psnr(images[best_idx], target), history=history)
+
+
+def w_spread(generator: Generator, samples: int = 4096) -> float:
+    """w_std: the root mean squared distance of mapped w from w_avg (NVIDIA's projector's
+    scale for its latent noise), from seeded samples."""
+    z = torch.randn(samples, generator.z_dim, generator=torch.Generator().manual_seed(123))
+    with torch.no_grad():
+        w = generator.to_space(z.to(generator.device), "w")
+    return float((w - generator.mean_latent("w")).square().sum(1).mean().sqrt())
 
 
 def noise_penalty(noises: list[torch.Tensor]) -> torch.Tensor:
