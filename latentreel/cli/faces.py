@@ -25,6 +25,8 @@ def invert(
     space: str = typer.Option("auto", help="z | w | w+ (auto: w+ for StyleGAN, z otherwise)."),
     w_noise: float = typer.Option(0.0, "--w-noise", min=0, max=1,
                                   help="W/W+: NVIDIA's latent noise ramp, x w_std (e.g. 0.05)."),
+    lpips: float = typer.Option(0.0, "--lpips", min=0, help="Weight of an LPIPS-VGG loss "
+                                "(needs torchvision's VGG16 weights in the torch hub cache)."),
     device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -34,7 +36,7 @@ def invert(
     result, png = run_invert(photo, out, model=model, method=method, steps=steps,
                              restarts=restarts, align=not no_align, face=face, video=video,
                              identity=identity, device=device, progress=not quiet, space=space,
-                             w_noise=w_noise)
+                             w_noise=w_noise, lpips=lpips)
     m = result.metrics
     extra = f", FaceNet distance {m['identity_distance']:.3f}" if "identity_distance" in m else ""
     typer.echo(f"wrote {result.path} (method {m['method']}, PSNR {m['psnr']:.1f} dB{extra}); "

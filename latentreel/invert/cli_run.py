@@ -16,7 +16,8 @@ from latentreel.invert.photo import (
 
 def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, restarts: int,
                align: bool, face: int | None, video: Path | None, identity: float,
-               device: str, progress: bool, space: str = "auto", w_noise: float = 0.0):
+               device: str, progress: bool, space: str = "auto", w_noise: float = 0.0,
+               lpips: float = 0.0):
     """Invert ``photo`` to ``out``; returns (PhotoInversion, comparison PNG path)."""
     from latentreel.faces.facenet import load_facenet
     from latentreel.faces.photo import load_photo
@@ -28,7 +29,8 @@ def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, r
         raise BadInputError(f"--method {method}: use one of {', '.join(METHODS)}")
     g = load_generator(model, pick_device(device))
     settings = InvertSettings(method=method, steps=steps, restarts=restarts, align=align,
-                              face=face, identity=identity, space=space, w_noise=w_noise)
+                              face=face, identity=identity, space=space, w_noise=w_noise,
+                              lpips=lpips)
     facenet = load_facenet(device=g.device)
     callback = None
     if video is not None:

@@ -1,4 +1,5 @@
-"""What inversion minimises, per sample: pixels + FaceNet perceptual + identity + a prior.
+"""What inversion minimises, per sample: pixels + FaceNet perceptual + identity + LPIPS + a
+prior.
 
 Images are [N, 3, H, W] in [-1, 1]. Each term returns a per-sample loss [N] so restarts of
 many targets run as one batch and the best restart per target can be picked afterwards.
@@ -18,6 +19,7 @@ class LossWeights:
     perceptual: float = 0.0  # FaceNet intermediate activations (seed 001's perceptual loss)
     identity: float = 0.0  # 1 - cosine of FaceNet embeddings
     prior: float = 1e-3  # (|z|^2/d - 1)^2: keep z where the prior puts its mass (z space only)
+    lpips: float = 0.0  # LPIPS-VGG distance (needs the VGG16 weights; see invert/perceptual.py)
 
     @property
     def needs_facenet(self) -> bool:
@@ -28,13 +30,16 @@ class Objective:
     """Per-sample loss against fixed targets (repeated for restarts by the caller)."""
 
     def __init__(self, target: torch.Tensor, weights: LossWeights, *, mask: torch.Tensor | None = None,
-                 facenet=None, space: str = "z"):
+                 facenet=None, space: str = "z", lpips_model=None):
         # target [N, 3, H, W]; mask [N, 1, H, W] in [0, 1] or None (all pixels count)
         self.target = target
         self.weights = weights
         self.mask = mask
         self.space = space
         self.facenet = facenet
+        self.lpips_model = lpips_model
+        if weights.lpips > 0 and lpips_model is None:
+            raise ValueError("the LPIPS loss needs an LPIPS model")
         if weights.needs_facenet:
             if facenet is None:
                 raise ValueError("perceptual/identity losses need a FaceNet")
@@ -68,6 +73,12 @@ class Objective:
             if w.identity > 0:
                 emb = self.facenet.embed(face)
                 loss = loss + w.identity * (1 - (emb * self.target_embedding).sum(1))
+        if w.lpips > 0:
+            from latentreel.invert.perceptual import lpips_distance
+
+            masked = (images, self.target) if self.mask is None else (
+                images * self.mask, self.target * self.mask)
+            loss = loss + w.lpips * lpips_distance(self.lpips_model, *masked)
         if w.prior > 0 and self.space == "z":
             loss = loss + w.prior * (latents.square().flatten(1).mean(1) - 1).square()
         return loss

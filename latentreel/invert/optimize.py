@@ -71,6 +71,7 @@ def optimize_latents(
     callback: Callable[[int, torch.Tensor], None] | None = None,
     progress: bool = False,
     noise_maps: dict[str, torch.Tensor] | None = None,
+    lpips_model=None,
 ) -> Inversion:
     """Invert ``target`` [B, 3, H, W] in [-1, 1] into latents [B, *S].
 
@@ -87,7 +88,7 @@ def optimize_latents(
     # 1. One objective over all restarts: target i is repeated for its r restarts.
     rep = lambda t: t.repeat_interleave(r, 0) if t is not None else None  # noqa: E731
     objective = Objective(rep(target), settings.weights, mask=rep(mask), facenet=facenet,
-                          space=space)
+                          space=space, lpips_model=lpips_model)
     x = initial_latents(generator, b * r, space, settings,
                         None if init is None else init.repeat_interleave(r, 0)
                         if init.shape[0] == b else init)

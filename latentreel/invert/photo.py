@@ -42,6 +42,7 @@ class InvertSettings:
     # W/W+: noise on the latent early on (x w_std, gone by 75 % of the steps), as NVIDIA's
     # projector adds; off by default: it cost 2-10 dB in every setting measured here.
     w_noise: float = 0.0
+    lpips: float = 0.0  # LPIPS-VGG loss weight in the second stage (needs the VGG16 weights)
     seed: int = 0
 
 
@@ -183,7 +184,12 @@ def _optimize_two_stages(generator, x, settings: InvertSettings, method: str, in
     latent = optimize_latents(generator, x, stage1, space=space, init=init, mask=mask,
                               callback=callback, progress=progress).latents
     uses_facenet = facenet is not None and (settings.identity > 0 or settings.perceptual > 0)
-    if (not uses_facenet and not noise) or settings.facenet_steps == 0:
+    lpips_model = None
+    if settings.lpips > 0:
+        from latentreel.invert.perceptual import load_lpips
+
+        lpips_model = load_lpips(generator.device)
+    if (not uses_facenet and not noise and lpips_model is None) or settings.facenet_steps == 0:
         return latent
     stage2 = OptimizeSettings(steps=settings.facenet_steps, restarts=1, lr=0.05,
                               clipping=settings.clipping, seed=settings.seed, init_noise=0.0,
@@ -191,12 +197,13 @@ def _optimize_two_stages(generator, x, settings: InvertSettings, method: str, in
                                                   identity=settings.identity if uses_facenet
                                                   else 0.0,
                                                   perceptual=settings.perceptual if uses_facenet
-                                                  else 0.0))
+                                                  else 0.0, lpips=settings.lpips))
     offset = stage1.steps
     cb = (lambda step, z: callback(offset + step, z)) if callback is not None else None
     return optimize_latents(generator, x, stage2, space=space, init=latent, mask=mask,
                             facenet=facenet if uses_facenet else None, callback=cb,
-                            progress=progress, noise_maps=noise or None).latents
+                            progress=progress, noise_maps=noise or None,
+                            lpips_model=lpips_model).latents
 
 
 def _noise_arrays(result: PhotoInversion) -> dict[str, np.ndarray]:
@@ -230,6 +237,10 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
     if use_cache and cached.is_file() and callback is None:
         result = _from_cache(load_latent(cached), generator)
     else:
+        if settings.lpips > 0:  # a missing VGG16 file is found before any face detection
+            from latentreel.invert.perceptual import load_lpips
+
+            load_lpips(generator.device)
         target, mask = prepare_target(photo, generator, settings)
         result = invert_target(generator, target, settings, mask=mask, facenet=facenet,
                                progress=progress, callback=callback)
