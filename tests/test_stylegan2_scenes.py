@@ -85,7 +85,36 @@ def test_photo_inverts_into_wplus_and_is_used_in_scenes(tiny):
     assert r.exit_code == 2 and "holds a 'w+' latent" in r.output and "space: w+" in r.output
     r = runner.invoke(app, ["invert", str(tiny / "astronaut.png"), "-o", str(out), "--model",
                             str(tiny / "tiny.pt"), "--no-align", "--method", "hybrid", "-q"])
-    assert r.exit_code == 2 and "encoder predicts z" in r.output
+    assert r.exit_code == 2 and "no trained encoder for tiny" in r.output
+
+
+def test_hybrid_wplus_inversion_starts_from_the_mapped_encoder_guess(tiny):
+    from latentreel.invert.encoder import (
+        EncoderTraining,
+        encoder_path,
+        load_encoder,
+        train_encoder,
+    )
+    from latentreel.invert.photo import InvertSettings, invert_target
+    from latentreel.models.registry import load_generator
+
+    g = load_generator(str(tiny / "tiny.pt"))
+    train_encoder(g, EncoderTraining(steps=3, batch=4), progress=False)
+    enc = load_encoder(g)
+    z = torch.randn(1, g.z_dim, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        target = ((g.synthesize(z)[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round()
+    target = target.byte().numpy()
+    s = dict(restarts=1, polish_steps=0, align=False, facenet_steps=0, space="w+")
+    guess = invert_target(g, target, InvertSettings(method="encoder", **s), progress=False)
+    with torch.no_grad():
+        expected = g.to_space(enc(torch.from_numpy(target).permute(2, 0, 1)[None].float()
+                                  / 127.5 - 1), "w+")[0]
+    assert guess.space == "w+" and torch.allclose(guess.latent, expected, atol=1e-5)
+    hybrid = invert_target(g, target, InvertSettings(method="hybrid", steps=40, **s),
+                           progress=False)
+    assert hybrid.metrics["method"] == "hybrid" and hybrid.metrics["psnr"] > guess.metrics["psnr"]
+    encoder_path(g.name).unlink()  # the other tests invert from w_avg
 
 
 def test_wplus_inversion_fits_noise_maps_without_leaking_them(tiny):

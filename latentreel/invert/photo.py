@@ -101,10 +101,9 @@ def inversion_space(settings: InvertSettings, generator: Generator) -> str:
 def resolve_method(settings: InvertSettings, generator: Generator, space: str = "z"):
     from latentreel.invert.encoder import load_encoder
 
-    if space != "z":  # the encoder predicts z; other spaces are optimised from the mean
-        if settings.method in ("encoder", "hybrid"):
-            raise BadInputError(f"--method {settings.method}: the encoder predicts z latents; "
-                                f"use --method optimize for {space!r} or --space z")
+    if space != "z" and settings.method == "auto":
+        # W/W+ start from w_avg as NVIDIA's projector does; an encoder's z guess, mapped into
+        # W, is used when asked for (--method hybrid or encoder).
         return "optimize", None
     enc = load_encoder(generator) if settings.method in ("auto", "encoder", "hybrid") else None
     method = settings.method
@@ -129,8 +128,9 @@ def invert_target(generator: Generator, target: np.ndarray, settings: InvertSett
     method, enc = resolve_method(settings, generator, space)
     init = None
     if enc is not None:
-        with torch.no_grad():
-            init = enc(x)
+        with torch.no_grad():  # the encoder predicts z; W/W+ start from its mapped guess
+            init = generator.to_space(enc(x), space)
+    # The encoder alone fits nothing, so it keeps the model's noise ("z": no maps to fit).
     with _fitted_noise(generator, space if method != "encoder" else "z") as noise:
         if method == "encoder":
             latent = init
