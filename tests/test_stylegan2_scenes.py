@@ -207,3 +207,13 @@ def test_w_noise_ramp_perturbs_early_steps_only(tiny):
     start = g.mean_latent("w+")
     assert float((inputs[0] - start).std()) == pytest.approx(0.05 * spread, rel=0.35)
     assert torch.equal(inputs[7], states[6]) and r.latents.shape == (1, g.num_ws, g.w_dim)
+
+
+def test_projector_bench_compares_the_schedules_on_the_same_faces():
+    from latentreel.bench.projector import VARIANTS, run_projector_bench
+
+    r = run_projector_bench(faces=2, steps=6, device="cpu", log=lambda *a: None)
+    assert set(r["variants"]) == set(VARIANTS)
+    for v in r["variants"].values():
+        assert len(v["psnr"]) == 2 and v["median_psnr"] == pytest.approx(np.median(v["psnr"]))
+    assert "gain_over_cosine_db" in r["variants"]["hold"]

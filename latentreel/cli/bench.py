@@ -52,6 +52,28 @@ def bench_stylegan(
                                             log=typer.echo))
 
 
+@bench_app.command("projector")
+def bench_projector(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    faces: int = typer.Option(8, min=1, help="Generated faces to invert."),
+    steps: int = typer.Option(1000, min=10, help="Adam steps per inversion."),
+    space: str = typer.Option("w+", help="w or w+"),
+    small: bool = typer.Option(True, help="A 32 px network (--no-small: FFHQ-shaped)."),
+    resolution: int = typer.Option(256, help="Resolution of the FFHQ-shaped network."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+) -> None:
+    """W/W+ inversion: cosine vs NVIDIA's held lr vs its latent noise ramp, median PSNR."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.projector import run_projector_bench
+    from latentreel.errors import BadInputError
+
+    if space not in ("w", "w+"):
+        raise BadInputError(f"--space {space}: use w or w+")
+    write_json(json_out, run_projector_bench(faces=faces, steps=steps, space=space, small=small,
+                                             resolution=resolution, device=device,
+                                             log=typer.echo))
+
+
 @bench_app.command("invert")
 def bench_invert(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
