@@ -40,7 +40,7 @@ class InvertSettings:
     space: str = "auto"  # z | w | w+; auto: w+ where the model has it (StyleGAN), else z
     face: int | None = None  # which face, largest first (None: the largest)
     # W/W+: noise on the latent early on (x w_std, gone by 75 % of the steps), as NVIDIA's
-    # projector adds; off by default: it cost 2-10 dB in every setting measured here.
+    # projector adds; off by default: it cost dB in `bench projector` (see README).
     w_noise: float = 0.0
     lpips: float = 0.0  # LPIPS-VGG loss weight in the second stage (needs the VGG16 weights)
     seed: int = 0
