@@ -42,7 +42,9 @@ def ridge_direction(z: np.ndarray, y: np.ndarray, alpha: float = 1.0, holdout: f
 
 def default_space(generator) -> str:
     """Where directions are found for a model: w when it has one (StyleGAN), else z."""
-    return "w" if "w" in generator.latent_spaces else "z"
+    from latentreel.models.base import style_space
+
+    return style_space(generator)
 
 
 def mapped_samples(generator, z: torch.Tensor, space: str, batch: int = 1024) -> np.ndarray:

@@ -12,13 +12,13 @@ import numpy as np
 import torch
 
 from latentreel.errors import BadInputError
-from latentreel.models.base import truncate
+from latentreel.models.base import style_space, truncate
 from latentreel.render.sheets import seed_latents, synthesize_uint8
 
 
 def psi_space(g) -> str:
     """Truncation happens in w where there is one (StyleGAN's w_avg), else in z."""
-    return "w" if "w" in g.latent_spaces else "z"
+    return style_space(g)
 
 
 def psi_grid(g, seeds: list[int], psis: list[float]) -> tuple[torch.Tensor, list[str], list[str]]:

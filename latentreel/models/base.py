@@ -49,6 +49,12 @@ def seed_latent(seed: int, z_dim: int) -> np.ndarray:
     return np.random.RandomState(seed).randn(z_dim).astype(np.float32)
 
 
+def style_space(generator: Generator) -> str:
+    """Where the average face and attribute directions live: w when the model has one
+    (StyleGAN's mapping untangles z, and z is normalised before it), else z."""
+    return "w" if "w" in generator.latent_spaces else "z"
+
+
 def truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float) -> torch.Tensor:
     """Move ``latent`` towards ``mean`` by ``psi``: 1 keeps it, 0 gives the mean, -1 reflects it."""
     return mean + psi * (latent - mean)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latentreel.models.base import Generator, seed_latent, to_uint8, truncate
+from latentreel.models.base import Generator, seed_latent, style_space, to_uint8, truncate
 from latentreel.models.registry import load_generator
 from latentreel.render.device import pick_device
 
@@ -29,7 +29,7 @@ def seed_sheet(seeds: list[int], out: Path, *, model: str = "dcgan-digiface",
     from latentreel.video.sheet import contact_sheet, save_png
 
     g = load_generator(model, pick_device(device))
-    space = "w" if "w" in g.latent_spaces else "z"  # StyleGAN truncates around w_avg
+    space = style_space(g)  # StyleGAN truncates around w_avg
     with torch.inference_mode():
         latents = g.to_space(seed_latents(g, seeds).to(g.device), space)
     if truncation != 1.0:
