@@ -28,6 +28,8 @@ def render(
                                           "(--resume alone keeps the interrupted one's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted "
                                 "segmented render from its last complete segment."),
+    upscale: str = typer.Option(None, "--upscale", help="Override output.upscale: none | "
+                                "lanczos | an upscaler from `latentreel models`."),
 ) -> None:
     """Render a scene to an MP4."""
     from latentreel.render.pipeline import RenderOptions, render_scene
@@ -36,6 +38,7 @@ def render(
     result = render_scene(load_scene(scene), RenderOptions(
         out=out, device=device, batch_size=batch_size, fps=fps, size=size, preview=preview,
         progress=not quiet, segment_seconds=segment_seconds, resume=resume, precision=precision,
+        upscale=upscale,
     ))
     typer.echo(f"wrote {result.path} ({result.frames} frames in {result.seconds:.1f} s, "
                f"{result.fps:.1f} frames/s)")
@@ -74,13 +77,15 @@ def sample(
     truncation: float = typer.Option(1.0, min=-3, max=3, help="psi towards the average face."),
     cell: int = typer.Option(128, min=32, max=1024, help="Cell size in pixels."),
     device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
+    upscale: str = typer.Option(None, help="A learned upscaler from `latentreel models`, run "
+                                "towards the cell size."),
 ) -> None:
     """Write a labelled contact sheet of seeds, to pick keyframes by eye."""
     from latentreel.cli.options import parse_int_list
     from latentreel.render.sheets import seed_sheet
 
     path = seed_sheet(parse_int_list(seeds), out, model=model, truncation=truncation, cell=cell,
-                      device=device)
+                      device=device, upscale=upscale)
     typer.echo(f"wrote {path}")
 
 

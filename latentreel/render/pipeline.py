@@ -23,6 +23,7 @@ from latentreel.render.device import autocast_dtype, default_batch_size, pick_de
 from latentreel.render.keyframes import resolve_keyframes, scene_space
 from latentreel.render.schedule import build_path
 from latentreel.scene.model import Scene
+from latentreel.upscale.runtime import with_upscaler
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class RenderOptions:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; bf16 ~2x faster on recent CPUs)
     segment_seconds: float | None = None  # write complete segments, joined at the end
     resume: bool = False  # continue a segmented render from its last complete segment
+    upscale: str | None = None  # override output.upscale (none | lanczos | an upscaler name)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
     if generator is None:
         generator = load_generator(scene.model, device, base=scene.base)
     batch = options.batch_size or default_batch_size(device, generator.resolution)
+    # Checked here, so missing upscaler weights stop the render before any frame.
+    frames_from = with_upscaler(generator, output.upscale, output.size)
     # 3. Resolve keyframes and lay out the frame schedule.
     space = scene_space(scene, generator)
     keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress)
@@ -80,12 +84,12 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
     if options.segment_seconds or options.resume:
         from latentreel.render.segments import write_segmented
 
-        frames = write_segmented(generator, path, output, space, batch_size=batch,
+        frames = write_segmented(frames_from, path, output, space, batch_size=batch,
                                  segment_seconds=options.segment_seconds,
                                  resume=options.resume, progress=options.progress,
                                  autocast=autocast)
     else:
-        frames = write_path_video(generator, path, output, space, batch_size=batch,
+        frames = write_path_video(frames_from, path, output, space, batch_size=batch,
                                   progress=options.progress, autocast=autocast)
     # 5. Mux the soundtrack, if any.
     if output.audio is not None:
@@ -120,7 +124,8 @@ def _output_settings(scene: Scene, options: RenderOptions):
         stem = output.path.with_suffix("")
         output = replace(output, path=stem.with_name(stem.name + ".preview.mp4"), size=128,
                          fps=min(output.fps, 12), preset="ultrafast", crf=28)
-    changes = {k: v for k, v in (("fps", options.fps), ("size", options.size)) if v}
+    changes = {k: v for k, v in (("fps", options.fps), ("size", options.size),
+                                 ("upscale", options.upscale)) if v}
     if options.out is not None:
         changes["path"] = Path(options.out)
     return replace(output, **changes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from latentreel.errors import ModelError
@@ -42,12 +43,13 @@ def build_rrdbnet(model: NcnnModel, where: Path) -> RRDBNet:
             raise ModelError(f"{la.where}: {la.name}: expected a 0.2 * x + y residual sum")
         if la.type == "Interp" and (la.get(0) != INTERP_NEAREST or la.get(1) != 2.0):
             raise ModelError(f"{la.where}: {la.name}: expected a nearest x2 upsampling")
-    net = RRDBNet(num_block)
     convs = [la for la in layers if la.type == "Convolution"]
+    with torch.device("meta"):  # no random init: every tensor comes from the file
+        net = RRDBNet(num_block, feat=int(convs[0].get(0)), grow=int(convs[1].get(0)))
     plain = {0, n_conv - 5, n_conv - 1} | {1 + 5 * i + 4 for i in range(3 * num_block)}
     for i, la in enumerate(convs):
         _expect_activation(la, ACT_NONE if i in plain else ACT_LEAKY)
-    _load_convs(net.convs(), convs, model)
+    _assign(net, _conv_tensors(net, net.convs(), convs, model))
     net.fold_residual()
     return net.eval()
 
@@ -71,14 +73,16 @@ def build_srvgg(model: NcnnModel, where: Path) -> SRVGG:
         out_scale = float(last.get(1))
         if last.get(0) != INTERP_BICUBIC or last.get(2) != out_scale or not 0 < out_scale < 1:
             raise ModelError(f"{last.where}: {last.name}: expected a bicubic shrink below 1")
-    net = SRVGG(n_conv - 2, upscale=upscale, out_scale=out_scale)
     convs = [la for la in layers if la.type == "Convolution"]
+    with torch.device("meta"):
+        net = SRVGG(n_conv - 2, feat=int(convs[0].get(0)), upscale=upscale, out_scale=out_scale)
     for la in convs:
         _expect_activation(la, ACT_NONE)
-    _load_convs(net.convs(), convs, model)
+    tensors = _conv_tensors(net, net.convs(), convs, model)
     prelus = [la for la in layers if la.type == "PReLU"]
-    for act, la in zip(net.prelus, prelus):
-        _copy(act.weight, model.weights[la.name]["slope"], la)
+    for i, (act, la) in enumerate(zip(net.prelus, prelus, strict=True)):
+        tensors[f"prelus.{i}.weight"] = _checked(act.weight, model.weights[la.name]["slope"], la)
+    _assign(net, tensors)
     return net.eval()
 
 
@@ -102,14 +106,25 @@ def _expect_activation(la: NcnnLayer, act: int) -> None:
                          f"{'leaky ReLU 0.2' if act == ACT_LEAKY else 'no activation'}")
 
 
-def _load_convs(convs: list[nn.Conv2d], layers: list[NcnnLayer], model: NcnnModel) -> None:
+def _conv_tensors(net: nn.Module, convs: list[nn.Conv2d], layers: list[NcnnLayer],
+                  model: NcnnModel) -> dict[str, torch.Tensor]:
+    """state_dict entries for ``convs`` from the matching ncnn layers, shapes checked."""
+    names = {id(m): name for name, m in net.named_modules()}
+    out = {}
     for conv, la in zip(convs, layers, strict=True):
-        _copy(conv.weight, model.weights[la.name]["weight"], la)
-        _copy(conv.bias, model.weights[la.name]["bias"], la)
+        for key in ("weight", "bias"):
+            out[f"{names[id(conv)]}.{key}"] = _checked(getattr(conv, key),
+                                                       model.weights[la.name][key], la)
+    return out
 
 
-def _copy(param: nn.Parameter, value, la: NcnnLayer) -> None:
+def _checked(param: nn.Parameter, value: torch.Tensor, la: NcnnLayer) -> torch.Tensor:
     if tuple(param.shape) != tuple(value.shape):
         raise ModelError(f"{la.where}: {la.name}: weights of shape {tuple(value.shape)}, the "
                          f"network needs {tuple(param.shape)}")
-    param.data.copy_(value)
+    return value
+
+
+def _assign(net: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Take the file's tensors as the parameters (no copy); every parameter must be set."""
+    net.load_state_dict(tensors, strict=True, assign=True)
