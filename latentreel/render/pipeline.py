@@ -22,7 +22,7 @@ from latentreel.models.registry import load_generator
 from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
 from latentreel.render.keyframes import resolve_keyframes, scene_space
 from latentreel.render.schedule import build_path
-from latentreel.scene.model import Scene
+from latentreel.scene.model import Output, Scene
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,18 @@ class RenderResult:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
+@dataclass(frozen=True)
+class RenderPlan:
+    """What a render settles before its first frame: everything the frame loop needs."""
+
+    generator: Generator  # loaded once, on the chosen device
+    path: LatentPath  # the latent of every frame (keyframes resolved, re-timed)
+    output: Output  # the output settings after the options' overrides
+    space: str  # the latent space the path moves in
+    batch_size: int  # frames per generator call
+    autocast: torch.dtype | None  # lower precision for the generator (None: fp32)
+
+
 def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
                  generator: Generator | None = None) -> RenderResult:
     """Render ``scene`` to an MP4 and return where it went.
@@ -62,6 +74,33 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
         RenderError: ffmpeg failed; no partial file is left at the output path.
     """
     t0 = time.perf_counter()
+    # 1-3. Settle the output, load the generator, resolve keyframes into a frame path.
+    plan = plan_render(scene, options, generator=generator)
+    # 4. Synthesize in batches and stream to the encoder (in segments for long renders).
+    if options.segment_seconds or options.resume:
+        from latentreel.render.segments import write_segmented
+
+        frames = write_segmented(plan.generator, plan.path, plan.output, plan.space,
+                                 batch_size=plan.batch_size,
+                                 segment_seconds=options.segment_seconds,
+                                 resume=options.resume, progress=options.progress,
+                                 autocast=plan.autocast)
+    else:
+        frames = write_path_video(plan.generator, plan.path, plan.output, plan.space,
+                                  batch_size=plan.batch_size, progress=options.progress,
+                                  autocast=plan.autocast)
+    # 5. Mux the soundtrack, if any.
+    mux_soundtrack(plan.output)
+    return RenderResult(path=plan.output.path, frames=frames, seconds=time.perf_counter() - t0)
+
+
+def plan_render(scene: Scene, options: RenderOptions, *,
+                generator: Generator | None = None) -> RenderPlan:
+    """Steps 1-3 of a render: output settings, the generator, the resolved frame path.
+
+    Shared by the plain render and the distributed one (whose driver resolves keyframes
+    once and ships the path to its workers).
+    """
     # 1. Settle the output settings.
     output = _output_settings(scene, options)
     # 2. Choose the device once and load the generator there.
@@ -76,23 +115,16 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
     path = build_path(keyframes, latents, output.fps, scene.loop,
                       offsets=transition_offsets(keyframes, generator, space))
     path = apply_timing(path, keyframes, generator, space)
-    # 4. Synthesize in batches and stream to the encoder (in segments for long renders).
-    if options.segment_seconds or options.resume:
-        from latentreel.render.segments import write_segmented
+    return RenderPlan(generator=generator, path=path, output=output, space=space,
+                      batch_size=batch, autocast=autocast)
 
-        frames = write_segmented(generator, path, output, space, batch_size=batch,
-                                 segment_seconds=options.segment_seconds,
-                                 resume=options.resume, progress=options.progress,
-                                 autocast=autocast)
-    else:
-        frames = write_path_video(generator, path, output, space, batch_size=batch,
-                                  progress=options.progress, autocast=autocast)
-    # 5. Mux the soundtrack, if any.
+
+def mux_soundtrack(output: Output) -> None:
+    """Mux ``output.audio`` into the finished video at ``output.path`` (no-op without one)."""
     if output.audio is not None:
         from latentreel.video.audio import mux_audio
 
         mux_audio(output.path, output.audio, output.path)
-    return RenderResult(path=output.path, frames=frames, seconds=time.perf_counter() - t0)
 
 
 def apply_timing(path: LatentPath, keyframes, generator: Generator, space: str) -> LatentPath:
