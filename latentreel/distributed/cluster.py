@@ -111,10 +111,12 @@ def _check_reachable(address: str, host: str, port: int, timeout: float) -> None
 def _init(ray, options: RayOptions, kind: str, device: str, deadline: float) -> None:
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if kind == "local":
-        # A private instance: no dashboard, no usage reports, CPUs limited to this machine's.
+        # A private instance ("local": never an existing cluster's): no dashboard, no usage
+        # reports, CPUs limited to this machine's.
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         gpus = {"num_gpus": 0} if device == "cpu" else {}
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **gpus, **quiet)
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
+                 **gpus, **quiet)
         return
     address = "auto" if kind == "auto" else options.address
     error = _run_bounded(lambda: ray.init(address=address, **quiet), deadline)
