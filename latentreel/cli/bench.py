@@ -101,6 +101,7 @@ def bench_ray(
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     wire_size: int = typer.Option(1024, min=0, help="Also measure MB per minute of video at "
                                   "this size (what workers send back; 0: skip)."),
+    repeat: int = typer.Option(2, min=1, help="Runs of each, interleaved; the fastest counts."),
 ) -> None:
     """Plain render vs `--ray local --workers N`: frames/s, ratios, time to first frame."""
     from latentreel.bench.common import write_json
@@ -112,4 +113,5 @@ def bench_ray(
     write_json(json_out, run_ray_bench(frames=frames, size=size,
                                        workers=tuple(parse_int_list(workers, "--workers")),
                                        device=device,
-                                       wire_size=wire_size or None, log=typer.echo))
+                                       wire_size=wire_size or None, repeat=repeat,
+                                       log=typer.echo))

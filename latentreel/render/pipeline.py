@@ -192,7 +192,7 @@ def write_path_video(generator, path: LatentPath, output, space: str, *, batch_s
     bar = tqdm(total=path.total_frames, unit="frame", desc=output.path.name,
                disable=not progress, dynamic_ncols=True)
     with bar, FrameWriter(output.path, fps=output.fps, size=output.size, crf=output.crf,
-                          preset=output.preset) as writer, _cpu_threads(generator, output):
+                          preset=output.preset) as writer, encoder_cpu_share(generator, output):
         for frames in iter_frame_batches(generator, path, space, batch_size, autocast):
             writer.write(frames.numpy())
             bar.update(len(frames))
@@ -200,7 +200,7 @@ def write_path_video(generator, path: LatentPath, output, space: str, *, batch_s
 
 
 @contextmanager
-def _cpu_threads(generator: Generator, output):
+def encoder_cpu_share(generator: Generator, output):
     """On the CPU, leave x264 a core when encoding dominates.
 
     Generator and encoder share the machine's cores. When frames are upscaled a lot, x264 is

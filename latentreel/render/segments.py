@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from latentreel.latents.path import LatentPath
-from latentreel.render.pipeline import iter_frame_batches
+from latentreel.render.pipeline import encoder_cpu_share, iter_frame_batches
 
 
 def work_dir(output_path: Path) -> Path:
@@ -106,7 +106,7 @@ def encode_segment(generator, path, bounds: tuple[int, int], output, space: str,
 
     sub = _SubPath(path, *bounds)
     with FrameWriter(dest, fps=output.fps, size=output.size, crf=output.crf,
-                     preset=output.preset) as writer:
+                     preset=output.preset) as writer, encoder_cpu_share(generator, output):
         for frames in iter_frame_batches(generator, sub, space, batch_size, autocast):
             writer.write(frames.numpy())
             yield len(frames)
