@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from latentreel.latents.path import LatentPath
-from latentreel.render.pipeline import encoder_cpu_share, iter_frame_batches
+from latentreel.render.frames import encoder_cpu_share, iter_frame_batches
 
 
 def work_dir(output_path: Path) -> Path:
