@@ -162,8 +162,8 @@ class _SegmentLoop:
     def _hand_out(self) -> None:
         while self.queue and self.idle:
             worker, i = self.idle.popleft(), self.queue.popleft()
-            gen = self.workers[worker].render.remote(self.path_ref, self.work.bounds(i), self.plan.output,
-                                       self.plan.space)
+            gen = self.workers[worker].render.remote(self.path_ref, self.work.bounds(i),
+                                                     self.plan.output, self.plan.space)
             self.running[gen] = [worker, i, 0]
 
     def _receive(self, gen) -> None:

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from latentreel.distributed.cluster import Cluster, RayOptions
 from latentreel.errors import BadInputError, LatentreelError
 from latentreel.render.segments import encode_segment
 from latentreel.scene.model import Output
-
-from latentreel.distributed.cluster import Cluster, RayOptions
 
 
 @dataclass(frozen=True)
