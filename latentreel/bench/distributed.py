@@ -7,8 +7,8 @@ All run in one process, interleaved and repeated (the fastest of each counts), o
 lossless (crf 0) scene, so the decoded frames of every run must equal the plain render's
 exactly. Figures per run: frames/s over the whole wall time, time to first frame (cluster
 start and model loading included), and the render phase's frames/s (first frame to the end:
-what the engine costs once it runs). Optionally, the bytes one minute of video takes on the wire at a given size (a worker sends
-each finished segment back to the driver).
+what the engine costs once it runs). Optionally, the bytes one minute of video takes on the
+wire at a given size (a worker sends each finished segment back to the driver).
 """
 
 from __future__ import annotations
