@@ -222,8 +222,7 @@ def test_worker_placement(cpus, gpus, workers, device, expect):
     from latentreel.distributed.worker import plan_workers
     from latentreel.errors import BadInputError
 
-    cluster = Cluster(address="head:6379", cpus=cpus, gpus=gpus, largest_node_cpus=8,
-                      deadline=0.0)
+    cluster = Cluster(address="head:6379", cpus=cpus, gpus=gpus, largest_node_cpus=8)
     plan = lambda: plan_workers(cluster, RayOptions("head:6379", workers), model="m",  # noqa: E731
                                 base=Path("."), device=device, precision="fp32",
                                 batch_size=None)

@@ -27,7 +27,7 @@ CLIENT_INSTALL = "pip install 'ray[client]'"
 class RayOptions:
     address: str  # local | auto | host:port | ray://host:port
     workers: int | None = None  # Ray actors to start (default: one per GPU, else one)
-    timeout: float = 120.0  # seconds to wait for the cluster, then for the workers to start
+    timeout: float = 120.0  # seconds to wait for the cluster, and again for the workers
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,6 @@ class Cluster:
     cpus: int  # CPUs the cluster offers
     gpus: int  # GPUs the cluster offers
     largest_node_cpus: int  # no actor can ask for more CPUs than one machine has
-    deadline: float  # time.monotonic() by which the workers must have started
 
 
 def import_ray():
@@ -89,7 +88,7 @@ def connect(options: RayOptions, *, device: str = "auto") -> Iterator[Cluster]:
         _check_reachable(options.address, host, port, min(10.0, options.timeout))
     try:
         _init(ray, options, kind, device, deadline)
-        yield _describe(ray, options.address, deadline)
+        yield _describe(ray, options.address)
     finally:
         if ray.is_initialized():
             ray.shutdown()
@@ -168,10 +167,9 @@ def _run_bounded(fn, deadline: float):
     return outcome.get("error", _TIMED_OUT) if not thread.is_alive() else _TIMED_OUT
 
 
-def _describe(ray, address: str, deadline: float) -> Cluster:
+def _describe(ray, address: str) -> Cluster:
     resources = ray.cluster_resources()
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     largest = max((int(n.get("Resources", {}).get("CPU", 0)) for n in nodes), default=0)
     return Cluster(address=address, cpus=int(resources.get("CPU", 0)),
-                   gpus=int(resources.get("GPU", 0)), largest_node_cpus=largest,
-                   deadline=deadline)
+                   gpus=int(resources.get("GPU", 0)), largest_node_cpus=largest)

@@ -57,15 +57,13 @@ def render_scene_ray(scene: Scene, options: RenderOptions, ray_options: RayOptio
         RenderError: a segment failed on every attempt, or ffmpeg failed.
     """
     t0 = time.perf_counter()
-    import_ray()  # before any work: without Ray, say how to install it
+    ray = import_ray()  # before any work: without Ray, say how to install it
     # 1. Connect (or start a local instance) and start the workers: they load the model
     #    while the driver resolves the keyframes.
     with connect(ray_options, device=options.device) as cluster:
         spec = plan_workers(cluster, ray_options, model=scene.model, base=scene.base,
                             device=options.device, precision=options.precision,
                             batch_size=options.batch_size)
-        import ray
-
         workers = start_workers(ray, spec)
         # 2. Resolve keyframes once, here, and open the work folder (finished segments stay).
         plan = plan_render(scene, options)
@@ -97,10 +95,9 @@ def _segment_seconds(options: RenderOptions, plan: RenderPlan, spec: WorkerSpec)
 
 def _await_workers(ray, workers: list, cluster: Cluster, ray_options: RayOptions,
                    on_event) -> list[dict]:
-    """Each worker's ready() answer, once all have their models (bounded by the deadline)."""
+    """Each worker's ready() answer, once all have their models (bounded by --ray-timeout)."""
     refs = [w.ready.remote() for w in workers]
-    ready, _ = ray.wait(refs, num_returns=len(refs),
-                        timeout=max(1.0, cluster.deadline - time.monotonic()))
+    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=ray_options.timeout)
     if len(ready) < len(refs):
         raise BadInputError(f"--ray {cluster.address}: only {len(ready)} of {len(refs)} "
                             f"workers started within {ray_options.timeout:.0f} s (the cluster "
