@@ -183,6 +183,28 @@ def test_workers_only_with_ray(write_scene):
     assert r.exit_code == 2 and "only with --ray" in r.output
 
 
+def test_a_worker_loads_a_shipped_model_file_without_the_drivers_path(tmp_path):
+    """The actor class itself, without Ray: a model file arrives as bytes, not as a path."""
+    import torch
+
+    from latentreel.distributed.worker import SegmentWorker, WorkerSpec
+    from tests.test_stylegan2_rosinality import as_rosinality, random_net
+
+    net = random_net()
+    model = tmp_path / "tiny.pt"
+    torch.save({"g_ema": as_rosinality(net), "latent_avg": net.mapping.w_avg.clone()}, model)
+    spec = WorkerSpec(model="tiny.pt", base=str(tmp_path / "not-on-this-worker"), device="cpu",
+                      precision="fp32", batch_size=4, count=1, num_gpus=0, num_cpus=1)
+    threads = torch.get_num_threads()
+    try:
+        message, code = SegmentWorker(spec).ready()["error"]
+        assert code == 2 and "does not exist" in message
+        worker = SegmentWorker(spec, model.read_bytes())
+    finally:
+        torch.set_num_threads(threads)
+    assert worker.ready()["error"] is None and worker.generator.name == "tiny"
+
+
 # ---------------------------------------------------------------- rendering
 
 def test_local_instance_renders_and_shuts_down(write_scene, tmp_path, plain):

@@ -24,7 +24,7 @@ from latentreel.scene.model import Output
 class WorkerSpec:
     """How the driver asks for its workers, and what each one loads."""
 
-    model: str  # the scene's model name or file (a file must exist on every worker machine)
+    model: str  # the scene's model name or file (a file is shipped: see start_workers)
     base: str  # folder that relative model paths resolve against
     device: str  # auto | cpu | cuda (chosen on the worker, where its GPU is)
     precision: str  # fp32 | bf16 | fp16
@@ -58,29 +58,43 @@ def plan_workers(cluster: Cluster, options: RayOptions, *, model: str, base: Pat
 
 
 def start_workers(ray, spec: WorkerSpec) -> list:
-    """Create the actors (they load their generators in the background)."""
+    """Create the actors (they load their generators in the background).
+
+    A model file (``model: my.pkl``) travels with them through the object store, read once
+    here: the worker machines need not have it at the same path.
+    """
     actor = ray.remote(SegmentWorker).options(
         num_cpus=spec.num_cpus, num_gpus=spec.num_gpus,
         max_restarts=2,  # a killed process comes back (reloading the model) ...
         max_task_retries=0,  # ... but its segment is handed out again by the driver
     )
-    return [actor.remote(spec) for _ in range(spec.count)]
+    model_file = _model_file(spec)
+    model_bytes = ray.put(model_file.read_bytes()) if model_file else None
+    return [actor.remote(spec, model_bytes) for _ in range(spec.count)]
+
+
+def _model_file(spec: WorkerSpec) -> Path | None:
+    from latentreel.models.registry import MODELS, is_model_file
+
+    if spec.model in MODELS or not is_model_file(spec.model):
+        return None  # a registry name: installed (or pulled) on each worker machine
+    path = Path(spec.base) / spec.model
+    return path if path.is_file() else None  # missing: the worker reports it in one line
 
 
 class SegmentWorker:
     """Loads the generator once; renders segments of a frame path into MP4 bytes."""
 
-    def __init__(self, spec: WorkerSpec):
+    def __init__(self, spec: WorkerSpec, model_bytes: bytes | None = None):
         import torch
 
-        from latentreel.models.registry import load_generator
         from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
 
         self.error: tuple[str, int] | None = None
         try:
             torch.set_num_threads(spec.num_cpus)  # Ray's own default would be one thread
             device = pick_device(spec.device)
-            self.generator = load_generator(spec.model, device, base=Path(spec.base))
+            self.generator = _load(spec, model_bytes, device)
             self.autocast = autocast_dtype(spec.precision, device)
             self.batch = spec.batch_size or default_batch_size(device, self.generator.resolution)
         except LatentreelError as e:  # reported by ready(): a missing model file, say
@@ -99,3 +113,15 @@ class SegmentWorker:
             yield from encode_segment(self.generator, path, bounds, output, space, dest,
                                       batch_size=self.batch, autocast=self.autocast)
             yield dest.read_bytes()
+
+
+def _load(spec: WorkerSpec, model_bytes: bytes | None, device):
+    """The scene's generator; a shipped model file is loaded from a private copy."""
+    from latentreel.models.registry import load_generator
+
+    if model_bytes is None:
+        return load_generator(spec.model, device, base=Path(spec.base))
+    with tempfile.TemporaryDirectory(prefix="latentreel-model-") as tmp:
+        copy = Path(tmp) / Path(spec.model).name  # same name: same generator name
+        copy.write_bytes(model_bytes)
+        return load_generator(str(copy), device)
