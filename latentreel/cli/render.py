@@ -97,13 +97,15 @@ def sample(
     truncation: float = typer.Option(1.0, min=-3, max=3, help="psi towards the average face."),
     cell: int = typer.Option(128, min=32, max=1024, help="Cell size in pixels."),
     device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
+    upscale: str = typer.Option(None, help="A learned upscaler from `latentreel models`, run "
+                                "towards the cell size."),
 ) -> None:
     """Write a labelled contact sheet of seeds, to pick keyframes by eye."""
     from latentreel.cli.options import parse_int_list
     from latentreel.render.sheets import seed_sheet
 
     path = seed_sheet(parse_int_list(seeds), out, model=model, truncation=truncation, cell=cell,
-                      device=device)
+                      device=device, upscale=upscale)
     typer.echo(f"wrote {path}")
 
 

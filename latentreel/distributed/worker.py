@@ -110,8 +110,8 @@ class SegmentWorker:
         """Yields frames done after each batch, then the finished segment's bytes."""
         with tempfile.TemporaryDirectory(prefix="latentreel-segment-") as tmp:
             dest = Path(tmp) / "segment.mp4"
-            yield from encode_segment(self._frames_from(output), path, bounds, output, space,
-                                      dest,
+            generator = self._frames_from(output)
+            yield from encode_segment(generator, path, bounds, output, space, dest,
                                       batch_size=self.batch, autocast=self.autocast)
             yield dest.read_bytes()
 
