@@ -48,7 +48,8 @@ def srvgg_bin(net: SRVGG) -> bytes:
     return bytes(out)
 
 
-def write_ncnn(folder: Path, lines: list[str], data: bytes, stem: str = "tiny") -> tuple[Path, Path]:
+def write_ncnn(folder: Path, lines: list[str], data: bytes,
+               stem: str = "tiny") -> tuple[Path, Path]:
     blobs = {b for ln in lines for b in _blobs(ln)}
     param, bin_ = folder / f"{stem}.param", folder / f"{stem}.bin"
     param.write_text("\n".join(["7767517", f"{len(lines)} {len(blobs)}", *lines]) + "\n")

