@@ -36,8 +36,9 @@ def _take(opts: dict, key: str, default, kind=None):
     if kind is int and isinstance(value, bool):  # bool is an int subclass; never a size
         raise ValueError(f"option {key}={quote(value)} is not an int")
     if kind is not None and value is not None and not isinstance(value, kind):
-        name = getattr(kind, "__name__", None) or " or ".join(k.__name__ for k in kind)
-        raise ValueError(f"option {key}={quote(value)} is not a {name}")
+        name = {int: "an int", str: "a string", (int, float): "a number",
+                (bool, int): "a bool"}.get(kind, "of the right type")
+        raise ValueError(f"option {key}={quote(value)} is not {name}")
     return value
 
 

@@ -8,9 +8,9 @@ run before any real tensor is allocated:
    so even the shape-only network below is cheap to make;
 2. ``check_storage_claims``: every tensor is backed by bytes the file holds (no stride-0 or
    overlapping views that claim more elements than their storage has);
-3. ``check_fit``: the network the configuration describes, built on the ``meta`` device
-   (shapes only, no memory), has exactly the tensors the file supplies, so building the real
-   one allocates no more than the file's own tensors justify.
+3. ``check_fit`` (weights.py) with ``expected_shapes``: the network the configuration
+   describes (names and shapes, computed, not built) has exactly the tensors the file
+   supplies, so building the real one allocates no more than the file's own tensors justify.
 
 ``check_finite`` then refuses NaN/inf weights by name.
 """
@@ -22,7 +22,7 @@ import math
 import torch
 
 from latentreel.errors import quote
-from latentreel.models.stylegan2.network import Generator, StyleGAN2Config
+from latentreel.models.stylegan2.network import StyleGAN2Config
 
 MAX_RESOLUTION = 4096  # published StyleGAN2 networks stop at 1024
 MAX_LATENT = 4096  # z_dim, w_dim and mapping width (published: 512)
@@ -62,19 +62,48 @@ def check_config(cfg: StyleGAN2Config) -> None:
         raise ValueError(f"configuration out of bounds: {'; '.join(problems)}")
 
 
-def expected_shapes(cfg: StyleGAN2Config) -> dict[str, torch.Size]:
-    """Every parameter and buffer the configuration implies, without allocating memory."""
-    check_config(cfg)
-    with torch.device("meta"):
-        net = Generator(cfg)
-    return {name: t.shape for name, t in net.state_dict().items()}
+def expected_shapes(cfg: StyleGAN2Config) -> dict[str, tuple[int, ...]]:
+    """Every parameter and buffer ``Generator(cfg)`` has, by name, computed without building
+    it (a shape-only build on torch's meta device costs seconds of imports on first use).
 
-
-def meta_generator(cfg: StyleGAN2Config) -> Generator:
-    """The generator's structure on the ``meta`` device (names and shapes, no memory)."""
+    Mirrors network.py's layout; a test compares it with real generators' state dicts.
+    """
     check_config(cfg)
-    with torch.device("meta"):
-        return Generator(cfg)
+    taps = len(cfg.resample_filter)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def affine(prefix: str, out_features: int, in_features: int) -> None:
+        shapes[f"{prefix}.weight"] = (out_features, in_features)
+        shapes[f"{prefix}.bias"] = (out_features,)
+
+    def layer(prefix: str, cin: int, cout: int, res: int) -> None:
+        shapes[f"{prefix}.weight"] = (cout, cin, 3, 3)
+        if cfg.use_noise:
+            shapes[f"{prefix}.noise_strength"] = ()
+        shapes[f"{prefix}.bias"] = (cout,)
+        shapes[f"{prefix}.resample_filter"] = (taps, taps)
+        if cfg.use_noise:
+            shapes[f"{prefix}.noise_const"] = (res, res)
+        affine(f"{prefix}.affine", cin, cfg.w_dim)
+
+    for res in cfg.block_resolutions:
+        block, cout = f"synthesis.b{res}", cfg.channels(res)
+        if res == 4:
+            shapes[f"{block}.const"] = (cout, 4, 4)
+        shapes[f"{block}.resample_filter"] = (taps, taps)
+        if res > 4:
+            layer(f"{block}.conv0", cfg.channels(res // 2), cout, res)
+        layer(f"{block}.conv1", cout, cout, res)
+        if res == cfg.img_resolution or cfg.architecture == "skip":
+            shapes[f"{block}.torgb.weight"] = (cfg.img_channels, cout, 1, 1)
+            shapes[f"{block}.torgb.bias"] = (cfg.img_channels,)
+            affine(f"{block}.torgb.affine", cout, cfg.w_dim)
+    width = cfg.mapping_features or cfg.w_dim
+    sizes = [cfg.z_dim] + [width] * (cfg.mapping_layers - 1) + [cfg.w_dim]
+    shapes["mapping.w_avg"] = (cfg.w_dim,)
+    for i in range(cfg.mapping_layers):
+        affine(f"mapping.fc{i}", sizes[i + 1], sizes[i])
+    return shapes
 
 
 def check_storage_claims(tensors: dict[str, torch.Tensor]) -> None:

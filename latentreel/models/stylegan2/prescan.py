@@ -239,6 +239,8 @@ class _Scanner:
             elif name == "EMPTY_TUPLE":
                 push(_Cell(1, kind="tuple", value=()))
             elif name == "MARK":
+                if len(self.marks) >= self.limits.max_depth:  # each open mark is a level
+                    self._bad(f"values nested more than {self.limits.max_depth} levels deep")
                 self.marks.append(len(stack))
             elif name == "TUPLE":
                 push(self._tuple(self._pop_mark()))

@@ -366,10 +366,10 @@ def load_network_pickle(path: Path) -> Generator:
     obj = read_network_pickle(path)
     record = find_generator(obj, path)
     try:
-        # 2. Our architecture from its recorded constructor arguments, within bounds.
+        # 2. Its tensors, and our architecture from its recorded constructor arguments.
+        tensors = record_tensors(record)
         cfg = config_from_init(record.state.get("_init_args", ()),
                                record.state.get("_init_kwargs", {}))
-        tensors = record_tensors(record)
         # 3. Before allocating anything: the tensors are backed by the file's bytes, and the
         #    network the configuration describes has exactly these tensors.
         check_storage_claims(tensors)
