@@ -549,3 +549,14 @@ def test_expected_shapes_match_the_network_without_building_it(cfg):
     cfg = StyleGAN2Config(**cfg)
     real = {k: tuple(t.shape) for k, t in Generator(cfg).state_dict().items()}
     assert expected_shapes(cfg) == real
+
+
+def test_file_text_is_quoted_escaped_and_cut():
+    from latentreel.errors import printable, quote, shown_path
+
+    assert quote("a\x1b[2J\r\nb\u202e'") == "'a\\x1b[2J\\x0d\\x0ab\\u202e\\''"
+    assert quote("k" * 1000, 10) == "'kkkkkkkkkk'... (1000 characters)"
+    assert quote([[[1]]]) == "a list" and quote(10 ** 400) == "an integer of 1329 bits"
+    assert printable("one\x1b[H\nt\two") == "one\\x1b[H\nt\\x09wo"
+    assert shown_path("/x/" + "d" * 500 + "/m\r.pkl").endswith("/m\\x0d.pkl")
+    assert len(shown_path("/x/" + "d" * 500)) <= 203

@@ -220,7 +220,8 @@ def test_truncated_and_random_files_get_clear_errors(tmp_path, nvidia_modules):
     (tmp_path / "noise.pkl").write_bytes(torch.randint(0, 256, (4096,),
                                          generator=torch.Generator().manual_seed(3))
                                          .to(torch.uint8).numpy().tobytes())
-    with pytest.raises(ModelError, match="noise.pkl: not a readable network pickle: it holds .* damaged or another kind"):
+    with pytest.raises(ModelError, match="noise.pkl: not a readable network pickle: it holds "
+                                         ".* damaged or another kind"):
         load_stylegan2_file(tmp_path / "noise.pkl", "cpu")
     torch.save({"a": torch.zeros(2)}, tmp_path / "zip.pkl")
     with pytest.raises(ModelError, match="zip.pkl"):

@@ -112,7 +112,8 @@ def config_from_init(init_args, init_kwargs) -> StyleGAN2Config:
     if unknown:
         raise ValueError("unknown generator option(s) "
                          f"{', '.join(quote(k, 40) for k in unknown[:5])}")
+    channels = 3 if top["img_channels"] is None else top["img_channels"]
     cfg = StyleGAN2Config(img_resolution=top["img_resolution"], z_dim=top["z_dim"],
-                          w_dim=top["w_dim"], img_channels=3 if top["img_channels"] is None else top["img_channels"], **fields)
+                          w_dim=top["w_dim"], img_channels=channels, **fields)
     check_config(cfg)
     return cfg

@@ -16,7 +16,7 @@ named, which call results may receive BUILD state, whether persistent ids are al
 from __future__ import annotations
 
 import pickletools
-from collections.abc import Callable, Container
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -60,9 +60,6 @@ class ScanPolicy:
     stateful: Container[tuple[str, str]] = frozenset()
     # Whether persistent ids (torch.save's storage references) may appear.
     persistent_ids: bool = False
-    # Called as check_call(key, arg_values) for calls whose arguments are all known short
-    # values; it raises PickleMalformed to refuse (e.g. a tensor view outside its storage).
-    check_call: Callable[[tuple[str, str], tuple], None] | None = None
 
 
 @dataclass
@@ -201,11 +198,7 @@ class _Scanner:
     def _call(self, fn: _Cell, args: list[_Cell]) -> _Cell:
         if not (isinstance(fn.kind, tuple) and fn.kind[0] == "global"):
             self._bad("a call on something that is not an allowed global")
-        key = fn.kind[1]
-        if self.policy.check_call is not None and len(args) == 1 and args[0].kind == "tuple":
-            if args[0].value is not _UNKNOWN:
-                self.policy.check_call(key, args[0].value)
-        return _Cell(self._nest(args), kind=("result", key))
+        return _Cell(self._nest(args), kind=("result", fn.kind[1]))
 
     def _build(self, target: _Cell, state: _Cell) -> None:
         kind = target.kind

@@ -39,7 +39,8 @@ class NumpyDtype:
 
     def __setstate__(self, state):
         # (version, byte order, subarray, names, fields, elsize, alignment, flags)
-        if not (isinstance(state, tuple) and 2 <= len(state) <= 9 and state[1] in "<>|="
+        if not (isinstance(state, tuple) and 2 <= len(state) <= 9 and
+                isinstance(state[1], str) and state[1] in ("<", ">", "|", "=")
                 and all(s is None for s in state[2:5] if len(state) > 4)):
             raise BadContent("a numpy dtype with state other than a byte order")
         self.dtype = self.dtype.newbyteorder(state[1])
@@ -79,7 +80,9 @@ class NumpyArray:
             raise BadContent(f"a numpy array of shape {quote(shape)}")
         if not isinstance(raw, bytes) or len(raw) > MAX_ARRAY_BYTES:
             raise BadContent("a numpy array without its raw bytes (or over 64 MiB of them)")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = 1
+        for n in shape:  # Python ints: a numpy product could wrap around to match
+            count *= n
         if count * dtype.dtype.itemsize != len(raw):
             raise BadContent(f"a numpy array of shape {list(shape)} with {len(raw)} bytes")
         flat = np.frombuffer(raw, dtype.dtype)

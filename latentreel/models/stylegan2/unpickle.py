@@ -8,11 +8,16 @@ of its defining module, the class name and the instance ``state`` (the nn.Module
 top-level network ``_init_args`` / ``_init_kwargs``). NVIDIA's loader imports that source, so
 opening an untrusted pickle runs whatever it contains.
 
-Here the unpickler resolves only an explicit allow-list of globals. The persistence
+Before anything is unpickled, prescan.py walks the file's opcode stream and refuses what
+could crash, exhaust memory or smuggle state (deep nesting, huge memo indices, lengths the
+file does not hold, BUILD on anything but this loader's own records). Then the unpickler
+resolves only an explicit allow-list of globals, each mapped to plain data or to a loader-owned
+function or record that checks its arguments (standins.py). The persistence
 reconstructor becomes an inert ``PersistentRecord``; tensors are rebuilt by torch's own
 functions from storages that torch loads with ``weights_only=True``. Anything else a file asks
 for stops the load before anything runs. Our own generator is then built from G_ema's recorded
-init kwargs and its tensors are copied in by name.
+init kwargs, once limits.py has bounded them and matched them against the tensors the file
+holds, and its tensors are copied in by name.
 """
 
 from __future__ import annotations
@@ -246,8 +251,9 @@ def read_network_pickle(path: Path) -> object:
         hint = ""
         if e.name.startswith("dnnlib.tflib"):
             hint = " (a TensorFlow-era StyleGAN pickle: use the PyTorch release of the network)"
-        raise ModelError(f"refusing to load {where}: it asks for {quote(e.name, 100)}{e.context}{hint}; "
-                         "latentreel never runs code from a model file") from None
+        raise ModelError(f"refusing to load {where}: it asks for {quote(e.name, 100)}"
+                         f"{e.context}{hint}; latentreel never runs code from a model file"
+                         ) from None
     except _BadContent as e:
         raise ModelError(f"{where}: not a StyleGAN2 network pickle: it holds {e}") from None
     except PickleTruncated:
