@@ -101,8 +101,8 @@ def no_build(monkeypatch):
     def refuse(cfg):
         raise AssertionError(f"the loader built a generator for {cfg}")
 
-    monkeypatch.setattr(unpickle, "Generator", refuse)
-    monkeypatch.setattr(rosinality, "Generator", refuse)
+    monkeypatch.setattr(unpickle, "empty_generator", refuse)
+    monkeypatch.setattr(rosinality, "empty_generator", refuse)
 
 
 def refused(path: Path, match: str) -> str:
@@ -401,6 +401,30 @@ def _inf_pt(tmp):
     return tmp / "inf.pt"
 
 
+def _raw(name: str, body: bytes):
+    def build(tmp):
+        (tmp / name).write_bytes(body)
+        return tmp / name
+    return build
+
+
+def _legacy_pt_view(tmp):  # legacy torch.save: a view claiming 10**9 elements of 4
+    buf = io.BytesIO()
+    torch.save({"g_ema": {"x": torch.zeros(4)}}, buf, _use_new_zipfile_serialization=False)
+    raw = buf.getvalue()
+    at = raw.index(b"K\x00K\x04\x85")
+    (tmp / "lv.pt").write_bytes(raw[:at] + b"K\x00\x8a\x05" + (10 ** 9).to_bytes(5, "little") +
+                                b"\x85" + raw[at + 5:])
+    return tmp / "lv.pt"
+
+
+def _two_data_pkl(tmp):
+    with zipfile.ZipFile(tmp / "two.pt", "w") as z:
+        z.writestr("a/data.pkl", b"\x80\x02N.")
+        z.writestr("b/data.pkl", b"\x80\x02N.")
+    return tmp / "two.pt"
+
+
 # name -> (builder, what the message must say). Grouped by the classes.
 CASES = {
     # 1. crashes
@@ -434,6 +458,14 @@ CASES = {
     "global-line-100kb": (_long_line, "longer than 4096 bytes"),
     "stride0-pkl-view": (_stride0_pkl, "outside its storage of 1 elements"),
     "twelve-to_rgbs-pt": (_twelve_to_rgbs_pt, "claims 96 elements from a storage of 1"),
+    "out-of-band-buffer": (_raw("oob.pkl", b"\x80\x05\x97."), "an out-of-band buffer"),
+    "extension-code": (_raw("ext.pkl", b"\x80\x02\x82\x01."), "an extension-registry code"),
+    "persistent-id-in-pkl": (_raw("pid.pkl", b"\x80\x02K\x01Q."), "a persistent id"),
+    "stack-global-not-strings": (_raw("sg.pkl", b"\x80\x04K\x01K\x02\x93."),
+                                 "a global whose name is not a short string"),
+    "pop-below-mark": (_raw("pm.pkl", b"\x80\x02](a."), "pops an empty stack"),
+    "legacy-pt-view-1e9": (_legacy_pt_view, "torch cannot read it"),
+    "zip-with-two-data-pkl": (_two_data_pkl, "no single data.pkl"),
     # 4. BUILD smuggling
     "build-on-easydict-class": (_build_on(glob("dnnlib.util", "EasyDict"),
                                           b"}" + uni("x") + b"K\x01s", "b1.pkl"),

@@ -47,6 +47,7 @@ from latentreel.models.stylegan2.weights import (
     OPTIONAL,
     assign_tensors,
     check_fit,
+    empty_generator,
     estimate_w_avg,
 )
 
@@ -56,7 +57,7 @@ from latentreel.models.stylegan2.weights import (
 _PT_POLICY = ScanPolicy(allowed=None, persistent_ids=True,
                         stateful=frozenset({("argparse", "Namespace"),
                                             ("collections", "OrderedDict")}))
-MAX_DATA_PKL = 1 << 28  # 256 MiB of pickle (not tensor data); a real checkpoint's is ~100 KB
+MAX_DATA_PKL = 1 << 26  # 64 MiB of pickle (not tensor data); a real checkpoint's is ~100 KB
 _LEGACY_PICKLES = 5  # magic number, protocol, system info, the object, its storage keys
 
 
@@ -273,7 +274,7 @@ def load_rosinality(path: Path) -> Generator:
     except ValueError as e:
         raise ModelError(f"{where}: g_ema's {e}; the file is damaged") from None
     # 3. Build it, check the blur kernels against ours, copy the tensors in.
-    net = Generator(cfg).eval().requires_grad_(False)
+    net = empty_generator(cfg)
     _check_kernels(sd, net, path)
     tensors.update(_filters(net))
     if assign_tensors(net, tensors, where):

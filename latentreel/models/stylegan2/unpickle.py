@@ -48,7 +48,12 @@ from latentreel.models.stylegan2.prescan import (
     ScanPolicy,
     scan_pickle,
 )
-from latentreel.models.stylegan2.weights import assign_tensors, check_fit, estimate_w_avg
+from latentreel.models.stylegan2.weights import (
+    assign_tensors,
+    check_fit,
+    empty_generator,
+    estimate_w_avg,
+)
 
 _Refused = PickleRefused  # the pickle asked for a global outside the allow-list
 _BadContent = standins.BadContent  # well-formed, but something a network file never holds
@@ -105,12 +110,23 @@ def _storage_from_bytes(data: bytes):
     return storage
 
 
+_CLEAN_HEADERS: list[bytes] = []  # storage headers (the first three pickles) scanned clean
+
+
 def _scan_storage_bytes(data: bytes) -> None:
-    """Scan the five pickles; the storage may not claim more elements than the bytes hold."""
+    """Scan the five pickles; the storage may not claim more elements than the bytes hold.
+
+    The first three (magic number, protocol, system info) are the same bytes for every
+    storage a file holds: once scanned clean, the same bytes need no second scan."""
     f = io.BytesIO(data)
+    header = next((h for h in _CLEAN_HEADERS if data.startswith(h)), None)
     try:
-        for _ in range(5):
+        if header is not None:
+            f.seek(len(header))
+        for k in range(3 if header is not None else 0, 5):
             report = scan_pickle(f, len(data), _STORAGE_POLICY)
+            if k == 2 and len(_CLEAN_HEADERS) < 8:
+                _CLEAN_HEADERS.append(data[:f.tell()])
             for pid in report.persistent_ids:
                 numel = pid[4] if isinstance(pid, tuple) and len(pid) > 4 else None
                 if not isinstance(numel, int) or not 0 <= numel <= len(data):
@@ -388,7 +404,7 @@ def load_network_pickle(path: Path) -> Generator:
     except ValueError as e:
         raise ModelError(f"{where}: G_ema's {e}; the file is damaged") from None
     # 4. Build it and copy its tensors in by name.
-    net = Generator(cfg).eval().requires_grad_(False)
+    net = empty_generator(cfg)
     if assign_tensors(net, tensors, where):
         net.mapping.w_avg.copy_(estimate_w_avg(net))
     return net

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from latentreel.errors import ModelError, quote
-from latentreel.models.stylegan2.network import Generator
+from latentreel.models.stylegan2.network import Generator, StyleGAN2Config
 
 # Tensors a file may lack: NVIDIA's mapping network has no w_avg when trained with
 # w_avg_beta=None, and rosinality's training checkpoints carry no average at all.
@@ -62,6 +63,24 @@ def assign_tensors(net: Generator, tensors: dict[str, torch.Tensor], where: str)
             expected[name].copy_(t)  # state_dict() tensors share storage with the module
     _check_filters(net, where)
     return {k for k in OPTIONAL if k not in tensors}
+
+
+class _NoRandomInit(TorchFunctionMode):
+    """``torch.randn`` becomes ``torch.empty`` while a loader builds a network it is about to
+    overwrite: drawing ~30M random numbers costs more than reading them from the file."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is torch.randn:
+            func = torch.empty
+        return func(*args, **(kwargs or {}))
+
+
+def empty_generator(cfg: StyleGAN2Config) -> Generator:
+    """``Generator(cfg)`` whose randomly initialised tensors hold garbage, for loaders only:
+    call ``check_fit`` first, which guarantees the file supplies every one of them (the
+    tensors a file may lack, w_avg and the resampling filters, are not random)."""
+    with _NoRandomInit():
+        return Generator(cfg).eval().requires_grad_(False)
 
 
 def _check_filters(net: Generator, where: str) -> None:
