@@ -376,6 +376,16 @@ def _zip_named_pkl(tmp):
     return tmp / "ckpt.pkl"
 
 
+def _legacy_torch_named_pkl(tmp):
+    torch.save({"g_ema": {}}, tmp / "old.pkl", _use_new_zipfile_serialization=False)
+    return tmp / "old.pkl"
+
+
+def _bare_tensor(tmp):
+    (tmp / "t.pkl").write_bytes(pickle.dumps(torch.arange(3.0)))
+    return tmp / "t.pkl"
+
+
 def _nvidia_named_pt(tmp):
     return write_nvidia_pickle(tmp / "net.pt", random_net())
 
@@ -491,6 +501,8 @@ CASES = {
     "symlink-loop": (_symlink_loop, "is a symbolic link loop"),
     "link-to-dev-zero": (_dev_zero, r"is a device \(through a symbolic link\)"),
     "torch-zip-named-pkl": (_zip_named_pkl, "a torch.save checkpoint, not an NVIDIA"),
+    "legacy-torch-named-pkl": (_legacy_torch_named_pkl, "a .legacy. torch.save checkpoint"),
+    "bare-tensor-pkl": (_bare_tensor, "no G_ema generator in it .it holds a Tensor"),
     "nvidia-pickle-named-pt": (_nvidia_named_pt, "an NVIDIA network pickle; give it a .pkl"),
     "numpy-array-as-g_ema": (_numpy_as_g_ema, "its G_ema is a numpy array"),
     # 7. non-finite weights

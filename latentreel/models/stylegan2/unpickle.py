@@ -296,10 +296,16 @@ def _describe(value: object) -> str:
     return "nothing" if value is None else quote(value)
 
 
+_LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
+
+
 def find_generator(obj: object, path: Path) -> PersistentRecord:
     """G_ema from an NVIDIA snapshot dict (or a pickled generator on its own)."""
     where = shown_path(path)
     record = obj.get("G_ema") if isinstance(obj, dict) else obj
+    if isinstance(obj, int) and obj == _LEGACY_TORCH_MAGIC:  # torch.save's pre-zip format
+        raise ModelError(f"{where}: a (legacy) torch.save checkpoint, not an NVIDIA network "
+                         "pickle; if it is a rosinality checkpoint, give it a .pt suffix")
     if not isinstance(record, PersistentRecord):
         if isinstance(obj, dict) and "G_ema" in obj:
             found = f"its G_ema is {_describe(record)}"
