@@ -22,10 +22,8 @@ holds, and its tensors are copied in by name.
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,102 +91,7 @@ def _record_from_meta(meta) -> PersistentRecord:
                             len(source) if isinstance(source, str) else 0)
 
 
-def _storage_from_bytes(data: bytes):
-    """torch pickles a storage as ``_load_from_bytes(torch.save(storage))``; load those bytes
-    as data only (weights_only), on the CPU whatever device the file was saved from."""
-    if not isinstance(data, bytes):
-        raise _BadContent("a tensor storage that is not bytes")
-    _scan_storage_bytes(data)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # TypedStorage deprecation chatter
-            storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - torch raises many kinds; each means 'refused'
-        raise _BadContent("a tensor storage torch cannot load") from None
-    if not isinstance(storage, torch.TypedStorage):
-        raise _BadContent(f"a tensor storage that loads as {type(storage).__name__}")
-    return storage
-
-
-_CLEAN_HEADERS: list[bytes] = []  # storage headers (the first three pickles) scanned clean
-
-
-def _scan_storage_bytes(data: bytes) -> None:
-    """Scan the five pickles; the storage may not claim more elements than the bytes hold.
-
-    The first three (magic number, protocol, system info) are the same bytes for every
-    storage a file holds: once scanned clean, the same bytes need no second scan."""
-    f = io.BytesIO(data)
-    header = next((h for h in _CLEAN_HEADERS if data.startswith(h)), None)
-    try:
-        if header is not None:
-            f.seek(len(header))
-        for k in range(3 if header is not None else 0, 5):
-            report = scan_pickle(f, len(data), _STORAGE_POLICY)
-            if k == 2 and len(_CLEAN_HEADERS) < 8:
-                _CLEAN_HEADERS.append(data[:f.tell()])
-            for pid in report.persistent_ids:
-                numel = pid[4] if isinstance(pid, tuple) and len(pid) > 4 else None
-                if not isinstance(numel, int) or not 0 <= numel <= len(data):
-                    raise _BadContent(f"a tensor storage claiming {quote(numel)} elements "
-                                      f"in {len(data)} bytes")
-    except PickleRefused as e:
-        raise _Refused(e.name, " (inside a tensor storage)") from None
-    except PickleMalformed as e:
-        raise _BadContent(f"a tensor storage with {e}") from None
-
-
-def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False,
-                    backward_hooks=None, metadata=None):
-    # Hooks and metadata are dropped: a checkpoint's tensors are data, never callbacks.
-    if not isinstance(storage, torch.TypedStorage):
-        raise _BadContent("a tensor without a storage")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TypedStorage deprecation chatter
-        _check_view(storage.size(), storage_offset, size, stride)
-        return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, False,
-                                               OrderedDict())
-
-
-def _check_view(storage_size: int, offset, size, stride) -> None:
-    """A tensor must lie inside its storage: torch would silently grow the storage instead
-    (a hostile file could ask for terabytes)."""
-    ok = (isinstance(offset, int) and offset >= 0 and isinstance(size, (tuple, list))
-          and isinstance(stride, (tuple, list)) and len(size) == len(stride)
-          and all(isinstance(v, int) and v >= 0 for v in (*size, *stride)))
-    if ok and all(size):  # an empty tensor reads nothing
-        ok = offset + sum((n - 1) * st for n, st in zip(size, stride)) < storage_size
-        # Nor may it claim more elements than the storage has (stride-0, overlapping views).
-        ok = ok and len(size) <= 8 and _product(size) <= storage_size
-    if not ok:
-        raise _BadContent(f"a tensor view (offset {quote(offset)}, size {_short(size)}, "
-                          f"stride {_short(stride)}) outside its storage of {storage_size} "
-                          "elements")
-
-
-def _product(sizes) -> int:
-    out = 1
-    for n in sizes:
-        out *= n
-    return out
-
-
-def _short(values) -> str:
-    if isinstance(values, (tuple, list)) and len(values) <= 8:
-        return "[" + ", ".join(quote(v, 20) for v in values) + "]"
-    return quote(values)
-
-
-def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
-    if not isinstance(data, torch.Tensor):
-        raise _BadContent("a parameter that is not a tensor")
-    return torch.nn.Parameter(data, requires_grad=False)
-
-
 _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")  # numpy 1.x, 2.x
-_STORAGE_TYPES = ("FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage",
-                  "LongStorage", "IntStorage", "ShortStorage", "CharStorage", "ByteStorage",
-                  "BoolStorage")
 
 # Every global a StyleGAN2 pickle may name, mapped to what it becomes here. Each value is
 # either plain data (OrderedDict, set, frozenset, torch.Size) or a loader-owned function or
@@ -198,13 +101,13 @@ ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("torch", "Size"): torch.Size,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
+    ("torch._utils", "_rebuild_tensor_v2"): standins.rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): standins.rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): standins.rebuild_parameter,
+    ("torch.storage", "_load_from_bytes"): standins.storage_from_bytes,
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _record_from_meta,
     ("dnnlib.util", "EasyDict"): _EasyDict,
-    **{("torch", name): standins.storage_type(name) for name in _STORAGE_TYPES},
+    **{("torch", name): standins.storage_type(name) for name in standins.STORAGE_TYPES},
     **{(mod, "_reconstruct"): standins.numpy_reconstruct for mod in _NUMPY_MODULES},
     **{(mod, "scalar"): standins.numpy_scalar for mod in _NUMPY_MODULES},
     ("numpy", "ndarray"): standins.NumpyArrayType,
@@ -219,12 +122,6 @@ STATEFUL_GLOBALS: frozenset[tuple[str, str]] = frozenset({
     ("numpy", "dtype"),
     *((mod, "_reconstruct") for mod in _NUMPY_MODULES),
 })
-
-# A storage's bytes are torch.save's legacy format: five pickles (magic number, protocol,
-# system info, the storage as a persistent id, its key list), then the raw elements.
-_STORAGE_POLICY = ScanPolicy(allowed={("torch", n) for n in _STORAGE_TYPES},
-                             persistent_ids=True)
-
 
 class RestrictedUnpickler(pickle.Unpickler):
     """Resolves only ALLOWED_GLOBALS; refuses persistent ids (torch.save's zip format)."""
