@@ -18,7 +18,10 @@ from latentreel.upscale.registry import UpscalerInfo, weight_files
 # the output size. Chunks and tiles are sized from these.
 BYTES_PER_OUT_PIXEL = {"rrdbnet": 3 * 64 * 4, "srvgg": 4 * 16}
 BUDGET_BYTES = {"cpu": 1 << 30, "cuda": 4 << 30}  # activations per upscaler call
-TILE_PAD = 20  # input pixels of context per tile: SRVGG's 18-conv receptive field, exactly
+# Input pixels of context around each tile: SRVGG's whole 18-conv receptive field (tiles are
+# exact); RRDBNet's reaches further, and 40 px keeps its seams within 7 of 255 levels at worst,
+# 0.06 on average (20 px: 37 and 0.6), measured on a 144 px frame in 48 px tiles.
+TILE_PAD = 40
 
 
 @dataclass(frozen=True)
