@@ -198,3 +198,23 @@ def test_upscaler_keeps_the_generator_range():
     up = Upscaler(UPSCALERS["realesr-animevideov3-x4"], torch.nn.Identity(), torch.device("cpu"))
     x = torch.rand(2, 3, 4, 4) * 2 - 1
     assert torch.allclose(up(x), x, atol=1e-6)
+
+
+def test_ray_worker_upscales_as_the_scene_says(tmp_path):
+    """Distributed renders load the generator on each worker: the upscale must follow it."""
+    from latentreel.distributed.worker import SegmentWorker, WorkerSpec
+    from latentreel.scene.model import Output
+
+    spec = WorkerSpec(model="dcgan-digiface", base=str(tmp_path), device="cpu",
+                      precision="fp32", batch_size=4, count=1, num_gpus=0, num_cpus=1)
+    threads = torch.get_num_threads()
+    try:
+        worker = SegmentWorker(spec)
+    finally:
+        torch.set_num_threads(threads)
+    plain = Output(path=tmp_path / "x.mp4", size=256)
+    sharp = Output(path=tmp_path / "x.mp4", size=256, upscale="realesr-animevideov3")
+    assert worker._frames_from(plain) is worker.generator
+    upscaled = worker._frames_from(sharp)
+    assert upscaled.resolution == 256 and upscaled.name.endswith("realesr-animevideov3-x4")
+    assert worker._frames_from(sharp) is upscaled  # loaded once per worker
