@@ -57,7 +57,8 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     # 1. Resolve the scene as `render` does.
     g = load_generator(scene.model, pick_device(device), base=scene.base)
     side = size or scene.output.size
-    shown_g = with_upscaler(g, upscale or scene.output.upscale, side)  # before any frame
+    shown_g = with_upscaler(g, upscale or scene.output.upscale, side,
+                            smooth=scene.output.upscale_smooth)  # before any frame
     space = scene_space(scene, g)
     keyframes, latents = resolve_keyframes(scene, g)
     path = build_path(keyframes, latents, scene.output.fps, len(keyframes) > 1,  # loops forever

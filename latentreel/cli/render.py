@@ -36,6 +36,9 @@ def render(
                                       "for the cluster and for its workers to start."),
     upscale: str = typer.Option(None, "--upscale", help="Override output.upscale: none | "
                                 "lanczos | an upscaler from `latentreel models`."),
+    upscale_smooth: bool = typer.Option(None, "--upscale-smooth/--no-upscale-smooth",
+                                        help="Override output.upscale_smooth: steady the "
+                                        "learned detail over neighbouring frames."),
 ) -> None:
     """Render a scene to an MP4."""
     from latentreel.errors import BadInputError
@@ -45,7 +48,7 @@ def render(
     options = RenderOptions(
         out=out, device=device, batch_size=batch_size, fps=fps, size=size, preview=preview,
         progress=not quiet, segment_seconds=segment_seconds, resume=resume, precision=precision,
-        upscale=upscale,
+        upscale=upscale, upscale_smooth=upscale_smooth,
     )
     if ray is None and workers is not None:
         raise BadInputError("--workers: only with --ray (e.g. --ray local --workers 2)")

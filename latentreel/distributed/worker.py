@@ -120,9 +120,10 @@ class SegmentWorker:
         """The generator, upscaled as ``output.upscale`` says (loaded once per worker)."""
         from latentreel.upscale.runtime import with_upscaler
 
-        key = (output.upscale, output.size)
+        key = (output.upscale, output.size, output.upscale_smooth)
         if getattr(self, "_upscaled", (None,))[0] != key:
-            self._upscaled = (key, with_upscaler(self.generator, output.upscale, output.size))
+            self._upscaled = (key, with_upscaler(self.generator, output.upscale, output.size,
+                                                 smooth=output.upscale_smooth))
         return self._upscaled[1]
 
 

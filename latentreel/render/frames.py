@@ -18,18 +18,43 @@ from latentreel.models.base import Generator, to_uint8
 
 def iter_frame_batches(
     generator: Generator, path: LatentPath, space: str, batch_size: int,
-    autocast: torch.dtype | None = None,
+    autocast: torch.dtype | None = None, *, start: int = 0, stop: int | None = None,
 ) -> Iterator[torch.Tensor]:
     """uint8 frames [B, H, W, 3] on the CPU, in order, ``batch_size`` at a time.
 
-    ``autocast``: run the generator in this lower precision (see render.device)."""
+    ``autocast``: run the generator in this lower precision (see render.device).
+    ``start``, ``stop``: only frames [start, stop) of ``path`` (a segment). A frame depends
+    only on its own latent and, under temporal smoothing, its neighbours' latents in
+    ``path``, so segments and batches cut anywhere give the frames of one whole render."""
+    stop = path.total_frames if stop is None else stop
+    radius = getattr(generator, "smooth_radius", 0)
     with torch.inference_mode(), torch.autocast(generator.device.type, enabled=autocast is not None,
                                                 dtype=autocast or torch.bfloat16):
-        for start in range(0, path.total_frames, batch_size):
-            idx = torch.arange(start, min(start + batch_size, path.total_frames))
-            latents = path.latents(idx).to(generator.device)
-            images = _synthesize_unique(generator, latents, space).float()
+        for first in range(start, stop, batch_size):
+            last = min(first + batch_size, stop)
+            if radius:
+                images = _synthesize_smoothed(generator, path, space, first, last, radius)
+            else:
+                latents = path.latents(torch.arange(first, last)).to(generator.device)
+                images = _synthesize_unique(generator, latents, space).float()
             yield to_uint8(images).cpu()  # converted on the device: 4x less to copy
+
+
+def _synthesize_smoothed(generator, path: LatentPath, space: str, first: int, last: int,
+                         radius: int) -> torch.Tensor:
+    """Frames [first, last) of an UpscaledGenerator, their learned detail stabilised over
+    ``radius`` neighbours each side, rendered as context (clipped at the video's ends)."""
+    from latentreel.upscale.temporal import stabilise
+
+    lo, hi = max(0, first - radius), min(path.total_frames, last + radius)
+    latents = path.latents(torch.arange(lo, hi)).to(generator.device)
+    flat = latents.flatten(1)
+    uniq, inverse = torch.unique(flat, dim=0, return_inverse=True)
+    base = generator.base.synthesize(uniq.reshape(-1, *latents.shape[1:]), space)
+    sr = generator.upscaler(base)
+    # In frame order from here: hold frames repeat their keyframe's images.
+    return stabilise(base[inverse].float(), sr[inverse].float(), first - lo, last - lo,
+                     radius)
 
 
 def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str) -> torch.Tensor:

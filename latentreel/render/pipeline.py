@@ -38,6 +38,7 @@ class RenderOptions:
     segment_seconds: float | None = None  # write complete segments, joined at the end
     resume: bool = False  # continue a segmented render from its last complete segment
     upscale: str | None = None  # override output.upscale (none | lanczos | an upscaler name)
+    upscale_smooth: bool | None = None  # override output.upscale_smooth
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def plan_render(scene: Scene, options: RenderOptions, *,
         generator = load_generator(scene.model, device, base=scene.base)
     batch = options.batch_size or default_batch_size(device, generator.resolution)
     # Checked here, so missing upscaler weights stop the render before any frame.
-    frames_from = with_upscaler(generator, output.upscale, output.size)
+    frames_from = with_upscaler(generator, output.upscale, output.size,
+                                smooth=output.upscale_smooth)
     # 3. Resolve keyframes and lay out the frame schedule.
     space = scene_space(scene, generator)
     keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress)
@@ -157,6 +159,8 @@ def _output_settings(scene: Scene, options: RenderOptions):
                          fps=min(output.fps, 12), preset="ultrafast", crf=28)
     changes = {k: v for k, v in (("fps", options.fps), ("size", options.size),
                                  ("upscale", options.upscale)) if v}
+    if options.upscale_smooth is not None:
+        changes["upscale_smooth"] = options.upscale_smooth
     if options.out is not None:
         changes["path"] = Path(options.out)
     return replace(output, **changes)

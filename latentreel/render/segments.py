@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from latentreel.latents.path import LatentPath
@@ -34,7 +33,7 @@ def _fingerprint(path: LatentPath, output, space: str, autocast) -> str:
     h.update(json.dumps([path.hold_frames, path.transition_frames, path.interpolation,
                          path.easing, path.loop, sorted(path.t_override), space,
                          output.fps, output.size, output.crf, output.preset,
-                         str(autocast)]).encode())
+                         output.upscale, output.upscale_smooth, str(autocast)]).encode())
     for i in sorted(path.t_override):
         h.update(path.t_override[i].numpy().tobytes())
     return h.hexdigest()[:24]
@@ -104,10 +103,12 @@ def encode_segment(generator, path, bounds: tuple[int, int], output, space: str,
     """
     from latentreel.video.writer import FrameWriter
 
-    sub = _SubPath(path, *bounds)
+    start, stop = bounds
     with FrameWriter(dest, fps=output.fps, size=output.size, crf=output.crf,
                      preset=output.preset) as writer, encoder_cpu_share(generator, output):
-        for frames in iter_frame_batches(generator, sub, space, batch_size, autocast):
+        # The whole path, not a sub-path: smoothing reads frames beyond the segment's edges.
+        for frames in iter_frame_batches(generator, path, space, batch_size, autocast,
+                                         start=start, stop=stop):
             writer.write(frames.numpy())
             yield len(frames)
 
@@ -148,12 +149,3 @@ def _segment_frames(work: Path, segment_seconds: float | None, fps: int, resume:
             return saved
     return max(1, round((segment_seconds or DEFAULT_SEGMENT_SECONDS) * fps))
 
-
-class _SubPath:
-    """Frames [start, stop) of a LatentPath, indexed from 0."""
-
-    def __init__(self, path: LatentPath, start: int, stop: int):
-        self.path, self.start, self.total_frames = path, start, stop - start
-
-    def latents(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.path.latents(frames + self.start)

@@ -41,6 +41,7 @@ class Output:
     audio: Path | None = None  # optional soundtrack, trimmed or looped to the video
     preset: str = "medium"  # x264 speed/size trade-off
     upscale: str = "none"  # none | lanczos | a learned upscaler from upscale.registry
+    upscale_smooth: bool = True  # stabilise learned detail over neighbouring frames (video)
 
 
 @dataclass(frozen=True)

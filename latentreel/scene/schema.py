@@ -56,6 +56,9 @@ OUTPUT = Spec(
         "audio": Spec("path", help="soundtrack, trimmed or looped to the video", must_exist=True),
         "upscale": Spec("enum", choices=UPSCALERS, default="none",
                         help="learned upscaling before the resize to size (none: lanczos only)"),
+        "upscale_smooth": Spec("bool", default=True,
+                               help="steady the learned detail over neighbouring frames so "
+                                    "it does not flicker"),
     },
 )
 

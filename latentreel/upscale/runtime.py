@@ -106,10 +106,14 @@ def load_upscaler(info: UpscalerInfo, device: torch.device) -> Upscaler:
 
 class UpscaledGenerator:
     """A Generator whose images come out upscaled: the render pipeline, sheets and play take
-    it like any generator (same latents, ``resolution`` times the factor)."""
+    it like any generator (same latents, ``resolution`` times the factor).
 
-    def __init__(self, generator: Generator, upscaler: Upscaler):
-        self.base, self.upscaler = generator, upscaler
+    ``smooth_radius``: neighbours each side whose learned detail the render's frame loop
+    averages in (upscale.temporal; 0: none). Frame by frame ``synthesize`` never smooths:
+    it sees latents, not their order."""
+
+    def __init__(self, generator: Generator, upscaler: Upscaler, smooth_radius: int = 0):
+        self.base, self.upscaler, self.smooth_radius = generator, upscaler, smooth_radius
         self.name = f"{generator.name}+{upscaler.info.name}"
         self.z_dim = generator.z_dim
         self.latent_spaces = generator.latent_spaces
@@ -129,9 +133,11 @@ class UpscaledGenerator:
         return self.upscaler(self.base.synthesize(latents, space))
 
 
-def with_upscaler(generator: Generator, name: str | None, size: int) -> Generator:
+def with_upscaler(generator: Generator, name: str | None, size: int, *,
+                  smooth: bool = False) -> Generator:
     """``generator`` upscaled by the named upscaler towards ``size`` px (unchanged for
-    none / lanczos / None).
+    none / lanczos / None). ``smooth``: video frames get their learned detail stabilised
+    over neighbouring frames (output.upscale_smooth).
 
     Raises:
         ModelError: unknown upscaler or weights not installed (with the install command).
@@ -141,4 +147,7 @@ def with_upscaler(generator: Generator, name: str | None, size: int) -> Generato
     info = resolve_upscaler(name, generator.resolution, size)
     if info is None:
         return generator
-    return UpscaledGenerator(generator, load_upscaler(info, generator.device))
+    from latentreel.upscale.temporal import RADIUS
+
+    return UpscaledGenerator(generator, load_upscaler(info, generator.device),
+                             smooth_radius=RADIUS if smooth else 0)
