@@ -7,7 +7,8 @@
 (MEMORY)  peak RSS of a short and a long upscaled render, each in a fresh process
 (FLICKER) mean absolute change between consecutive frames, upscaled / lanczos on the same
           frames; and the same for the second difference, which smooth motion keeps near zero
-          and frame-to-frame invented detail does not
+          and frame-to-frame invented detail does not; each without and with the temporal
+          stabilisation renders use (upscale.temporal), beside the edge sharpness it keeps
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from latentreel.models.registry import load_generator
 from latentreel.render.device import pick_device
 from latentreel.upscale.registry import UPSCALERS, UpscalerInfo, resolve_upscaler, weight_files
 from latentreel.upscale.runtime import activation_bytes, load_upscaler, plan_upscale
+from latentreel.upscale.temporal import stabilise
 
 PICTURE_ROWS = ("realesrgan-x4plus", "realesrgan-x4plus-anime", "realesr-animevideov3-x4")
 E2E_UPSCALERS = ("realesr-animevideov3", "realesrgan-x4plus")
@@ -106,6 +108,12 @@ def upscaled_uint8(info: UpscalerInfo | None, images: torch.Tensor, size: int) -
     if info is not None:
         with torch.inference_mode():
             images = load_upscaler(info, images.device)(images)
+    return resized_uint8(images, size)
+
+
+def resized_uint8(images: torch.Tensor, size: int) -> np.ndarray:
+    """Images [N, 3, H, W] in [-1, 1] as uint8 frames at ``size`` px, resized as the encoder
+    would (lanczos)."""
     frames = to_uint8(images).cpu().numpy()
     if frames.shape[1] == size:
         return frames
@@ -118,6 +126,34 @@ def flicker(frames: np.ndarray) -> dict:
     f = frames.astype(np.float32)
     return {"d1": float(np.abs(np.diff(f, axis=0)).mean()),
             "d2": float(np.abs(np.diff(f, n=2, axis=0)).mean())}
+
+
+def edge_strength(frames: np.ndarray) -> float:
+    """Sharpness: the 99th percentile of horizontal luma steps (0-255 scale)."""
+    return float(np.percentile(np.abs(np.diff(frames.astype(np.float32).mean(-1), axis=2)), 99))
+
+
+def bench_flicker(images: torch.Tensor, size: int, log) -> dict:
+    """Flicker and sharpness of every upscaler, raw and stabilised, as ratios to lanczos."""
+    lanczos = upscaled_uint8(None, images, size)
+    base = {**flicker(lanczos), "edge": edge_strength(lanczos)}
+    res = {"lanczos": base}
+    for name, info in UPSCALERS.items():
+        r = res[name] = {}
+        with torch.inference_mode():
+            sr = load_upscaler(info, images.device)(images)
+        # The whole sequence at once: the frames a render gives, however it is cut.
+        for key, out in (("raw", sr), ("smooth", stabilise(images, sr, 0, len(images)))):
+            frames = resized_uint8(out, size)
+            f = {**flicker(frames), "edge": edge_strength(frames)}
+            r[key] = {**f, **{f"{k}_ratio": f[k] / base[k] for k in ("d1", "d2", "edge")}}
+        raw, st = r["raw"], r["smooth"]
+        log(f"flicker {name:25s} change/frame ratio {raw['d1_ratio']:.2f} -> "
+            f"{st['d1_ratio']:.2f}; 2nd difference ratio {raw['d2_ratio']:.2f} -> "
+            f"{st['d2_ratio']:.2f}; edge sharpness ratio {raw['edge_ratio']:.2f} -> "
+            f"{st['edge_ratio']:.2f} (lanczos: change {base['d1']:.2f}, 2nd "
+            f"{base['d2']:.2f}, edge {base['edge']:.1f})")
+    return res
 
 
 def bench_e2e_upscale(work: Path, name: str, frames: int, size: int, device: str) -> float:
@@ -181,8 +217,11 @@ def comparison_picture(images: torch.Tensor, out: Path, size: int = 256) -> Path
 
 def run_upscale_bench(*, frames: int = 8, flicker_frames: int = 24, e2e_frames: int = 24,
                       memory: bool = True, bf16: bool = True, device: str = "auto",
-                      picture: Path | None = None, log=print) -> dict:
-    """Every measurement of the module docstring, in one process; returns figures and ratios."""
+                      picture: Path | None = None, flicker_only: bool = False,
+                      log=print) -> dict:
+    """Every measurement of the module docstring, in one process; returns figures and ratios.
+
+    ``flicker_only``: step 3 alone (the RRDBNets take minutes per step on a CPU)."""
     dev = pick_device(device)
     g = load_generator("dcgan-digiface", dev)
     size = 4 * g.resolution
@@ -197,6 +236,9 @@ def run_upscale_bench(*, frames: int = 8, flicker_frames: int = 24, e2e_frames: 
         scene.write_text(bench_scene_yaml(n_all, work / "frames.mp4", size))
         path = bench_path(g, scene)
         images = generated_frames(g, path, flicker_frames)
+        if flicker_only:
+            res["flicker"] = bench_flicker(images, size, log)
+            return res
         # 2. Speed and parity against ncnn.
         for name, info in UPSCALERS.items():
             r = res["sr"][name] = bench_sr(info, images[:frames], dev, bf16 and dev.type == "cpu")
@@ -207,14 +249,7 @@ def run_upscale_bench(*, frames: int = 8, flicker_frames: int = 24, e2e_frames: 
                 + (f"  | bf16 {r['torch_bf16_fps']:6.2f} frames/s, max|diff| vs fp32 "
                    f"{r['bf16_max_abs_diff_01']:.1e}" if "torch_bf16_fps" in r else ""))
         # 3. Flicker: consecutive-frame change, upscaled / lanczos, at the output size.
-        base = flicker(upscaled_uint8(None, images, size))
-        res["flicker"]["lanczos"] = base
-        for name, info in UPSCALERS.items():
-            f = flicker(upscaled_uint8(info, images, size))
-            f.update(d1_ratio=f["d1"] / base["d1"], d2_ratio=f["d2"] / base["d2"])
-            res["flicker"][name] = f
-            log(f"flicker {name:25s} change/frame {f['d1']:.2f} (lanczos {base['d1']:.2f}, "
-                f"ratio {f['d1_ratio']:.2f}); 2nd difference ratio {f['d2_ratio']:.2f}")
+        res["flicker"] = bench_flicker(images, size, log)
         # 4. End to end, against what the stages allow.
         gen_fps = bench_generator_fps(g, path, e2e_frames)
         enc = bench_encoder(np.resize(upscaled_uint8(None, images, size),

@@ -39,6 +39,8 @@ def bench_upscale(
     memory: bool = typer.Option(True, help="Also measure peak memory, 40 vs 160 frames."),
     bf16: bool = typer.Option(True, help="Also time bf16 (CPU) and its deviation."),
     picture: Path = typer.Option(None, help="Also write lanczos vs each upscaler as a PNG."),
+    flicker_only: bool = typer.Option(False, "--flicker-only", help="Only the flicker and "
+                                      "sharpness figures, raw and stabilised."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
 ) -> None:
     """Learned upscalers: frames/s vs the ncnn runtime, E2E ratio, memory, flicker."""
@@ -47,7 +49,8 @@ def bench_upscale(
 
     write_json(json_out, run_upscale_bench(frames=frames, flicker_frames=flicker_frames,
                                            e2e_frames=e2e_frames, memory=memory, bf16=bf16,
-                                           picture=picture, device=device, log=typer.echo))
+                                           picture=picture, flicker_only=flicker_only,
+                                           device=device, log=typer.echo))
 
 
 @bench_app.command("stylegan")
