@@ -71,12 +71,15 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize("loop", [False, True], ids=["ends-clipped", "loop-wraps"])
 def test_segmented_render_equals_one_file_with_smoothing(write_scene, tmp_path, captured,
-                                                         one_thread):
+                                                         one_thread, loop):
     scene = load_scene(write_scene(f"""
+        loop: {str(loop).lower()}
         output: {{path: {tmp_path / 'a.mp4'}, fps: 8, size: 128,
                   upscale: realesr-animevideov3, preset: ultrafast}}
-        keyframes: [{{seed: 1, hold: 0.25, transition: 1}}, {{seed: 2, hold: 0.25}}]
+        keyframes: [{{seed: 1, hold: 0.25, transition: 1}},
+                    {{seed: 2, hold: 0.25, transition: 0.5}}]
     """))
     g = load_generator("dcgan-digiface", torch.device("cpu"))  # loaded once for three renders
 

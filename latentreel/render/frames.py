@@ -43,11 +43,18 @@ def iter_frame_batches(
 def _synthesize_smoothed(generator, path: LatentPath, space: str, first: int, last: int,
                          radius: int) -> torch.Tensor:
     """Frames [first, last) of an UpscaledGenerator, their learned detail stabilised over
-    ``radius`` neighbours each side, rendered as context (clipped at the video's ends)."""
+    ``radius`` neighbours each side, rendered as context: clipped at the video's ends, or
+    wrapped around for a looping scene, whose last frame leads into its first."""
     from latentreel.upscale.temporal import stabilise
 
-    lo, hi = max(0, first - radius), min(path.total_frames, last + radius)
-    latents = path.latents(torch.arange(lo, hi)).to(generator.device)
+    total = path.total_frames
+    if path.loop:
+        lo, hi = first - radius, last + radius
+        idx = torch.arange(lo, hi) % total
+    else:
+        lo, hi = max(0, first - radius), min(total, last + radius)
+        idx = torch.arange(lo, hi)
+    latents = path.latents(idx).to(generator.device)
     flat = latents.flatten(1)
     uniq, inverse = torch.unique(flat, dim=0, return_inverse=True)
     base = generator.base.synthesize(uniq.reshape(-1, *latents.shape[1:]), space)
