@@ -24,6 +24,7 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ from latentreel.errors import ModelError
 from latentreel.models.stylegan2.kwargs import config_from_init
 from latentreel.models.stylegan2.network import Generator
 from latentreel.models.stylegan2.weights import assign_tensors, estimate_w_avg
+
+if TYPE_CHECKING:
+    from latentreel.models.stylegan3.network import Generator as StyleGAN3Network
 
 
 class _Refused(Exception):
@@ -204,11 +208,14 @@ def find_generator(obj: object, path: Path) -> PersistentRecord:
                          f"(it holds {keys or 'nothing'})")
     if record.class_name != "Generator":
         raise ModelError(f"{path}: G_ema is a {record.class_name}, not a StyleGAN2 Generator")
-    synthesis = record.state.get("_modules", {}).get("synthesis")
-    if isinstance(synthesis, PersistentRecord) and "input" in synthesis.state.get("_modules", {}):
-        raise ModelError(f"{path}: this is a StyleGAN3 (alias-free) generator; only StyleGAN2 "
-                         "networks are supported")
     return record
+
+
+def is_stylegan3(record: PersistentRecord) -> bool:
+    """A StyleGAN3 (alias-free) generator: its synthesis network starts with an input layer."""
+    synthesis = (record.state.get("_modules") or {}).get("synthesis")
+    return isinstance(synthesis, PersistentRecord) and \
+        "input" in (synthesis.state.get("_modules") or {})
 
 
 def record_tensors(record: PersistentRecord, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -230,8 +237,8 @@ def record_tensors(record: PersistentRecord, prefix: str = "") -> dict[str, torc
     return out
 
 
-def load_network_pickle(path: Path) -> Generator:
-    """Build our StyleGAN2 generator from an NVIDIA network pickle, safely.
+def load_network_pickle(path: Path) -> Generator | StyleGAN3Network:
+    """Build our StyleGAN2 (or StyleGAN3) generator from an NVIDIA network pickle, safely.
 
     Raises:
         ModelError: refused globals, unreadable file, unsupported or mismatching network.
@@ -240,6 +247,10 @@ def load_network_pickle(path: Path) -> Generator:
     obj = read_network_pickle(path)
     try:
         record = find_generator(obj, path)
+        if is_stylegan3(record):
+            from latentreel.models.stylegan3.load import network_from_record
+
+            return network_from_record(record, path)
         # 2. Our architecture from its recorded constructor arguments.
         cfg = config_from_init(record.state.get("_init_args", ()),
                                record.state.get("_init_kwargs", {}))
