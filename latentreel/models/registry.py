@@ -23,6 +23,7 @@ class ModelInfo:
     source: str  # where the weights come from
     load: Callable[[torch.device], Generator]  # builds the generator on a device
     installed: Callable[[], bool]  # whether its weights are available offline now
+    camera: bool = False  # its input layer takes a camera transform (StyleGAN3)
 
 
 def _dcgan_installed() -> bool:
@@ -65,7 +66,7 @@ def _stylegan2_entry(name: str, description: str, url: str) -> ModelInfo:
 
     return ModelInfo(name=name, description=description,
                      source=f"{url} (latentreel models pull {name})", load=load,
-                     installed=installed)
+                     installed=installed, camera=name.startswith("stylegan3-"))
 
 
 def _load_pulled(name: str, device: torch.device) -> Generator:

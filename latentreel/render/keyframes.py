@@ -41,6 +41,17 @@ def scene_space(scene: Scene, generator: Generator) -> str:
     return space
 
 
+def check_camera(scene: Scene, generator: Generator) -> None:
+    """Refuse `camera:` / `turns:` for a model without an input transform (a model file's
+    kind is only known once it is loaded; registry names are refused by load_scene)."""
+    where = scene.camera_where
+    if where is not None and not getattr(generator, "has_camera", False):
+        from latentreel.errors import SceneError
+        from latentreel.scene.load import camera_problem
+
+        raise SceneError([f"{where}: {camera_problem(generator.name)}"])
+
+
 def resolve_keyframes(
     scene: Scene, generator: Generator, *, progress: bool = True, shared: dict | None = None
 ) -> tuple[list[Keyframe], torch.Tensor]:
@@ -53,6 +64,7 @@ def resolve_keyframes(
         ``shared`` receives what kinds leave behind (e.g. feedback reports).
     """
     space = scene_space(scene, generator)
+    check_camera(scene, generator)
     ctx = ResolveContext(generator=generator, space=space, scene_seed=scene.seed,
                          scene_file=scene.file, progress=progress,
                          shared=shared if shared is not None else {})
