@@ -1,14 +1,18 @@
-"""`latentreel bench stylegan`: a random-weight FFHQ-shaped StyleGAN2, measured end to end.
+"""`latentreel bench stylegan`: a random-weight FFHQ-shaped StyleGAN, measured end to end.
 
 No model file is needed (and none can be downloaded offline): the network has NVIDIA's
-config-f shape at the chosen resolution (512-d z and w, 8 mapping layers, ADA-style fp16 in
-the top 4 resolutions, conv_clamp 256), so its speed is the real model's speed. In one run:
+shape at the chosen resolution (StyleGAN2 config-f: 512-d z and w, 8 mapping layers,
+ADA-style fp16 in the top 4 resolutions, conv_clamp 256; StyleGAN3 T or R as its train.py
+builds them), so its speed is the real model's speed. In one run, per network:
 
 (G)      generator images/s by batch size and precision (latents -> uint8 on the host)
 (ENC)    the encoder alone, fed frames rendered beforehand
 (E2E)    `render_scene` of a scene with the same frames, on this generator
 (INVERT) W+ inversion seconds per 1,000 steps: the pixel stage, and the stage with FaceNet
-         identity loss and noise maps fitted
+         identity loss and noise maps fitted (StyleGAN3 has no noise maps)
+
+``--arch stylegan3-t|stylegan3-r`` measures that network and a StyleGAN2 at the same
+resolutions in the same run, and reports StyleGAN3 / StyleGAN2 ratios.
 """
 
 from __future__ import annotations
@@ -22,6 +26,21 @@ import torch
 
 from latentreel.bench.common import machine_info, timed
 from latentreel.render.device import pick_device
+
+ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r")
+
+
+def random_backend(arch: str, resolution: int, device: torch.device):
+    """A random FFHQ-shaped generator of ``arch`` behind the Generator protocol."""
+    if arch == "stylegan2":
+        from latentreel.models.stylegan2.backend import StyleGAN2Generator
+        from latentreel.models.stylegan2.bench import random_generator
+
+        return StyleGAN2Generator(random_generator(resolution), device)
+    from latentreel.models.stylegan3.backend import StyleGAN3Generator
+    from latentreel.models.stylegan3.bench import random_stylegan3
+
+    return StyleGAN3Generator(random_stylegan3(resolution, arch), device)
 
 
 def _frames(g, path, batch: int, space: str) -> np.ndarray:
@@ -57,11 +76,11 @@ def invert_seconds(g, steps: int, facenet=None) -> dict:
 
 def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: int = 240,
                        size: int | None = None, batches=(1, 4, 16, 32),
-                       invert_steps: int = 50, log=print) -> dict:
+                       invert_steps: int = 50, arch: str = "stylegan2", log=print) -> dict:
+    """One network of ``arch``: G table, ENC, E2E and W+ inversion (see the module doc)."""
     from latentreel.bench.render import bench_encoder, bench_path, bench_scene_yaml
     from latentreel.faces.facenet import load_facenet
-    from latentreel.models.stylegan2.backend import StyleGAN2Generator
-    from latentreel.models.stylegan2.bench import bench_generator, random_generator
+    from latentreel.models.stylegan2.bench import bench_generator
     from latentreel.render.device import default_batch_size
     from latentreel.render.keyframes import default_space
     from latentreel.render.pipeline import RenderOptions, render_scene
@@ -69,9 +88,10 @@ def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: 
 
     dev = pick_device(device)
     size = size or resolution
-    g = StyleGAN2Generator(random_generator(resolution), dev)  # precision auto: fp16 on CUDA
-    results: dict = {"machine": machine_info(), "device": str(dev), "resolution": resolution,
-                     "precision": g.precision, "frames": frames, "size": size}
+    g = random_backend(arch, resolution, dev)  # precision auto: fp16 layers on CUDA
+    results: dict = {"machine": machine_info(), "device": str(dev), "arch": arch,
+                     "resolution": resolution, "precision": g.precision, "frames": frames,
+                     "size": size}
     # 1. G by batch size and precision.
     precisions = ["fp32", "fp16" if dev.type == "cuda" else "bf16"]
     table = bench_generator(g, list(batches), precisions, dev, to_uint8=True)
@@ -84,7 +104,9 @@ def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: 
     with tempfile.TemporaryDirectory(prefix="latentreel-bench-") as tmp:
         work = Path(tmp)
         scene_file = work / "e2e.yaml"
-        scene_file.write_text(bench_scene_yaml(frames, work / "e2e.mp4", size))
+        # Short runs (a 1024 px network on a CPU) keep two keyframes with a lower frame rate.
+        fps = min(30, max(1, frames // 2))
+        scene_file.write_text(bench_scene_yaml(frames, work / "e2e.mp4", size, fps=fps))
         path = bench_path(g, scene_file)
         batch = default_batch_size(dev, g.resolution)
         # 2. ENC on frames rendered beforehand (the renderer's own precision and batch).
@@ -120,3 +142,31 @@ def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: 
         f"{inv['facenet_noise_s_per_1000']:.0f} s per 1,000 FaceNet + noise steps "
         f"(timed over {invert_steps})")
     return results
+
+
+def run_arch_bench(arch: str, *, resolutions=(256, 1024), log=print, **kwargs) -> dict:
+    """``arch`` and StyleGAN2 at each resolution in one run, with StyleGAN3 / StyleGAN2 ratios
+    of the best images/s, the E2E render rate and the W+ inversion time."""
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {', '.join(ARCHS)}, not {arch!r}")
+    archs = [arch] if arch == "stylegan2" else [arch, "stylegan2"]
+    out: dict = {"arch": arch, "resolutions": {}}
+    for res in resolutions:
+        runs = {}
+        for a in archs:
+            log(f"--- {a}, {res} px ---")
+            runs[a] = run_stylegan_bench(resolution=res, arch=a, log=log, **kwargs)
+        entry = {"runs": runs}
+        if len(archs) == 2:
+            new, old = runs[arch], runs["stylegan2"]
+            entry["ratios"] = {
+                "G_best": new["generator"]["best"]["images_per_s"]
+                / old["generator"]["best"]["images_per_s"],
+                "E2E": new["render"]["E2E_fps"] / old["render"]["E2E_fps"],
+                "invert_s": new["invert"]["pixel_s_per_1000"] / old["invert"]["pixel_s_per_1000"],
+            }
+            r = entry["ratios"]
+            log(f"{res} px {arch} / stylegan2: G best {r['G_best']:.2f}x, E2E {r['E2E']:.2f}x, "
+                f"W+ inversion time {r['invert_s']:.2f}x")
+        out["resolutions"][res] = entry
+    return out

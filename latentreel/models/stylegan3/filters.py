@@ -76,6 +76,8 @@ def _upsample_axis(x: torch.Tensor, f: torch.Tensor, up: int, pad: tuple[int, in
     n_out = x.shape[dim] * up + pad[0] + pad[1] - k + 1
     start = k - 1 - pad[0]
     end_pad = start + n_out - full.shape[dim]
+    if start >= 0 and end_pad <= 0:  # a window inside: a view, no copy
+        return full.narrow(dim, start, n_out)
     pads = [0, 0, -start, end_pad] if dim == 2 else [-start, end_pad]
     return F.pad(full, pads)
 
@@ -112,12 +114,14 @@ def filtered_lrelu(x: torch.Tensor, bias: torch.Tensor, up_filter: torch.Tensor 
             raise ValueError("up_filter must be separable (1-D taps)")
         x = _upsample_axis(x, up_filter, up, (top, bottom), dim=2)
         x = _upsample_axis(x, up_filter, up, (left, right), dim=3)
+    # The gain commutes with a leaky ReLU (gain > 0). Without autograd the rest runs in place
+    # on the one new tensor: at 1024 px these maps are the biggest tensors in the network.
+    x = x * gain if gain != 1 else x  # x + bias above made x a new tensor
+    inplace = not torch.is_grad_enabled()
     if slope != 1:
-        x = F.leaky_relu(x, slope)
-    if gain != 1:
-        x = x * gain
+        x = F.leaky_relu_(x, slope) if inplace else F.leaky_relu(x, slope)
     if clamp is not None:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     return _lowpass_down(x, down_filter, down)
 
 
