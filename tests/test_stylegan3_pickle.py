@@ -36,7 +36,7 @@ def test_a_payload_inside_a_layer_is_refused_without_running(tmp_path, nvidia_mo
     ({"fancy_option": 3}, "unknown generator option.s. fancy_option"),
     ({"c_dim": 10}, "conditional generators"),
     ({"num_layers": "14"}, "num_layers='14' has the wrong type"),
-    ({"channel_max": 16}, "do not fit"),
+    ({"channel_max": 16}, "do not fit|needs .* weights"),
 ], ids=["unknown-option", "conditional", "bad-type", "tensors-mismatch"])
 def test_wrong_networks_are_one_line(tmp_path, nvidia_modules, change, message):  # noqa: F811
     _, tree = _tree(**change)
@@ -60,3 +60,17 @@ def test_a_missing_w_avg_is_estimated(tmp_path, nvidia_modules):  # noqa: F811
     g = load_stylegan2_file(write_snapshot(tmp_path / "no-avg.pkl", tree), "cpu")
     assert g.mean_latent("w").shape == (net.w_dim,)
     assert not g.mean_latent("w").allclose(net.mapping.w_avg)  # estimated, not the file's
+
+
+def test_a_configuration_bigger_than_the_file_is_refused_before_building(tmp_path,
+                                                                       nvidia_modules):  # noqa: F811
+    from latentreel.models.stylegan3.load import weight_count
+
+    net, tree = _tree(img_resolution=4096, channel_max=4096)
+    assert weight_count(net.cfg) <= sum(t.numel() for t in net.state_dict().values())
+    path = write_snapshot(tmp_path / "bomb.pkl", tree)
+    with pytest.raises(ModelError, match="needs .* weights but the file holds"):
+        load_stylegan2_file(path, "cpu")
+    _, tree = _tree(num_layers=100000)
+    with pytest.raises(ModelError, match="num_layers=100000 is outside"):
+        load_stylegan2_file(write_snapshot(tmp_path / "deep.pkl", tree), "cpu")

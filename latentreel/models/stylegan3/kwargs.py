@@ -29,6 +29,22 @@ _MAPPING = {"num_layers": ("mapping_layers", int),
             "w_avg_beta": ("w_avg_beta", _NUMBER)}
 
 
+# What a real network could record; a file claiming more is refused before anything is
+# built (a few hundred bytes must not make the loader allocate gigabytes).
+_BOUNDS = {"img_resolution": 8192, "z_dim": 4096, "w_dim": 4096, "img_channels": 4,
+           "mapping_layers": 64, "channel_base": 1 << 20, "channel_max": 4096,
+           "num_layers": 64, "margin_size": 256, "conv_kernel": 15, "filter_size": 64,
+           "lrelu_upsampling": 8}
+
+
+def _check_bounds(fields: dict) -> None:
+    for key, limit in _BOUNDS.items():
+        value = fields.get(key)
+        if value is not None and not 0 <= value <= limit:
+            raise ValueError(f"{key}={value} is outside what a StyleGAN3 network uses "
+                             f"(0-{limit})")
+
+
 def _plain(d) -> dict:
     return {} if d is None else {str(k): v for k, v in dict(d).items()}
 
@@ -76,6 +92,7 @@ def config_from_init(init_args, init_kwargs) -> StyleGAN3Config:
             fields[key] = float(fields[key])
     if "use_radial_filters" in fields:
         fields["use_radial_filters"] = bool(fields["use_radial_filters"])
-    return StyleGAN3Config(img_resolution=int(kw["img_resolution"]), z_dim=int(kw["z_dim"]),
-                           w_dim=int(kw["w_dim"]), img_channels=int(kw.get("img_channels", 3)),
-                           **fields)
+    fields.update(img_resolution=int(kw["img_resolution"]), z_dim=int(kw["z_dim"]),
+                  w_dim=int(kw["w_dim"]), img_channels=int(kw.get("img_channels", 3)))
+    _check_bounds(fields)
+    return StyleGAN3Config(**fields)
