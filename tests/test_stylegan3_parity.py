@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentreel.models.stylegan2.backend import StyleGAN2Generator, load_stylegan2_file
+from latentreel.models.files import load_network_file
+from latentreel.models.stylegan2.backend import StyleGAN2Generator
 from latentreel.models.stylegan3.backend import StyleGAN3Generator
 from tests.stylegan3_nets import tree_from_tensors, write_snapshot
 from tests.test_stylegan2_pickle import _EasyDict, nvidia_modules  # noqa: F401 - fixture
@@ -39,7 +40,7 @@ def _load(name: str, tmp_path: Path) -> tuple[StyleGAN2Generator, dict]:
     path = write_snapshot(tmp_path / f"{name}.pkl", tree_from_tensors(tensors, kwargs))
     refs = {k.removeprefix("ref/"): torch.from_numpy(data[k])
             for k in data.files if k.startswith("ref/")}
-    return load_stylegan2_file(path, "cpu", precision="fp32"), refs
+    return load_network_file(path, "cpu", precision="fp32"), refs
 
 
 def _assert_same(image: torch.Tensor, ref: torch.Tensor, what: str) -> None:

@@ -70,13 +70,13 @@ def _stylegan2_entry(name: str, description: str, url: str) -> ModelInfo:
 
 
 def _load_pulled(name: str, device: torch.device) -> Generator:
-    from latentreel.models.stylegan2.backend import load_stylegan2_file
+    from latentreel.models.files import load_network_file
     from latentreel.models.stylegan2.pull import installed_file
 
     path = installed_file(name)
     if path is None:
         raise ModelError(f"model '{name}' is not downloaded yet; run: latentreel models pull {name}")
-    return load_stylegan2_file(path, device, name=name)
+    return load_network_file(path, device, name=name)
 
 
 def _add_stylegan2_catalog() -> None:
@@ -92,12 +92,13 @@ DEFAULT_MODEL = "dcgan-digiface"
 
 
 def _load_model_file(path: Path, device: torch.device) -> Generator:
-    from latentreel.models.stylegan2.backend import load_stylegan2_file
+    from latentreel.models.files import load_network_file
 
-    return load_stylegan2_file(path, device)
+    return load_network_file(path, device)
 
 
-# Model files recognised by suffix: NVIDIA network pickles and rosinality checkpoints, both
+# Model files recognised by suffix: NVIDIA network pickles (StyleGAN2 and StyleGAN3) and
+# rosinality checkpoints, all
 # read without running code from the file (see models/stylegan2/unpickle.py).
 FILE_LOADERS: dict[str, Callable[[Path, torch.device], Generator]] = {
     ".pkl": _load_model_file,

@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from latentreel.latents.path import LatentPath
-from latentreel.render.pipeline import iter_frame_batches
+from latentreel.render.frames import iter_frame_batches
 
 
 def work_dir(output_path: Path) -> Path:

@@ -137,7 +137,6 @@ def _check_shape(x: torch.Tensor, shape: tuple[int, ...], space: str) -> None:
 def load_stylegan2_file(path: Path, device: str | torch.device = "cpu", *,
                         name: str | None = None, precision: str = "auto") -> StyleGAN2Generator:
     """Load an NVIDIA network pickle (``.pkl``) or a rosinality checkpoint (``.pt``), safely.
-    A StyleGAN3 pickle gives a StyleGAN3Generator (a subclass, with a camera).
 
     Raises:
         ModelError: a missing, hostile, damaged or unsupported file.
@@ -150,10 +149,6 @@ def load_stylegan2_file(path: Path, device: str | torch.device = "cpu", *,
         from latentreel.models.stylegan2.unpickle import load_network_pickle
 
         net = load_network_pickle(path)
-        if not isinstance(net, Generator):  # an alias-free network: same protocol, a camera
-            from latentreel.models.stylegan3.backend import StyleGAN3Generator
-
-            return StyleGAN3Generator(net, device, name=name or path.stem, precision=precision)
     elif suffix == ".pt":
         from latentreel.models.stylegan2.rosinality import load_rosinality
 

@@ -24,7 +24,6 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,9 +32,6 @@ from latentreel.errors import ModelError
 from latentreel.models.stylegan2.kwargs import config_from_init
 from latentreel.models.stylegan2.network import Generator
 from latentreel.models.stylegan2.weights import assign_tensors, estimate_w_avg
-
-if TYPE_CHECKING:
-    from latentreel.models.stylegan3.network import Generator as StyleGAN3Network
 
 
 class _Refused(Exception):
@@ -237,20 +233,22 @@ def record_tensors(record: PersistentRecord, prefix: str = "") -> dict[str, torc
     return out
 
 
-def load_network_pickle(path: Path) -> Generator | StyleGAN3Network:
-    """Build our StyleGAN2 (or StyleGAN3) generator from an NVIDIA network pickle, safely.
+def load_network_pickle(path: Path, obj: object = None) -> Generator:
+    """Build our StyleGAN2 generator from an NVIDIA network pickle, safely.
+
+    ``obj``: the file as read_network_pickle returned it, if the caller has read it already
+    (models.files does, to tell StyleGAN2 from StyleGAN3).
 
     Raises:
         ModelError: refused globals, unreadable file, unsupported or mismatching network.
     """
     # 1. Unpickle with the allow-list and find G_ema.
-    obj = read_network_pickle(path)
+    obj = read_network_pickle(path) if obj is None else obj
     try:
         record = find_generator(obj, path)
         if is_stylegan3(record):
-            from latentreel.models.stylegan3.load import network_from_record
-
-            return network_from_record(record, path)
+            raise ModelError(f"{path}: this is a StyleGAN3 (alias-free) generator; load it "
+                             "with latentreel.models.files.load_network_file")
         # 2. Our architecture from its recorded constructor arguments.
         cfg = config_from_init(record.state.get("_init_args", ()),
                                record.state.get("_init_kwargs", {}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from latentreel.errors import ModelError
-from latentreel.models.stylegan2.unpickle import PersistentRecord, record_tensors
+from latentreel.models.stylegan2.unpickle import _BadContent, PersistentRecord, record_tensors
 from latentreel.models.stylegan2.weights import assign_tensors, estimate_w_avg
 from latentreel.models.stylegan3.kwargs import config_from_init
 from latentreel.models.stylegan3.network import Generator, StyleGAN3Config, plan_layers
@@ -49,7 +49,7 @@ def network_from_record(record: PersistentRecord, path: Path) -> Generator:
                                record.state.get("_init_kwargs", {}))
         _check_class_names(record)
         tensors = record_tensors(record)
-    except (ValueError, TypeError, AttributeError) as e:
+    except (ValueError, TypeError, AttributeError, _BadContent) as e:
         raise ModelError(f"{path}: unsupported StyleGAN3 network: {e}") from None
     # A configuration needing more weights than the file holds is refused before it is built:
     # a few hundred bytes must not make the loader allocate gigabytes.
