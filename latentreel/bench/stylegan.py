@@ -74,17 +74,18 @@ def invert_seconds(g, steps: int, facenet=None) -> dict:
     return out
 
 
+PARTS = ("g", "e2e", "invert")
+
+
 def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: int = 240,
                        size: int | None = None, batches=(1, 4, 16, 32),
-                       invert_steps: int = 50, arch: str = "stylegan2", log=print) -> dict:
-    """One network of ``arch``: G table, ENC, E2E and W+ inversion (see the module doc)."""
-    from latentreel.bench.render import bench_encoder, bench_path, bench_scene_yaml
+                       invert_steps: int = 50, arch: str = "stylegan2",
+                       precisions: list[str] | None = None, parts=PARTS, log=print) -> dict:
+    """One network of ``arch``: G table, then (``parts``) ENC and E2E, W+ inversion.
+
+    ``precisions``: for the G table (default fp32 and fp16 on CUDA / bf16 elsewhere)."""
     from latentreel.faces.facenet import load_facenet
     from latentreel.models.stylegan2.bench import bench_generator
-    from latentreel.render.device import default_batch_size
-    from latentreel.render.keyframes import default_space
-    from latentreel.render.pipeline import RenderOptions, render_scene
-    from latentreel.scene import load_scene
 
     dev = pick_device(device)
     size = size or resolution
@@ -93,13 +94,34 @@ def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: 
                      "resolution": resolution, "precision": g.precision, "frames": frames,
                      "size": size}
     # 1. G by batch size and precision.
-    precisions = ["fp32", "fp16" if dev.type == "cuda" else "bf16"]
+    precisions = precisions or ["fp32", "fp16" if dev.type == "cuda" else "bf16"]
     table = bench_generator(g, list(batches), precisions, dev, to_uint8=True)
     results["generator"] = table
     for prec, row in table["images_per_s"].items():
         log(f"G {prec}: " + (row if isinstance(row, str) else
-                             ", ".join(f"batch {b}: {v:.1f}" for b, v in row.items())) +
+                             ", ".join(f"batch {b}: {v:.3g}" for b, v in row.items())) +
             " images/s")
+    # 2-3. ENC and E2E.
+    if "e2e" in parts:
+        results["render"] = _render_figures(g, dev, table, frames, size, log)
+    # 4. W+ inversion speed.
+    if "invert" in parts:
+        inv = invert_seconds(g, invert_steps, load_facenet(device=dev))
+        results["invert"] = inv
+        log(f"W+ inversion: {inv['pixel_s_per_1000']:.0f} s per 1,000 pixel steps, "
+            f"{inv['facenet_noise_s_per_1000']:.0f} s per 1,000 FaceNet + noise steps "
+            f"(timed over {invert_steps})")
+    return results
+
+
+def _render_figures(g, dev: torch.device, table: dict, frames: int, size: int, log) -> dict:
+    """ENC on frames rendered beforehand, and E2E (`render_scene`) of the same frames."""
+    from latentreel.bench.render import bench_encoder, bench_path, bench_scene_yaml
+    from latentreel.render.device import default_batch_size
+    from latentreel.render.keyframes import default_space
+    from latentreel.render.pipeline import RenderOptions, render_scene
+    from latentreel.scene import load_scene
+
     best = table["best"]
     with tempfile.TemporaryDirectory(prefix="latentreel-bench-") as tmp:
         work = Path(tmp)
@@ -109,39 +131,32 @@ def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: 
         scene_file.write_text(bench_scene_yaml(frames, work / "e2e.mp4", size, fps=fps))
         path = bench_path(g, scene_file)
         batch = default_batch_size(dev, g.resolution)
-        # 2. ENC on frames rendered beforehand (the renderer's own precision and batch).
+        # ENC on frames rendered beforehand (the renderer's own precision and batch).
         enc = bench_encoder(_frames(g, path, batch, default_space(g)), work / "enc.mp4", size)
-        # 3. E2E: the whole render on this generator, in its default precision.
+        # E2E: the whole render on this generator, in its default precision.
         e2e_result = {}
 
         def run():
             e2e_result["r"] = render_scene(load_scene(scene_file),
                                            RenderOptions(progress=False), generator=g)
-        e2e = frames / timed(run, repeat=2)
+        e2e = frames / timed(run, repeat=2 if frames >= 30 else 1)
         assert e2e_result["r"].frames == frames
     # The renderer runs the generator's default precision (fp16 layers on CUDA, else fp32):
     # E2E is compared with G at that precision, at its best batch size.
     prec = "fp16" if dev.type == "cuda" else "fp32"
-    own = table["images_per_s"][prec]
+    own = table["images_per_s"].get(prec)
     g_best = max(own.values()) if isinstance(own, dict) else best["images_per_s"]
     low = min(g_best, enc)
     ceiling = 1 / (1 / g_best + 1 / enc) if dev.type == "cpu" else low
-    results["render"] = {"precision": prec, "batch": batch, "G_fps": g_best,
-                         "G_at_render_batch": own.get(batch) if isinstance(own, dict) else None,
-                         "ENC_fps": enc, "E2E_fps": e2e, "E2E_over_min_G_ENC": e2e / low,
-                         "shared_cpu_ceiling_fps": ceiling}
-    log(f"{size}px ENC {enc:.1f}  E2E {e2e:.1f} frames/s ({prec}, batch {batch})  "
+    log(f"{size}px ENC {enc:.1f}  E2E {e2e:.2f} frames/s ({prec}, batch {batch})  "
         f"E2E/min(G,ENC) {e2e / low:.2f}" +
         (f" (shared-CPU ceiling {ceiling / low:.2f})" if dev.type == "cpu" else "") +
-        f"  [G {prec} {g_best:.1f}; best of all {best['images_per_s']:.1f} "
+        f"  [G {prec} {g_best:.2f}; best of all {best['images_per_s']:.2f} "
         f"({best['precision']}, batch {best['batch']})]")
-    # 4. W+ inversion speed.
-    inv = invert_seconds(g, invert_steps, load_facenet(device=dev))
-    results["invert"] = inv
-    log(f"W+ inversion: {inv['pixel_s_per_1000']:.0f} s per 1,000 pixel steps, "
-        f"{inv['facenet_noise_s_per_1000']:.0f} s per 1,000 FaceNet + noise steps "
-        f"(timed over {invert_steps})")
-    return results
+    return {"precision": prec, "batch": batch, "G_fps": g_best,
+            "G_at_render_batch": own.get(batch) if isinstance(own, dict) else None,
+            "ENC_fps": enc, "E2E_fps": e2e, "E2E_over_min_G_ENC": e2e / low,
+            "shared_cpu_ceiling_fps": ceiling}
 
 
 def run_arch_bench(arch: str, *, resolutions=(256, 1024), log=print, **kwargs) -> dict:
@@ -158,15 +173,20 @@ def run_arch_bench(arch: str, *, resolutions=(256, 1024), log=print, **kwargs) -
             runs[a] = run_stylegan_bench(resolution=res, arch=a, log=log, **kwargs)
         entry = {"runs": runs}
         if len(archs) == 2:
-            new, old = runs[arch], runs["stylegan2"]
-            entry["ratios"] = {
-                "G_best": new["generator"]["best"]["images_per_s"]
-                / old["generator"]["best"]["images_per_s"],
-                "E2E": new["render"]["E2E_fps"] / old["render"]["E2E_fps"],
-                "invert_s": new["invert"]["pixel_s_per_1000"] / old["invert"]["pixel_s_per_1000"],
-            }
-            r = entry["ratios"]
-            log(f"{res} px {arch} / stylegan2: G best {r['G_best']:.2f}x, E2E {r['E2E']:.2f}x, "
-                f"W+ inversion time {r['invert_s']:.2f}x")
+            entry["ratios"] = _ratios(runs[arch], runs["stylegan2"])
+            log(f"{res} px {arch} / stylegan2: " + ", ".join(
+                f"{k} {v:.3f}x" for k, v in entry["ratios"].items()))
         out["resolutions"][res] = entry
+    return out
+
+
+def _ratios(new: dict, old: dict) -> dict:
+    """StyleGAN3 / StyleGAN2 for the figures both runs have: best images/s, E2E frames/s and
+    W+ inversion seconds (above 1: StyleGAN3 takes longer)."""
+    out = {"G_best": new["generator"]["best"]["images_per_s"]
+           / old["generator"]["best"]["images_per_s"]}
+    if "render" in new and "render" in old:
+        out["E2E"] = new["render"]["E2E_fps"] / old["render"]["E2E_fps"]
+    if "invert" in new and "invert" in old:
+        out["invert_s"] = new["invert"]["pixel_s_per_1000"] / old["invert"]["pixel_s_per_1000"]
     return out

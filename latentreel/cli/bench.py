@@ -43,6 +43,10 @@ def bench_stylegan(
     size: int = typer.Option(None, help="Video size (default: the resolution)."),
     batches: str = typer.Option("1,4,16,32", help="Batch sizes for images/s, e.g. 1,4."),
     invert_steps: int = typer.Option(50, min=2, help="Steps timed per inversion stage."),
+    precisions: str = typer.Option(None, help="G table precisions, e.g. fp32 (default: fp32 "
+                                   "and fp16 on CUDA, bf16 elsewhere)."),
+    parts: str = typer.Option("g,e2e,invert", help="What to measure: g (images/s), e2e "
+                              "(encoder and full render), invert (W+ s/1000 steps)."),
 ) -> None:
     """StyleGAN2/3 (random FFHQ-shaped weights): images/s, E2E render, W+ inversion s/1000."""
     from latentreel.bench.common import write_json
@@ -60,8 +64,12 @@ def bench_stylegan(
     sizes = tuple(parse_int_list(batches, "--batches"))
     if 0 in sizes:
         raise BadInputError(f"--batches {batches}: batch sizes start at 1")
+    wanted = tuple(p.strip() for p in parts.split(",") if p.strip())
+    if not wanted or set(wanted) - {"g", "e2e", "invert"}:
+        raise BadInputError(f"--parts {parts}: use g, e2e and/or invert, e.g. g,invert")
     common = dict(device=device, frames=frames, size=size, invert_steps=invert_steps,
-                  batches=sizes, log=typer.echo)
+                  batches=sizes, parts=wanted, log=typer.echo,
+                  precisions=[p.strip() for p in precisions.split(",")] if precisions else None)
     if arch == "stylegan2" and len(resolutions) == 1:
         results = run_stylegan_bench(resolution=resolutions[0], **common)
     else:
