@@ -20,7 +20,7 @@ def _tree(**kwargs_changes):
     return net, tree_from_tensors(net.state_dict(), kwargs)
 
 
-def test_a_payload_inside_a_layer_is_refused_without_running(tmp_path, nvidia_modules):  # noqa: F811
+def test_a_payload_inside_a_layer_is_refused_unrun(tmp_path, nvidia_modules):  # noqa: F811
     marker = tmp_path / "pwned"
     _, tree = _tree()
     layer = tree.state["_modules"]["synthesis"].state["_modules"]["input"]
@@ -62,8 +62,7 @@ def test_a_missing_w_avg_is_estimated(tmp_path, nvidia_modules):  # noqa: F811
     assert not g.mean_latent("w").allclose(net.mapping.w_avg)  # estimated, not the file's
 
 
-def test_a_configuration_bigger_than_the_file_is_refused_before_building(tmp_path,
-                                                                       nvidia_modules):  # noqa: F811
+def test_a_configuration_bigger_than_its_file_is_refused(tmp_path, nvidia_modules):  # noqa: F811
     from latentreel.models.stylegan3.load import weight_count
 
     net, tree = _tree(img_resolution=4096, channel_max=4096)
