@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from latentreel.models.base import Generator, check_average_space, truncate
+from latentreel.models.base import Generator, check_average_space, default_space, truncate
 from latentreel.scene.kinds import KINDS, ResolveContext
 from latentreel.scene.load import resolution_order
 from latentreel.scene.model import Keyframe, Scene
 
-
-def default_space(generator: Generator) -> str:
-    """w+ where the model has it: seeds move exactly as in w, and photos keep their per-layer
-    inversions (and truncation happens around w_avg); z otherwise (the DCGAN)."""
-    return "w+" if "w+" in generator.latent_spaces else generator.latent_spaces[0]
+# default_space moved down to models.base (the scene check needs it too); kept importable here.
+__all__ = ["default_space", "resolve_keyframes", "scene_space"]
 
 
 def scene_space(scene: Scene, generator: Generator) -> str:

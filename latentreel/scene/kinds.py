@@ -17,9 +17,14 @@ import numpy as np
 import torch
 
 from latentreel.errors import LatentFileError
-from latentreel.models.base import check_average_space, seed_latent, truncate
+from latentreel.models.base import (
+    average_space_problem,
+    check_average_space,
+    seed_latent,
+    truncate,
+)
 from latentreel.scene.fields import REQUIRED, Spec
-from latentreel.scene.kind_base import KeyframeKind, ResolveContext
+from latentreel.scene.kind_base import KeyframeKind, ModelCheck, ResolveContext, SceneCheck
 
 
 def _resolve_seed(seed: int, ctx: ResolveContext, where: str) -> torch.Tensor:
@@ -140,7 +145,26 @@ KINDS: dict[str, KeyframeKind] = {
     ),
 }
 
-# Modules that define more kinds as a module-level list ``KEYFRAME_KINDS``.
+
+
+def _check_average_space(keyframes: list, check: ModelCheck) -> list:
+    """Anti-faces and truncation where the model's average face is not (StyleGAN's z)."""
+    found = []
+    for kf in keyframes:
+        uses = ([("anti", "an anti-face")] if kf.kind == "anti" else []) + (
+            [("truncation", "truncation")] if kf.truncation != 1.0 else [])
+        for field_name, what in uses:
+            problem = average_space_problem(check.model, check.space, what)
+            if problem:
+                found.append((("keyframes", kf.index, field_name), problem))
+    return found
+
+
+# Checks of a scene against its model's metadata, run before anything loads (scene.load).
+SCENE_CHECKS: list[SceneCheck] = [_check_average_space]
+
+# Modules that define more kinds as a module-level list ``KEYFRAME_KINDS`` (and, optionally,
+# more checks as ``SCENE_CHECKS``).
 _EXTENSIONS = ("latentreel.edits.keyframes", "latentreel.feedback.keyframes")
 
 
@@ -154,6 +178,7 @@ def _load_extensions() -> None:
             continue
         for kind in mod.KEYFRAME_KINDS:
             KINDS[kind.name] = kind
+        SCENE_CHECKS.extend(getattr(mod, "SCENE_CHECKS", []))
 
 
 _load_extensions()
