@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from latentreel.errors import PhotoError
 from latentreel.models.base import Generator, check_average_space, default_space, truncate
 from latentreel.scene.kinds import KINDS, ResolveContext
 from latentreel.scene.load import resolution_order
@@ -41,7 +42,10 @@ def resolve_keyframes(
                          shared=shared if shared is not None else {})
     resolved: dict[int, torch.Tensor] = {}
     for kf in resolution_order(scene.keyframes):
-        latents = KINDS[kf.kind].resolve(kf.params, ctx, kf.where)  # [M, *S]
+        try:
+            latents = KINDS[kf.kind].resolve(kf.params, ctx, kf.where)  # [M, *S]
+        except PhotoError as e:  # the photo's problem, at the keyframe that names it
+            raise PhotoError(f"{kf.where}: {e}") from None
         resolved[kf.index] = latents
         if kf.name:
             ctx.named[kf.name] = latents[-1]

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from latentreel.errors import LatentFileError
+from latentreel.faces.photo import photo_problem
 from latentreel.models.base import (
     average_space_problem,
     check_average_space,
@@ -75,12 +76,16 @@ def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor
 
 
 def _resolve_photo(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
+    from latentreel.faces.detect import MIN_FACE
+    from latentreel.faces.photo import check_photo
     from latentreel.invert.photo import InvertSettings, invert_photo
 
     # Invert straight into the scene's space when the model has it (W+ for StyleGAN).
     space = ctx.space if ctx.space in ctx.generator.latent_spaces else "z"
     settings = InvertSettings(method=params["method"], steps=params["steps"],
                               align=params["align"], face=params["face"], space=space)
+    # A photo too small to hold a face fails before FaceNet loads (align: true needs one).
+    check_photo(params["path"], min_side=MIN_FACE if params["align"] else 0)
     result = invert_photo(params["path"], ctx.generator, settings, facenet=_facenet(ctx),
                           progress=ctx.progress)
     return convert_latent(result.latent, result.space, ctx, where, params["path"].name)
@@ -132,7 +137,8 @@ KINDS: dict[str, KeyframeKind] = {
             help="a photo inverted into the latent space (cached by content)",
             shorthand="path",
             fields={
-                "path": Spec("path", help="the photo file", default=REQUIRED, must_exist=True),
+                "path": Spec("path", help="the photo file", default=REQUIRED, must_exist=True,
+                             check=photo_problem),
                 "method": Spec("enum", choices=("auto", "optimize", "encoder", "hybrid"),
                                default="auto", help="auto: hybrid once an encoder is trained"),
                 "steps": Spec("int", default=300, min=1, max=100000, help="optimiser steps"),
