@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "latentreel"
 LAYERS = [
     {"__main__", "cli"},
     {"bench", "analysis", "edits", "play"},
-    {"render", "feedback"},
+    {"render", "feedback", "distributed"},  # distributed: the Ray runner beside render
     {"scene"},
     {"invert"},
     {"faces", "models", "video"},
