@@ -145,6 +145,8 @@ def _claimed_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as img:
             return img.size
+    except (OSError, ValueError, SyntaxError, EOFError):
+        return 0, 0  # unreadable the second time: the message says "over PIL's limit"
     finally:
         Image.MAX_IMAGE_PIXELS = limit
 
@@ -165,8 +167,9 @@ def _check_size(path: Path, width: int, height: int) -> None:
 
 
 def _too_large(path: Path, width: int, height: int) -> str:
-    return (f"{path}: the image is too large to open safely ({width}x{height} pixels, "
-            f"{width * height / 1e6:.0f} megapixels; the limit is "
+    size = (f"{width}x{height} pixels, {width * height / 1e6:.0f} megapixels" if width * height
+            else "over PIL's limit")
+    return (f"{path}: the image is too large to open safely ({size}; the limit is "
             f"{MAX_PIXELS // 1_000_000} megapixels); downscale it first")
 
 
