@@ -92,6 +92,30 @@ def bench_invert(
                                           photo=photo, random_faces=random_faces, log=typer.echo))
 
 
+@bench_app.command("load")
+def bench_load(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    baseline: Path = typer.Option(None, "--baseline", help="Another latentreel checkout "
+                                  "(its repository root) to time side by side."),
+    resolutions: str = typer.Option("64,1024", help="Comma-separated network resolutions."),
+    repeats: int = typer.Option(3, min=1, help="Child processes per loader and resolution."),
+) -> None:
+    """Seconds to load a legit FFHQ-shaped StyleGAN2 pickle, this loader vs --baseline."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.model_load import run_load_bench
+    from latentreel.errors import BadInputError
+
+    try:
+        sizes = [int(r) for r in resolutions.split(",")]
+    except ValueError:
+        raise BadInputError(f"--resolutions {resolutions!r}: write e.g. 64,1024") from None
+    if baseline is not None and not (baseline / "latentreel" / "__init__.py").is_file():
+        raise BadInputError(f"--baseline {baseline}: not a latentreel checkout (no "
+                            "latentreel/__init__.py in it)")
+    write_json(json_out, run_load_bench(resolutions=sizes, repeats=repeats, baseline=baseline,
+                                        log=typer.echo))
+
+
 @bench_app.command("ray")
 def bench_ray(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),

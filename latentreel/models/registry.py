@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from latentreel.errors import ModelError
+from latentreel.errors import ModelError, quote, shown_path
 from latentreel.models.base import Generator
 from latentreel.models.dcgan import INSTALL_HINT as DCGAN_INSTALL
 
@@ -148,9 +148,9 @@ def find_model(name: str, base: Path | None = None) -> ModelMeta:
     path = Path(name) if base is None else base / name
     suffix = path.suffix.lower()
     if suffix in FILE_LOADERS:
-        if not path.is_file():
-            raise ModelError(f"model file '{name}' does not exist (looked for {path.resolve()}; "
-                             f"paths are relative to the scene file){_close_files(path)}")
+        from latentreel.models.files import check_model_file
+
+        check_model_file(path, f" (paths are relative to the scene file){_close_files(path)}")
         return ModelMeta(path.stem, STYLEGAN2_SPACES,
                          lambda device: FILE_LOADERS[suffix](path, device))
     from latentreel.models.stylegan2.pull import installed_file
@@ -158,10 +158,10 @@ def find_model(name: str, base: Path | None = None) -> ModelMeta:
     if installed_file(name) is not None:  # pulled with `latentreel models pull NAME --url`
         return ModelMeta(name, STYLEGAN2_SPACES, lambda device: _load_pulled(name, device))
     if "/" in name or "\\" in name or name.lower().endswith(_FOREIGN_SUFFIXES) or path.exists():
-        raise ModelError(f"model file {name}: latentreel reads StyleGAN2 network pickles (.pkl, "
-                         "NVIDIA) and rosinality checkpoints (.pt), not "
+        raise ModelError(f"model file {shown_path(name)}: latentreel reads StyleGAN2 network "
+                         "pickles (.pkl, NVIDIA) and rosinality checkpoints (.pt), not "
                          f"{suffix or 'files without a suffix'}; give a .pkl or .pt file")
-    raise ModelError(f"unknown model '{name}'{_close_names(name)}")
+    raise ModelError(f"unknown model {quote(name)}{_close_names(name)}")
 
 
 def _close_names(name: str) -> str:
