@@ -30,6 +30,26 @@ def bench_render(
     write_json(json_out, results)
 
 
+@bench_app.command("upscale")
+def bench_upscale(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    frames: int = typer.Option(8, min=2, help="Frames per speed measurement."),
+    flicker_frames: int = typer.Option(24, min=3, help="Frames for the flicker figures."),
+    e2e_frames: int = typer.Option(24, min=4, help="Frames per end-to-end render (RRDBNet: a quarter)."),
+    memory: bool = typer.Option(True, help="Also measure peak memory, 40 vs 160 frames."),
+    bf16: bool = typer.Option(True, help="Also time bf16 (CPU) and its deviation."),
+    picture: Path = typer.Option(None, help="Also write lanczos vs each upscaler as a PNG."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+) -> None:
+    """Learned upscalers: frames/s vs the ncnn runtime, E2E ratio, memory, flicker."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.upscale import run_upscale_bench
+
+    write_json(json_out, run_upscale_bench(frames=frames, flicker_frames=flicker_frames,
+                                           e2e_frames=e2e_frames, memory=memory, bf16=bf16,
+                                           picture=picture, device=device, log=typer.echo))
+
+
 @bench_app.command("stylegan")
 def bench_stylegan(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
