@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentreel.models.files import load_network_file
+from latentreel.models.network_file import load_network_file
 from latentreel.models.stylegan2.backend import StyleGAN2Generator
 from latentreel.models.stylegan3.backend import StyleGAN3Generator
 from tests.stylegan3_nets import tree_from_tensors, write_snapshot

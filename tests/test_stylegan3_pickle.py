@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 from latentreel.errors import ModelError
-from latentreel.models.files import load_network_file
+from latentreel.models.network_file import load_network_file
 from tests.stylegan3_nets import nvidia_kwargs, random_net, tree_from_tensors, write_snapshot
 from tests.test_stylegan2_pickle import _Hostile, nvidia_modules  # noqa: F401 - fixture
 

@@ -1,7 +1,8 @@
 """Scene file -> typed Scene, reporting every problem at once.
 
 Steps: 1. read YAML with positions; 2. check fields against the spec; 3. build keyframes with
-defaults; 4. check references between keyframes (names exist, no cycles).
+defaults; 4. check references between keyframes (names exist, no cycles); 5. check the model
+and what depends on it (spaces, directions) from its metadata, before any weights load.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from latentreel.errors import SceneError
+from latentreel.errors import ModelError, SceneError
 from latentreel.latents.camera import CAMERA_FIELDS
+from latentreel.models.base import default_space
+from latentreel.models.registry import find_model
 from latentreel.scene.fields import Problems, closest, validate
-from latentreel.scene.kinds import KINDS
+from latentreel.scene.kind_base import ModelCheck
+from latentreel.scene.kinds import KINDS, SCENE_CHECKS
 from latentreel.scene.model import Keyframe, Output, Scene, Transition
 from latentreel.scene.schema import scene_spec
 from latentreel.scene.yamlpos import Located, format_path, load_located
@@ -37,6 +41,8 @@ def load_scene(path: str | Path) -> Scene:
     # 4. Cross-keyframe checks, and a camera only where the named model has one.
     _check_references(keyframes, located, problems)
     _check_camera_model(clean["model"], clean, problems)
+    # 5. The model and the fields that depend on it.
+    _check_model(clean, keyframes, path.parent, problems)
     if problems.lines:
         raise SceneError(problems.lines)
     return Scene(
@@ -48,6 +54,25 @@ def load_scene(path: str | Path) -> Scene:
         loop=clean["loop"],
         keyframes=keyframes,
     )
+
+
+def _check_model(clean: dict, keyframes: list[Keyframe], base: Path, problems: Problems) -> None:
+    if clean.get("model") is None:
+        return  # not a string: already reported
+    try:
+        model = find_model(clean["model"], base)
+    except ModelError as e:
+        problems.add(("model",), str(e))
+        return
+    space = clean.get("space") or default_space(model)
+    if space not in model.latent_spaces:
+        problems.add(("space",), f"{model.name} has no {space!r} space; use one of "
+                     f"{', '.join(model.latent_spaces)}")
+        return
+    check = ModelCheck(model=model, space=space)
+    for scene_check in SCENE_CHECKS:
+        for field_path, problem in scene_check(keyframes, check):
+            problems.add(field_path, problem)
 
 
 def _build_output(out: dict[str, Any], scene_file: Path) -> Output:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from latentreel.errors import ModelError
+from latentreel.models.stylegan2.limits import check_finite, check_storage_claims
 from latentreel.models.stylegan2.unpickle import _BadContent, PersistentRecord, record_tensors
 from latentreel.models.stylegan2.weights import assign_tensors, estimate_w_avg
 from latentreel.models.stylegan3.kwargs import config_from_init
@@ -49,6 +50,8 @@ def network_from_record(record: PersistentRecord, path: Path) -> Generator:
                                record.state.get("_init_kwargs", {}))
         _check_class_names(record)
         tensors = record_tensors(record)
+        check_storage_claims(tensors)  # views must be backed by the file's own bytes
+        check_finite(tensors)
     except (ValueError, TypeError, AttributeError, _BadContent) as e:
         raise ModelError(f"{path}: unsupported StyleGAN3 network: {e}") from None
     # A configuration needing more weights than the file holds is refused before it is built:
