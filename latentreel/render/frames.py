@@ -35,8 +35,9 @@ def iter_frame_batches(
             if radius:
                 images = _synthesize_smoothed(generator, path, space, first, last, radius)
             else:
-                latents = path.latents(torch.arange(first, last)).to(generator.device)
-                images = _synthesize_unique(generator, latents, space).float()
+                idx = torch.arange(first, last)
+                latents = path.latents(idx).to(generator.device)
+                images = _synthesize_unique(generator, latents, space, path.cameras(idx)).float()
             yield to_uint8(images).cpu()  # converted on the device: 4x less to copy
 
 
@@ -54,23 +55,42 @@ def _synthesize_smoothed(generator, path: LatentPath, space: str, first: int, la
     else:
         lo, hi = max(0, first - radius), min(total, last + radius)
         idx = torch.arange(lo, hi)
-    latents = path.latents(idx).to(generator.device)
-    flat = latents.flatten(1)
-    uniq, inverse = torch.unique(flat, dim=0, return_inverse=True)
-    base = generator.base.synthesize(uniq.reshape(-1, *latents.shape[1:]), space)
+    lat, cams, inverse = _distinct(path.latents(idx).to(generator.device), path.cameras(idx))
+    base = _synthesize(generator.base, lat, space, cams)
     sr = generator.upscaler(base)
-    # In frame order from here: hold frames repeat their keyframe's images.
-    return stabilise(base[inverse].float(), sr[inverse].float(), first - lo, last - lo,
-                     radius)
+    if inverse is not None:  # back in frame order: hold frames repeat their keyframe's images
+        base, sr = base[inverse], sr[inverse]
+    return stabilise(base.float(), sr.float(), first - lo, last - lo, radius)
 
 
-def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str) -> torch.Tensor:
-    """Synthesize each distinct latent once: hold frames repeat their keyframe's latent."""
+def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str,
+                       cameras: torch.Tensor | None = None) -> torch.Tensor:
+    """Synthesize each distinct (latent, camera) once: hold frames repeat their keyframe's.
+
+    ``cameras`` [N, 3]: per-frame (x, y, angle) for models with a camera, else None."""
+    lat, cams, inverse = _distinct(latents, cameras)
+    images = _synthesize(generator, lat, space, cams)
+    return images if inverse is None else images[inverse]
+
+
+def _distinct(latents: torch.Tensor, cameras: torch.Tensor | None):
+    """(distinct latents, their cameras or None, inverse index or None when all differ)."""
     flat = latents.flatten(1)
+    if cameras is not None:
+        flat = torch.cat([flat, cameras.to(flat)], dim=1)
     uniq, inverse = torch.unique(flat, dim=0, return_inverse=True)
     if len(uniq) == len(flat):
+        uniq, inverse = flat, None
+    n = latents[0].numel()
+    lat = uniq[:, :n].reshape(-1, *latents.shape[1:])
+    return lat, (None if cameras is None else uniq[:, n:].float()), inverse
+
+
+def _synthesize(generator: Generator, latents: torch.Tensor, space: str,
+                cameras: torch.Tensor | None) -> torch.Tensor:
+    if cameras is None:
         return generator.synthesize(latents, space)
-    return generator.synthesize(uniq.reshape(-1, *latents.shape[1:]), space)[inverse]
+    return generator.synthesize(latents, space, camera=cameras)
 
 
 @contextmanager

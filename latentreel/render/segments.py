@@ -36,6 +36,9 @@ def _fingerprint(path: LatentPath, output, space: str, autocast) -> str:
                          output.upscale, output.upscale_smooth, str(autocast)]).encode())
     for i in sorted(path.t_override):
         h.update(path.t_override[i].numpy().tobytes())
+    if path.camera is not None:
+        h.update(path.camera.numpy().tobytes())
+        h.update(json.dumps(path.turns).encode())
     return h.hexdigest()[:24]
 
 
@@ -148,4 +151,3 @@ def _segment_frames(work: Path, segment_seconds: float | None, fps: int, resume:
         if isinstance(saved, int) and saved > 0:
             return saved
     return max(1, round((segment_seconds or DEFAULT_SEGMENT_SECONDS) * fps))
-

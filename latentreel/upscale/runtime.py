@@ -129,8 +129,9 @@ class UpscaledGenerator:
     def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
         return self.base.to_space(z, space)
 
-    def synthesize(self, latents: torch.Tensor, space: str = "z") -> torch.Tensor:
-        return self.upscaler(self.base.synthesize(latents, space))
+    def synthesize(self, latents: torch.Tensor, space: str = "z", **camera) -> torch.Tensor:
+        """``camera``: passed on to a generator that takes one (StyleGAN3)."""
+        return self.upscaler(self.base.synthesize(latents, space, **camera))
 
 
 def with_upscaler(generator: Generator, name: str | None, size: int, *,
