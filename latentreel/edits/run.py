@@ -57,7 +57,7 @@ def direction_from_photos(g, name: str, positive: list[Path], negative: list[Pat
     from latentreel.edits.fit import from_latents, latent_sigma
     from latentreel.invert.photo import InvertSettings, invert_photo, prepare_target
 
-    settings = settings or InvertSettings()
+    settings = settings or InvertSettings(tune=False)  # directions need latents only
     # 1. Check every photo first: one bad file should not cost minutes of inversions.
     photos = [Path(p) for p in [*positive, *negative]]
     missing = [str(p) for p in photos if not p.is_file()]

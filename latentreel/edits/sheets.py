@@ -28,7 +28,7 @@ def psi_grid(g, seeds: list[int], psis: list[float]) -> tuple[torch.Tensor, list
     with torch.no_grad():
         base = g.to_space(seed_latents(g, seeds).to(g.device), space)
     mean = g.mean_latent(space)
-    rows = [truncate(base[i], mean, p) for i in range(len(seeds)) for p in psis]
+    rows = [truncate(base[i], mean, p, space) for i in range(len(seeds)) for p in psis]
     labels = [f"psi {p:g}" for _ in seeds for p in psis]
     return torch.stack(rows), labels, [f"seed {s}" for s in seeds]
 

@@ -14,6 +14,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from latentreel.latents.truncation import linear_truncate, sphere_truncate
+
 
 @runtime_checkable
 class Generator(Protocol):
@@ -28,7 +30,8 @@ class Generator(Protocol):
         ...
 
     def mean_latent(self, space: str) -> torch.Tensor:
-        """The average latent in ``space`` (zeros for z; w_avg for W/W+), shape latent_shape."""
+        """The average latent in ``space`` (w_avg for W/W+; for z a real average face where
+        the model ships one, see edits/average.py, else zeros), shape latent_shape."""
         ...
 
     def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
@@ -55,9 +58,16 @@ def style_space(generator: Generator) -> str:
     return "w" if "w" in generator.latent_spaces else "z"
 
 
-def truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float) -> torch.Tensor:
-    """Move ``latent`` towards ``mean`` by ``psi``: 1 keeps it, 0 gives the mean, -1 reflects it."""
-    return mean + psi * (latent - mean)
+def truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float,
+             space: str = "w") -> torch.Tensor:
+    """Move ``latent`` [*S] or [N, *S] towards ``mean`` [*S] by ``psi``: 1 keeps it, 0 gives
+    the mean, -1 reflects it. In W (StyleGAN) along a line; in a Gaussian z (the DCGAN) along
+    the great circle, so every psi in [-1, 1] stays where faces live (latents/truncation.py)."""
+    if space != "z":
+        return linear_truncate(latent, mean, psi)
+    if latent.ndim > mean.ndim:
+        return torch.stack([sphere_truncate(one, mean, psi) for one in latent])
+    return sphere_truncate(latent, mean, psi)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

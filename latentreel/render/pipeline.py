@@ -20,7 +20,7 @@ from latentreel.latents.path import LatentPath
 from latentreel.models.base import Generator, to_uint8
 from latentreel.models.registry import load_generator
 from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
-from latentreel.render.keyframes import resolve_keyframes, scene_space
+from latentreel.render.keyframes import resolve_keyframes, scene_generator, scene_space
 from latentreel.render.schedule import build_path
 from latentreel.scene.model import Scene
 
@@ -72,7 +72,10 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
     batch = options.batch_size or default_batch_size(device, generator.resolution)
     # 3. Resolve keyframes and lay out the frame schedule.
     space = scene_space(scene, generator)
-    keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress)
+    shared: dict = {}
+    keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress,
+                                           shared=shared)
+    generator = scene_generator(generator, shared, progress=options.progress)  # tuned photos
     path = build_path(keyframes, latents, output.fps, scene.loop,
                       offsets=transition_offsets(keyframes, generator, space))
     path = apply_timing(path, keyframes, generator, space)
