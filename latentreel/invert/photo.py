@@ -48,7 +48,7 @@ class InvertSettings:
     # Pivotal tuning after the inversion (invert/tune.py): the latent file then carries a
     # small weight delta that makes its latent redraw the photo.
     tune: bool = True
-    tune_steps: int = 300  # Adam steps on the weight delta
+    tune_steps: int = 200  # Adam steps on the weight delta
 
     def pivot_settings(self) -> dict:
         """What the pivot latent depends on (not the tuning): its cache key."""

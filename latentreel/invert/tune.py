@@ -25,11 +25,14 @@ from latentreel.models.fingerprint import weights_fingerprint
 
 @dataclass(frozen=True)
 class TuneSettings:
-    steps: int = 300  # Adam steps on the weight deltas
+    steps: int = 200  # Adam steps on the weight deltas
     lr: float = 3e-3  # peak learning rate (warm-up, then cosine decay)
     rank: int = 8  # rank of each big weight's delta (the DCGAN's delta: about 4 % of its bytes)
     locality: float = 1.0  # weight of the locality regulariser
-    locality_batch: int = 8  # latents per step that must keep their untuned images
+    locality_batch: int = 2  # latents per step that must keep their untuned images
+    # Locality latents per pivot, drawn and drawn by the untuned generator once (in one
+    # batch, cheaper than a forward pass per step); each step samples locality_batch of them.
+    locality_pool: int = 128
     seed: int = 0  # locality latents are drawn from this seed on the CPU
 
 
@@ -66,6 +69,7 @@ def tune_generator(generator: Generator, pivots: list[Pivot],
     # 2. Adam on the factors: pivots redraw their photos, locality latents stay put.
     opt = torch.optim.Adam(factors, lr=settings.lr)
     draw = torch.Generator().manual_seed(settings.seed)
+    pools = [_locality_pool(generator, p, settings, draw) for p in pivots]
     for step in tqdm(range(settings.steps), desc="tuning", unit="step", disable=not progress,
                      dynamic_ncols=True):
         for group in opt.param_groups:
@@ -73,7 +77,7 @@ def tune_generator(generator: Generator, pivots: list[Pivot],
         loss = sum(_mse(work.synthesize(p.latent[None].to(work.device), p.space), t)
                    for p, t in zip(pivots, targets))
         if settings.locality > 0:
-            loss = loss + settings.locality * _locality_loss(generator, work, pivots, settings,
+            loss = loss + settings.locality * _locality_loss(work, pivots, pools, settings,
                                                              draw)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -100,15 +104,23 @@ def locality_latents(generator: Generator, pivot: Pivot, n: int,
     return base + t * (far - base)
 
 
-def _locality_loss(base: Generator, work: Generator, pivots: list[Pivot],
-                   settings: TuneSettings, draw: torch.Generator) -> torch.Tensor:
+def _locality_pool(base: Generator, pivot: Pivot, settings: TuneSettings,
+                   draw: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(latents [P, *S], the untuned generator's images of them [P, 3, R, R])."""
+    near = locality_latents(base, pivot, settings.locality_pool, draw)
+    with torch.no_grad():
+        images = torch.cat([base.synthesize(near[i:i + 32], pivot.space)
+                            for i in range(0, len(near), 32)])
+    return near, images
+
+
+def _locality_loss(work: Generator, pivots: list[Pivot], pools, settings: TuneSettings,
+                   draw: torch.Generator) -> torch.Tensor:
     total = 0.0
     per = max(1, settings.locality_batch // len(pivots))
-    for p in pivots:
-        near = locality_latents(base, p, per, draw)
-        with torch.no_grad():
-            keep = base.synthesize(near, p.space)
-        total = total + _mse(work.synthesize(near, p.space), keep)
+    for p, (near, keep) in zip(pivots, pools):
+        idx = torch.randint(len(near), (per,), generator=draw)
+        total = total + _mse(work.synthesize(near[idx], p.space), keep[idx])
     return total / len(pivots)
 
 
