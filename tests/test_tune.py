@@ -158,3 +158,17 @@ def test_scene_with_the_tuned_file_renders_the_tuned_face(small, tuned_file, wri
         frame = ((g.synthesize(latents[:1])[0].clamp(-1, 1) + 1) * 127.5).round()
     recon = torch.from_numpy(tuned_file.reconstruction).permute(2, 0, 1).float()
     assert (frame - recon).abs().max() <= 1
+
+
+def test_independent_recogniser_knows_a_face_from_its_mirror_image():
+    from skimage import data
+
+    from latentreel.faces.dlib_rec import DlibRecognizer
+
+    rec = DlibRecognizer()
+    photo = data.astronaut()
+    a, b = rec.embed(photo), rec.embed(np.ascontiguousarray(photo[:, ::-1]))
+    assert a.shape == (128,)
+    assert np.linalg.norm(a - b) < 0.6  # dlib's "same person" threshold
+    noise = np.random.RandomState(0).randint(0, 255, (64, 64, 3), dtype=np.uint8)
+    assert np.linalg.norm(a - rec.embed(noise)) > 0.6
