@@ -24,7 +24,7 @@ $(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q $(TORCH_PINS)
-	$(BIN)/pip install -q '.[test]'
+	$(BIN)/pip install -q '.[test,ray]'
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
 

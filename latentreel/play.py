@@ -18,7 +18,7 @@ from latentreel.errors import BadInputError
 
 
 def _producer(generator, path, space, batch, out: queue.Queue, stop: threading.Event) -> None:
-    from latentreel.render.pipeline import iter_frame_batches
+    from latentreel.render.frames import iter_frame_batches
 
     while not stop.is_set():  # loop the scene forever
         for frames in iter_frame_batches(generator, path, space, batch):

@@ -27,13 +27,14 @@ from latentreel.render.keyframes import default_space
 BATCHES = (1, 8, 32, 64, 128)
 
 
-def bench_scene_yaml(frames: int, out: Path, size: int, fps: int = 30, model: str = "dcgan-digiface") -> str:
+def bench_scene_yaml(frames: int, out: Path, size: int, fps: int = 30, model: str = "dcgan-digiface",
+                     crf: int = 18) -> str:
     """A looping scene of exactly ``frames`` frames (hold 0, 1 s transitions)."""
     n_keys = max(2, frames // fps)
     last = frames - fps * (n_keys - 1)  # the final transition absorbs the remainder
     keys = "\n".join(f"  - {{seed: {i}, hold: 0, transition: 1.0}}" for i in range(n_keys - 1))
     keys += f"\n  - {{seed: {n_keys - 1}, hold: 0, transition: {last / fps!r}}}"
-    return (f"model: {model}\noutput: {{path: {out}, fps: {fps}, size: {size}, crf: 18}}\n"
+    return (f"model: {model}\noutput: {{path: {out}, fps: {fps}, size: {size}, crf: {crf}}}\n"
             f"loop: true\nkeyframes:\n{keys}\n")
 
 

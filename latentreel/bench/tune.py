@@ -154,7 +154,7 @@ def anti_me_face_rate(g, tuned_file: Path, folder: Path) -> dict:
     """Frames of the anti-me scene with a face: today's way and the new one."""
     from latentreel.latentfile import load_latent
     from latentreel.render.keyframes import resolve_keyframes, scene_generator
-    from latentreel.render.pipeline import iter_frame_batches
+    from latentreel.render.frames import iter_frame_batches
     from latentreel.render.schedule import build_path
     from latentreel.scene import load_scene
 

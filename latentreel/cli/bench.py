@@ -114,3 +114,28 @@ def bench_tune(
                                         stylegan_steps=stylegan_steps,
                                         facenet_steps=facenet_steps, restarts=restarts,
                                         log=typer.echo))
+
+
+@bench_app.command("ray")
+def bench_ray(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    frames: int = typer.Option(600, min=30, help="Frames of the (lossless) bench scene."),
+    size: int = typer.Option(256, min=16, max=4096, help="Video size in pixels."),
+    workers: str = typer.Option("1,2", help="Ray worker counts to run, e.g. 1,2,4."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    wire_size: int = typer.Option(1024, min=0, help="Also measure MB per minute of video at "
+                                  "this size (what workers send back; 0: skip)."),
+    repeat: int = typer.Option(2, min=1, help="Runs of each, interleaved; the fastest counts."),
+) -> None:
+    """Plain render vs `--ray local --workers N`: frames/s, ratios, time to first frame."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.distributed import run_ray_bench
+    from latentreel.cli.options import parse_int_list
+    from latentreel.distributed.cluster import import_ray
+
+    import_ray()  # without Ray: the install command, before any rendering
+    write_json(json_out, run_ray_bench(frames=frames, size=size,
+                                       workers=tuple(parse_int_list(workers, "--workers")),
+                                       device=device,
+                                       wire_size=wire_size or None, repeat=repeat,
+                                       log=typer.echo))

@@ -28,15 +28,35 @@ def render(
                                           "(--resume alone keeps the interrupted one's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted "
                                 "segmented render from its last complete segment."),
+    ray: str = typer.Option(None, "--ray", help="Render segments on Ray: local (a private "
+                            "instance here), auto, or the head's host:port / ray://host:port."),
+    workers: int = typer.Option(None, "--workers", min=1, help="Ray workers (default: one "
+                                "per GPU of the cluster, else one)."),
+    ray_timeout: float = typer.Option(120.0, "--ray-timeout", min=1, help="Seconds to wait "
+                                      "for the cluster and for its workers to start."),
 ) -> None:
     """Render a scene to an MP4."""
+    from latentreel.errors import BadInputError
     from latentreel.render.pipeline import RenderOptions, render_scene
     from latentreel.scene import load_scene
 
-    result = render_scene(load_scene(scene), RenderOptions(
+    options = RenderOptions(
         out=out, device=device, batch_size=batch_size, fps=fps, size=size, preview=preview,
         progress=not quiet, segment_seconds=segment_seconds, resume=resume, precision=precision,
-    ))
+    )
+    if ray is None and workers is not None:
+        raise BadInputError("--workers: only with --ray (e.g. --ray local --workers 2)")
+    if ray is not None:
+        from latentreel.distributed.cluster import RayOptions
+        from latentreel.distributed.runner import render_scene_ray
+
+        r = render_scene_ray(load_scene(scene), options,
+                             RayOptions(address=ray, workers=workers, timeout=ray_timeout))
+        typer.echo(f"wrote {r.path} ({r.frames} frames in {r.seconds:.1f} s, {r.fps:.1f} "
+                   f"frames/s; {r.workers} Ray worker{'s' * (r.workers != 1)}, "
+                   f"{r.retried} segment{'s' * (r.retried != 1)} retried)")
+        return
+    result = render_scene(load_scene(scene), options)
     typer.echo(f"wrote {result.path} ({result.frames} frames in {result.seconds:.1f} s, "
                f"{result.fps:.1f} frames/s)")
 

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from latentreel.errors import BadInputError
 from latentreel.latents.truncation import linear_truncate, sphere_truncate
 
 
@@ -56,6 +57,18 @@ def style_space(generator: Generator) -> str:
     """Where the average face and attribute directions live: w when the model has one
     (StyleGAN's mapping untangles z, and z is normalised before it), else z."""
     return "w" if "w" in generator.latent_spaces else "z"
+
+
+def check_average_space(generator: Generator, space: str, what: str, where: str) -> None:
+    """Refuse truncation and anti-faces in a StyleGAN model's z.
+
+    Its mapping network divides z by its own RMS first, so moving z towards the zero vector
+    changes nothing and reflecting it gives an unrelated face, not the anti-face: StyleGAN's
+    average face is w_avg, in W."""
+    if space == "z" and "w" in generator.latent_spaces:
+        raise BadInputError(f"{where}: {what} on {generator.name} happens in W, around the "
+                            "average w (z is normalised before the mapping network, so it "
+                            "would change nothing); use `space: w+` (the default) or `space: w`")
 
 
 def truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from latentreel.models.base import Generator, truncate
+from latentreel.models.base import Generator, check_average_space, truncate
 from latentreel.scene.kinds import KINDS, ResolveContext
 from latentreel.scene.load import resolution_order
 from latentreel.scene.model import Keyframe, Scene
@@ -14,20 +14,6 @@ def default_space(generator: Generator) -> str:
     """w+ where the model has it: seeds move exactly as in w, and photos keep their per-layer
     inversions (and truncation happens around w_avg); z otherwise (the DCGAN)."""
     return "w+" if "w+" in generator.latent_spaces else generator.latent_spaces[0]
-
-
-def check_average_space(generator: Generator, space: str, what: str, where: str) -> None:
-    """Refuse truncation and anti-faces in a StyleGAN model's z.
-
-    Its mapping network divides z by its own RMS first, so moving z towards the zero vector
-    changes nothing and reflecting it gives an unrelated face, not the anti-face: StyleGAN's
-    average face is w_avg, in W."""
-    if space == "z" and "w" in generator.latent_spaces:
-        from latentreel.errors import BadInputError
-
-        raise BadInputError(f"{where}: {what} on {generator.name} happens in W, around the "
-                            "average w (z is normalised before the mapping network, so it "
-                            "would change nothing); use `space: w+` (the default) or `space: w`")
 
 
 def scene_space(scene: Scene, generator: Generator) -> str:

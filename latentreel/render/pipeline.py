@@ -8,8 +8,6 @@ stays flat however long the video is.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,12 +15,13 @@ import torch
 from tqdm import tqdm
 
 from latentreel.latents.path import LatentPath
-from latentreel.models.base import Generator, to_uint8
+from latentreel.models.base import Generator
 from latentreel.models.registry import load_generator
 from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
+from latentreel.render.frames import encoder_cpu_share, iter_frame_batches
 from latentreel.render.keyframes import resolve_keyframes, scene_generator, scene_space
 from latentreel.render.schedule import build_path
-from latentreel.scene.model import Scene
+from latentreel.scene.model import Output, Scene
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,18 @@ class RenderResult:
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
+@dataclass(frozen=True)
+class RenderPlan:
+    """What a render settles before its first frame: everything the frame loop needs."""
+
+    generator: Generator  # loaded once, on the chosen device
+    path: LatentPath  # the latent of every frame (keyframes resolved, re-timed)
+    output: Output  # the output settings after the options' overrides
+    space: str  # the latent space the path moves in
+    batch_size: int  # frames per generator call
+    autocast: torch.dtype | None  # lower precision for the generator (None: fp32)
+
+
 def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
                  generator: Generator | None = None) -> RenderResult:
     """Render ``scene`` to an MP4 and return where it went.
@@ -62,6 +73,33 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
         RenderError: ffmpeg failed; no partial file is left at the output path.
     """
     t0 = time.perf_counter()
+    # 1-3. Settle the output, load the generator, resolve keyframes into a frame path.
+    plan = plan_render(scene, options, generator=generator)
+    # 4. Synthesize in batches and stream to the encoder (in segments for long renders).
+    if options.segment_seconds or options.resume:
+        from latentreel.render.segments import write_segmented
+
+        frames = write_segmented(plan.generator, plan.path, plan.output, plan.space,
+                                 batch_size=plan.batch_size,
+                                 segment_seconds=options.segment_seconds,
+                                 resume=options.resume, progress=options.progress,
+                                 autocast=plan.autocast)
+    else:
+        frames = write_path_video(plan.generator, plan.path, plan.output, plan.space,
+                                  batch_size=plan.batch_size, progress=options.progress,
+                                  autocast=plan.autocast)
+    # 5. Mux the soundtrack, if any.
+    mux_soundtrack(plan.output)
+    return RenderResult(path=plan.output.path, frames=frames, seconds=time.perf_counter() - t0)
+
+
+def plan_render(scene: Scene, options: RenderOptions, *,
+                generator: Generator | None = None) -> RenderPlan:
+    """Steps 1-3 of a render: output settings, the generator, the resolved frame path.
+
+    Shared by the plain render and the distributed one (whose driver resolves keyframes
+    once and ships the path to its workers).
+    """
     # 1. Settle the output settings.
     output = _output_settings(scene, options)
     # 2. Choose the device once and load the generator there.
@@ -79,23 +117,16 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
     path = build_path(keyframes, latents, output.fps, scene.loop,
                       offsets=transition_offsets(keyframes, generator, space))
     path = apply_timing(path, keyframes, generator, space)
-    # 4. Synthesize in batches and stream to the encoder (in segments for long renders).
-    if options.segment_seconds or options.resume:
-        from latentreel.render.segments import write_segmented
+    return RenderPlan(generator=generator, path=path, output=output, space=space,
+                      batch_size=batch, autocast=autocast)
 
-        frames = write_segmented(generator, path, output, space, batch_size=batch,
-                                 segment_seconds=options.segment_seconds,
-                                 resume=options.resume, progress=options.progress,
-                                 autocast=autocast)
-    else:
-        frames = write_path_video(generator, path, output, space, batch_size=batch,
-                                  progress=options.progress, autocast=autocast)
-    # 5. Mux the soundtrack, if any.
+
+def mux_soundtrack(output: Output) -> None:
+    """Mux ``output.audio`` into the finished video at ``output.path`` (no-op without one)."""
     if output.audio is not None:
         from latentreel.video.audio import mux_audio
 
         mux_audio(output.path, output.audio, output.path)
-    return RenderResult(path=output.path, frames=frames, seconds=time.perf_counter() - t0)
 
 
 def apply_timing(path: LatentPath, keyframes, generator: Generator, space: str) -> LatentPath:
@@ -129,31 +160,6 @@ def _output_settings(scene: Scene, options: RenderOptions):
     return replace(output, **changes)
 
 
-def iter_frame_batches(
-    generator: Generator, path: LatentPath, space: str, batch_size: int,
-    autocast: torch.dtype | None = None,
-) -> Iterator[torch.Tensor]:
-    """uint8 frames [B, H, W, 3] on the CPU, in order, ``batch_size`` at a time.
-
-    ``autocast``: run the generator in this lower precision (see render.device)."""
-    with torch.inference_mode(), torch.autocast(generator.device.type, enabled=autocast is not None,
-                                                dtype=autocast or torch.bfloat16):
-        for start in range(0, path.total_frames, batch_size):
-            idx = torch.arange(start, min(start + batch_size, path.total_frames))
-            latents = path.latents(idx).to(generator.device)
-            images = _synthesize_unique(generator, latents, space).float()
-            yield to_uint8(images).cpu()  # converted on the device: 4x less to copy
-
-
-def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str) -> torch.Tensor:
-    """Synthesize each distinct latent once: hold frames repeat their keyframe's latent."""
-    flat = latents.flatten(1)
-    uniq, inverse = torch.unique(flat, dim=0, return_inverse=True)
-    if len(uniq) == len(flat):
-        return generator.synthesize(latents, space)
-    return generator.synthesize(uniq.reshape(-1, *latents.shape[1:]), space)[inverse]
-
-
 def write_path_video(generator, path: LatentPath, output, space: str, *, batch_size: int,
                      progress: bool = True, autocast: torch.dtype | None = None) -> int:
     """Encode every frame of ``path`` to ``output.path``; returns the number of frames."""
@@ -163,28 +169,8 @@ def write_path_video(generator, path: LatentPath, output, space: str, *, batch_s
     bar = tqdm(total=path.total_frames, unit="frame", desc=output.path.name,
                disable=not progress, dynamic_ncols=True)
     with bar, FrameWriter(output.path, fps=output.fps, size=output.size, crf=output.crf,
-                          preset=output.preset) as writer, _cpu_threads(generator, output):
+                          preset=output.preset) as writer, encoder_cpu_share(generator, output):
         for frames in iter_frame_batches(generator, path, space, batch_size, autocast):
             writer.write(frames.numpy())
             bar.update(len(frames))
     return path.total_frames
-
-
-@contextmanager
-def _cpu_threads(generator: Generator, output):
-    """On the CPU, leave x264 a core when encoding dominates.
-
-    Generator and encoder share the machine's cores. When frames are upscaled a lot, x264 is
-    the bottleneck, and one torch thread plus x264's threads beats both fighting over every
-    core (measured on 2 cores at 64 -> 512 px: 98 vs 86 frames/s); at small output sizes
-    the generator is the bottleneck and keeps every thread.
-    """
-    if generator.device.type != "cpu" or output.size < 4 * generator.resolution:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, before // 2))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

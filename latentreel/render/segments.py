@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from latentreel.latents.path import LatentPath
-from latentreel.render.pipeline import iter_frame_batches
+from latentreel.render.frames import encoder_cpu_share, iter_frame_batches
 
 
 def work_dir(output_path: Path) -> Path:
@@ -41,22 +43,46 @@ def _fingerprint(path: LatentPath, output, space: str, autocast) -> str:
 DEFAULT_SEGMENT_SECONDS = 60.0
 
 
-def write_segmented(generator, path: LatentPath, output, space: str, *, batch_size: int,
-                    segment_seconds: float | None, resume: bool, progress: bool = True,
-                    autocast=None) -> int:
-    """Render ``path`` in segments and join them into ``output.path``; returns frames.
+@dataclass(frozen=True)
+class SegmentWork:
+    """The work folder of a segmented render: which segments exist and where each goes."""
+
+    folder: Path  # <output>.segments/, holding manifest.json and the finished segments
+    names: list[Path]  # one file per segment, in order (present only when complete)
+    segment_frames: int  # frames per segment (the last one may be shorter)
+    total: int  # frames of the whole video
+
+    def bounds(self, i: int) -> tuple[int, int]:
+        """Frames [start, stop) of segment ``i``."""
+        start = i * self.segment_frames
+        return start, min(start + self.segment_frames, self.total)
+
+    def pending(self) -> list[int]:
+        """Indices of the segments still to render (the others survived an interruption)."""
+        return [i for i, name in enumerate(self.names) if not name.is_file()]
+
+    def done_frames(self) -> int:
+        return self.total - sum(b - a for a, b in map(self.bounds, self.pending()))
+
+    def join(self, out_path: Path) -> None:
+        """Join every segment losslessly into ``out_path`` (atomically); drop the folder."""
+        from latentreel.video.segments import concat_segments
+
+        concat_segments(self.names, out_path)
+        shutil.rmtree(self.folder)
+
+
+def prepare_segments(path, output, space: str, *, segment_seconds: float | None,
+                     resume: bool, autocast=None, progress: bool = True) -> SegmentWork:
+    """Open (or, on ``resume`` of the same render, reopen) the work folder of ``path``.
 
     ``segment_seconds`` None: on ``resume``, the length the interrupted render used (so
     `--resume` alone continues it), otherwise DEFAULT_SEGMENT_SECONDS.
     """
-    from latentreel.video.segments import concat_segments
-    from latentreel.video.writer import FrameWriter
-
     work = work_dir(output.path)
     fingerprint = _fingerprint(path, output, space, autocast)
     seg_frames = _segment_frames(work, segment_seconds, output.fps, resume)
     total = path.total_frames
-    starts = list(range(0, total, seg_frames))
     manifest = {"fingerprint": fingerprint, "segment_frames": seg_frames, "total_frames": total}
     if work.exists() and not (resume and _manifest_matches(work, manifest)):
         if resume and progress:
@@ -65,24 +91,42 @@ def write_segmented(generator, path: LatentPath, output, space: str, *, batch_si
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     (work / "manifest.json").write_text(json.dumps(manifest))
-    names = [work / f"segment_{i:05d}.mp4" for i in range(len(starts))]
-    done = sum(seg_frames if i < len(starts) - 1 else total - starts[-1]
-               for i, n in enumerate(names) if n.is_file())
-    bar = tqdm(total=total, initial=done, unit="frame", desc=output.path.name,
-               disable=not progress, dynamic_ncols=True)
+    count = -(-total // seg_frames)
+    return SegmentWork(folder=work, names=[work / f"segment_{i:05d}.mp4" for i in range(count)],
+                       segment_frames=seg_frames, total=total)
+
+
+def encode_segment(generator, path, bounds: tuple[int, int], output, space: str, dest: Path, *,
+                   batch_size: int, autocast=None) -> Iterator[int]:
+    """Encode frames [start, stop) of ``path`` into ``dest``; yields frames done per batch.
+
+    ``dest`` appears only once the segment is complete (the writer renames atomically).
+    """
+    from latentreel.video.writer import FrameWriter
+
+    sub = _SubPath(path, *bounds)
+    with FrameWriter(dest, fps=output.fps, size=output.size, crf=output.crf,
+                     preset=output.preset) as writer, encoder_cpu_share(generator, output):
+        for frames in iter_frame_batches(generator, sub, space, batch_size, autocast):
+            writer.write(frames.numpy())
+            yield len(frames)
+
+
+def write_segmented(generator, path: LatentPath, output, space: str, *, batch_size: int,
+                    segment_seconds: float | None, resume: bool, progress: bool = True,
+                    autocast=None) -> int:
+    """Render ``path`` in segments and join them into ``output.path``; returns frames."""
+    work = prepare_segments(path, output, space, segment_seconds=segment_seconds, resume=resume,
+                            autocast=autocast, progress=progress)
+    bar = tqdm(total=work.total, initial=work.done_frames(), unit="frame",
+               desc=output.path.name, disable=not progress, dynamic_ncols=True)
     with bar:
-        for start, name in zip(starts, names):
-            if name.is_file():
-                continue  # finished before the interruption
-            sub = _SubPath(path, start, min(start + seg_frames, total))
-            with FrameWriter(name, fps=output.fps, size=output.size, crf=output.crf,
-                             preset=output.preset) as writer:
-                for frames in iter_frame_batches(generator, sub, space, batch_size, autocast):
-                    writer.write(frames.numpy())
-                    bar.update(len(frames))
-    concat_segments(names, output.path)
-    shutil.rmtree(work)
-    return total
+        for i in work.pending():  # finished ones survived an interruption
+            for n in encode_segment(generator, path, work.bounds(i), output, space,
+                                    work.names[i], batch_size=batch_size, autocast=autocast):
+                bar.update(n)
+    work.join(output.path)
+    return work.total
 
 
 def _read_manifest(work: Path) -> dict | None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from latentreel.errors import LatentFileError
-from latentreel.models.base import seed_latent, truncate
+from latentreel.models.base import check_average_space, seed_latent, truncate
 from latentreel.scene.fields import REQUIRED, Spec
 from latentreel.scene.kind_base import KeyframeKind, ResolveContext
 
@@ -82,8 +82,6 @@ def _add_tuned_pivot(lf, latent: torch.Tensor, ctx: ResolveContext, source: str)
 
 def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
     # Reflect through the average face: StyleGAN paper fig. 8 (psi = -1 is the "anti-face").
-    from latentreel.render.keyframes import check_average_space
-
     check_average_space(ctx.generator, ctx.space, "an anti-face", where)
     source = ctx.named[params["of"]]
     mean = ctx.generator.mean_latent(ctx.space).to(source.device)
