@@ -153,8 +153,8 @@ keyframes:
 def anti_me_face_rate(g, tuned_file: Path, folder: Path) -> dict:
     """Frames of the anti-me scene with a face: today's way and the new one."""
     from latentreel.latentfile import load_latent
-    from latentreel.render.keyframes import resolve_keyframes, scene_generator
     from latentreel.render.frames import iter_frame_batches
+    from latentreel.render.keyframes import resolve_keyframes, scene_generator
     from latentreel.render.schedule import build_path
     from latentreel.scene import load_scene
 
@@ -201,8 +201,9 @@ def stylegan_tune_speed(steps: int = 3, resolution: int = 256) -> dict:
 def run_tune_bench(*, photos: int = 3, steps: int = 300, tune_steps: int = 200,
                    random_faces: int = 1000, average_faces: int = 1000,
                    stylegan_steps: int = 3, facenet_steps: int = 80, restarts: int = 8,
-                   log=print) -> dict:
-    """Every part, in one run, on the embedded DCGAN (CPU)."""
+                   log=print, results: dict | None = None) -> dict:
+    """Every part, in one run, on the embedded DCGAN (CPU). ``results`` is filled as the
+    parts finish (so a caller can save what there is if a late part fails)."""
     from latentreel.bench.common import machine_info
     from latentreel.faces.dlib_rec import DlibRecognizer
     from latentreel.faces.facenet import load_facenet
@@ -214,7 +215,9 @@ def run_tune_bench(*, photos: int = 3, steps: int = 300, tune_steps: int = 200,
     facenet, rec = load_facenet(), DlibRecognizer()
     settings = InvertSettings(steps=steps, tune_steps=tune_steps, facenet_steps=facenet_steps,
                               restarts=restarts)
-    results: dict = {"machine": machine_info(), "invert_steps": steps, "tune_steps": tune_steps}
+    results = {} if results is None else results
+    results.update({"machine": machine_info(), "invert_steps": steps, "tune_steps": tune_steps,
+                    "invert_restarts": restarts, "facenet_steps": facenet_steps})
     log(f"== {random_faces} random faces under dlib")
     random_emb = rec.embed_many(_images(g, _seeds(random_faces, g.z_dim)))
     with tempfile.TemporaryDirectory() as tmp:
@@ -226,27 +229,37 @@ def run_tune_bench(*, photos: int = 3, steps: int = 300, tune_steps: int = 200,
                                         folder / f"{name}.npz", log)
             tuned.append(res)
         results["photos"] = rows
+        log("== anti-me video: frames with a face (MTCNN p >= 0.9)")
+        results["anti_me"] = anti_me_face_rate(g, tuned[0].path, folder)
+        for k, v in results["anti_me"].items():
+            log(f"{k:6s} {100 * v['face_rate']:.1f} % of {v['frames']} frames")
         log("== locality on 256 seeds (tuned vs untuned generator)")
         one = generator_for_pivots(g, [pivot_of(tuned[0])])
-        joint = generator_for_pivots(g, [pivot_of(t) for t in tuned],
-                                     settings=_tune_settings(tune_steps))
-        results["locality"] = {"one_photo": locality(g, one), "joint": locality(g, joint)}
-        for k, v in results["locality"].items():
-            log(f"{k:10s} median {v['median_psnr']:.1f} dB, worst {v['worst_psnr']:.1f} dB")
+        results["locality"] = {"one_photo": locality(g, one)}
+        _log_locality("one_photo", results["locality"]["one_photo"], log)
         log(f"== the average face (centrality among {average_faces} random faces)")
         results["average_face"] = average_face(g, facenet, average_faces)
         for k, v in results["average_face"].items():
             log(f"{k:6s} MTCNN p {v['mtcnn_p']:.3f}, closer to the centre than "
                 f"{100 * v['centrality']:.1f} % of faces")
-        log("== anti-me video: frames with a face (MTCNN p >= 0.9)")
-        results["anti_me"] = anti_me_face_rate(g, tuned[0].path, folder)
-        for k, v in results["anti_me"].items():
-            log(f"{k:6s} {100 * v['face_rate']:.1f} % of {v['frames']} frames")
+        if len(tuned) > 1:
+            log(f"== joint tuning of {len(tuned)} photos: locality and each photo's PSNR")
+            joint = generator_for_pivots(g, [pivot_of(t) for t in tuned],
+                                         settings=_tune_settings(tune_steps))
+            results["locality"]["joint"] = locality(g, joint)
+            results["joint_psnr"] = [_psnr(_images(joint, t.latent[None].cpu())[0], t.target)
+                                     for t in tuned]
+            _log_locality("joint", results["locality"]["joint"], log)
+            log("joint PSNR " + ", ".join(f"{p:.1f}" for p in results["joint_psnr"]) + " dB")
     if stylegan_steps:
         log("== StyleGAN2 256 px (random FFHQ-shaped), W+ pivot")
         results["stylegan2"] = stylegan_tune_speed(stylegan_steps)
         log(f"{results['stylegan2']['seconds_per_100_steps']:.0f} s per 100 tuning steps")
     return results
+
+
+def _log_locality(name: str, v: dict, log) -> None:
+    log(f"{name:10s} median {v['median_psnr']:.1f} dB, worst {v['worst_psnr']:.1f} dB")
 
 
 def _tune_settings(steps: int):

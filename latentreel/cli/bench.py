@@ -109,11 +109,14 @@ def bench_tune(
     from latentreel.bench.common import write_json
     from latentreel.bench.tune import run_tune_bench
 
-    write_json(json_out, run_tune_bench(photos=photos, steps=steps, tune_steps=tune_steps,
-                                        random_faces=random_faces, average_faces=average_faces,
-                                        stylegan_steps=stylegan_steps,
-                                        facenet_steps=facenet_steps, restarts=restarts,
-                                        log=typer.echo))
+    results: dict = {}
+    try:
+        run_tune_bench(photos=photos, steps=steps, tune_steps=tune_steps,
+                       random_faces=random_faces, average_faces=average_faces,
+                       stylegan_steps=stylegan_steps, facenet_steps=facenet_steps,
+                       restarts=restarts, log=typer.echo, results=results)
+    finally:
+        write_json(json_out, results)  # what finished, even when a later part failed
 
 
 @bench_app.command("ray")
