@@ -16,7 +16,7 @@ from latentreel.latents.truncation import sphere_truncate
 from latentreel.models.base import seed_latent, truncate
 from latentreel.models.dcgan import DCGANGenerator, DCGANNet
 
-FAST = TuneSettings(steps=12, lr=1e-2, locality_batch=2)
+FAST = TuneSettings(steps=12, lr=1e-2, locality_batch=2, locality_pool=16)
 
 
 def _z(seed: int) -> torch.Tensor:
@@ -112,7 +112,7 @@ def test_joint_tuning_is_cached_by_content(small, pivot):
     from latentreel.invert.tuned import tuned_delta
 
     second = Pivot(latent=_z(5), space="z", target=pivot.target.flip(-1))
-    settings = TuneSettings(steps=3, locality_batch=2)
+    settings = TuneSettings(steps=3, locality_batch=2, locality_pool=8)
     _, first = tuned_delta(small, [pivot, second], settings)
     _, again = tuned_delta(small, [pivot, second], settings)
     assert not first.get("cached") and again["cached"]

@@ -72,7 +72,7 @@ def axis_grid(g, axes: list[int], magnitude: float | None = None):
         e = torch.zeros(g.z_dim, device=g.device)
         e[ax] = mag
         rows.append(e)
-    return torch.stack(rows), ["mean (zero)"] + [f"axis {a}" for a in axes], None
+    return torch.stack(rows), ["mean"] + [f"axis {a}" for a in axes], None
 
 
 def write_sheet(g, latents: torch.Tensor, labels, row_labels, out: Path, *, title: str,
