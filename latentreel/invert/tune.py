@@ -10,6 +10,7 @@ paper's multi-ID tuning. The result is a compact WeightDelta (see ``invert/delta
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -57,8 +58,6 @@ class Tuning:
 def tune_generator(generator: Generator, pivots: list[Pivot],
                    settings: TuneSettings = TuneSettings(), *, progress: bool = False) -> Tuning:
     """Tune a copy of ``generator`` so each pivot redraws its target; the base is unchanged."""
-    import copy
-
     t0 = time.perf_counter()
     # 1. A copy of the generator with a zero delta on every tunable weight.
     fingerprint = weights_fingerprint(generator)
