@@ -43,3 +43,61 @@ class LatentFileError(BadInputError):
 
 class RenderError(LatentreelError):
     """Rendering or encoding failed for a reason that is not the user's input (ffmpeg died)."""
+
+
+def quote(value: object, limit: int = 60) -> str:
+    """Text a file supplied (a global's name, a dict key, a value), safe for a one-line message.
+
+    Strings are quoted with control, format (bidi) and line-separator characters escaped, so
+    a file cannot move the cursor, clear the screen or start a new line; anything longer than
+    ``limit`` characters is cut, with its full length noted. Numbers print as themselves (cut
+    the same way); any other object is named by its type only, never by its ``repr``, which
+    could be huge or nested without bound.
+    """
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, float)):
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else \
+            f"an integer of {value.bit_length()} bits"
+        return text if len(text) <= limit else text[:limit] + "..."
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not isinstance(value, str):
+        return f"a {type(value).__name__}"
+    cut = value[:limit]
+    more = f"... ({len(value)} characters)" if len(value) > limit else ""
+    return "'" + "".join(_escape(ch) for ch in cut) + "'" + more
+
+
+def _escape(ch: str) -> str:
+    if ch in "'\\":
+        return "\\" + ch
+    return _escape_control(ch)
+
+
+def _escape_control(ch: str) -> str:
+    import unicodedata
+
+    if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+            else f"\\U{code:08x}"
+    return ch
+
+
+def printable(message: str, limit: int = 1000) -> str:
+    """A message made safe to print: control characters escaped (newlines kept only as the
+    separators of several problems), each line cut to ``limit`` characters. The CLI applies
+    it to every error as a last guard; loaders quote what files supply themselves."""
+    lines = []
+    for line in message.split("\n"):
+        clean = "".join(_escape_control(ch) for ch in line)
+        lines.append(clean if len(clean) <= limit else clean[:limit] + "...")
+    return "\n".join(lines)
+
+
+def shown_path(path: object, limit: int = 200) -> str:
+    """A file path for a message: unquoted, control characters escaped, long paths cut in
+    the middle (a scene from someone else can name a path that is itself a terminal trick)."""
+    text = "".join(_escape_control(ch) for ch in str(path))
+    return text if len(text) <= limit else text[:limit // 2] + "..." + text[-limit // 2:]

@@ -34,8 +34,10 @@ def _producer(generator, path, space, batch, out: queue.Queue, stop: threading.E
 
 def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
                max_frames: int | None = None, screenshot: Path | None = None,
-               device: str = "auto") -> int:
+               device: str = "auto", upscale: str | None = None) -> int:
     """Show ``scene`` in a window until closed (Esc/q) or ``max_frames`` are shown.
+
+    ``upscale``: override the scene's output.upscale (frames are upscaled towards the window).
 
     Returns:
         the number of frames shown.
@@ -50,9 +52,12 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     from latentreel.render.keyframes import resolve_keyframes, scene_space
     from latentreel.render.pipeline import apply_timing, transition_offsets
     from latentreel.render.schedule import build_path
+    from latentreel.upscale.runtime import with_upscaler
 
     # 1. Resolve the scene as `render` does.
     g = load_generator(scene.model, pick_device(device), base=scene.base)
+    side = size or scene.output.size
+    shown_g = with_upscaler(g, upscale or scene.output.upscale, side)  # before any frame
     space = scene_space(scene, g)
     keyframes, latents = resolve_keyframes(scene, g)
     path = build_path(keyframes, latents, scene.output.fps, len(keyframes) > 1,  # loops forever
@@ -62,12 +67,11 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     frames: queue.Queue = queue.Queue(maxsize=4)
     stop = threading.Event()
     worker = threading.Thread(target=_producer, daemon=True, name="play-producer",
-                              args=(g, path, space, default_batch_size(g.device, g.resolution),
-                                    frames, stop))
+                              args=(shown_g, path, space,
+                                    default_batch_size(g.device, g.resolution), frames, stop))
     worker.start()
     # 3. Show frames at the scene's fps until told to stop.
     pygame.init()
-    side = size or scene.output.size
     flags = pygame.FULLSCREEN if fullscreen else 0
     screen = pygame.display.set_mode((0, 0) if fullscreen else (side, side), flags)
     pygame.display.set_caption(f"latentreel: {scene.file.name}")

@@ -18,7 +18,7 @@ LAYERS = [
     {"render", "feedback", "distributed"},  # distributed: the Ray runner beside render
     {"scene"},
     {"invert"},
-    {"faces", "models", "video"},
+    {"faces", "models", "video", "upscale"},  # upscale: learned upscalers beside the models
     {"latents", "latentfile"},
     {"errors", "cache", "__init__"},
 ]

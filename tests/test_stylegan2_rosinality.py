@@ -109,13 +109,13 @@ def test_rosinality_files_cannot_run_code_and_bad_ones_are_named(tmp_path):
     sd["convs.0.conv.extra"] = torch.zeros(1)
     torch.save({"g_ema": sd}, tmp_path / "extra.pt")
     with pytest.raises(ModelError, match="tensors a 32px StyleGAN2 generator does not: "
-                                         "convs.0.conv.extra"):
+                                         "'convs.0.conv.extra'"):
         load_stylegan2_file(tmp_path / "extra.pt", "cpu")
     sd = as_rosinality(random_net())
     sd["convs.0.conv.blur.kernel"] = torch.ones(4, 4)
     torch.save({"g_ema": sd}, tmp_path / "blur.pt")
-    with pytest.raises(ModelError, match="blur.kernel is not the"):
+    with pytest.raises(ModelError, match="blur.kernel' is not the"):
         load_stylegan2_file(tmp_path / "blur.pt", "cpu")
     (tmp_path / "cut.pt").write_bytes((tmp_path / "extra.pt").read_bytes()[:300])
-    with pytest.raises(ModelError, match="cut.pt: not a loadable rosinality"):
+    with pytest.raises(ModelError, match="cut.pt: .*truncated"):
         load_stylegan2_file(tmp_path / "cut.pt", "cpu")

@@ -51,11 +51,13 @@ def play(
     frames: int = typer.Option(None, "--frames", min=1, help="Stop after this many frames."),
     screenshot: Path = typer.Option(None, help="Save the last frame shown as a PNG."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+    upscale: str = typer.Option(None, help="Override output.upscale: none | lanczos | an "
+                                "upscaler from `latentreel models`."),
 ) -> None:
     """Show a scene live in a window, looping forever (Esc or q to quit)."""
     from latentreel.play import play_scene
     from latentreel.scene import load_scene
 
     shown = play_scene(load_scene(scene), fullscreen=fullscreen, size=size, max_frames=frames,
-                       screenshot=screenshot, device=device)
+                       screenshot=screenshot, device=device, upscale=upscale)
     typer.echo(f"showed {shown} frames")

@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from latentreel.errors import LatentreelError
+from latentreel.errors import LatentreelError, printable
 
 _state = {"debug": bool(os.environ.get("LATENTREEL_DEBUG"))}
 
@@ -29,7 +29,7 @@ class _ErrorHandlingGroup(TyperGroup):
         except LatentreelError as e:
             if _state["debug"]:
                 raise
-            typer.echo(f"error: {e}", err=True)
+            typer.echo(f"error: {printable(str(e))}", err=True)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
@@ -38,7 +38,8 @@ class _ErrorHandlingGroup(TyperGroup):
             if _state["debug"]:
                 raise
             typer.echo(
-                f"error: {type(e).__name__}: {e} (run with --debug for the traceback)", err=True
+                f"error: {type(e).__name__}: {printable(str(e), 300)} (run with --debug for the "
+                "traceback)", err=True
             )
             raise typer.Exit(1) from None
 

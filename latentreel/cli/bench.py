@@ -30,6 +30,26 @@ def bench_render(
     write_json(json_out, results)
 
 
+@bench_app.command("upscale")
+def bench_upscale(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    frames: int = typer.Option(8, min=2, help="Frames per speed measurement."),
+    flicker_frames: int = typer.Option(24, min=3, help="Frames for the flicker figures."),
+    e2e_frames: int = typer.Option(24, min=4, help="Frames per end-to-end render (RRDBNet: a quarter)."),
+    memory: bool = typer.Option(True, help="Also measure peak memory, 40 vs 160 frames."),
+    bf16: bool = typer.Option(True, help="Also time bf16 (CPU) and its deviation."),
+    picture: Path = typer.Option(None, help="Also write lanczos vs each upscaler as a PNG."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+) -> None:
+    """Learned upscalers: frames/s vs the ncnn runtime, E2E ratio, memory, flicker."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.upscale import run_upscale_bench
+
+    write_json(json_out, run_upscale_bench(frames=frames, flicker_frames=flicker_frames,
+                                           e2e_frames=e2e_frames, memory=memory, bf16=bf16,
+                                           picture=picture, device=device, log=typer.echo))
+
+
 @bench_app.command("stylegan")
 def bench_stylegan(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
@@ -117,6 +137,30 @@ def bench_tune(
                        restarts=restarts, log=typer.echo, results=results)
     finally:
         write_json(json_out, results)  # what finished, even when a later part failed
+
+
+@bench_app.command("load")
+def bench_load(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    baseline: Path = typer.Option(None, "--baseline", help="Another latentreel checkout "
+                                  "(its repository root) to time side by side."),
+    resolutions: str = typer.Option("64,1024", help="Comma-separated network resolutions."),
+    repeats: int = typer.Option(3, min=1, help="Child processes per loader and resolution."),
+) -> None:
+    """Seconds to load a legit FFHQ-shaped StyleGAN2 pickle, this loader vs --baseline."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.model_load import run_load_bench
+    from latentreel.errors import BadInputError
+
+    try:
+        sizes = [int(r) for r in resolutions.split(",")]
+    except ValueError:
+        raise BadInputError(f"--resolutions {resolutions!r}: write e.g. 64,1024") from None
+    if baseline is not None and not (baseline / "latentreel" / "__init__.py").is_file():
+        raise BadInputError(f"--baseline {baseline}: not a latentreel checkout (no "
+                            "latentreel/__init__.py in it)")
+    write_json(json_out, run_load_bench(resolutions=sizes, repeats=repeats, baseline=baseline,
+                                        log=typer.echo))
 
 
 @bench_app.command("ray")

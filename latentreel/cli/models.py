@@ -31,6 +31,19 @@ def models(ctx: typer.Context) -> None:
         typer.echo(f"{name.rsplit('.', 1)[0]}: pulled with --url\n  weights: "
                    f"{models_dir() / name} [installed]")
     typer.echo(f"Downloads go to {models_dir()}; any .pkl/.pt path also works as 'model:'.")
+    _list_upscalers()
+
+
+def _list_upscalers() -> None:
+    from latentreel.upscale.registry import FAMILIES, INSTALL, UPSCALERS, installed
+
+    typer.echo("\nUpscalers (output.upscale / --upscale; none and lanczos need nothing):")
+    for info in UPSCALERS.values():
+        state = "installed" if installed(info.name) else f"NOT installed: {INSTALL}"
+        typer.echo(f"{info.name}: {info.description} [{state}]")
+    for family, names in FAMILIES.items():
+        typer.echo(f"{family}: picks {' / '.join(n.rsplit('-', 1)[1] for n in names)} by the "
+                   "output size")
 
 
 @models_app.command("pull")

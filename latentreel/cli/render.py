@@ -34,6 +34,8 @@ def render(
                                 "per GPU of the cluster, else one)."),
     ray_timeout: float = typer.Option(120.0, "--ray-timeout", min=1, help="Seconds to wait "
                                       "for the cluster and for its workers to start."),
+    upscale: str = typer.Option(None, "--upscale", help="Override output.upscale: none | "
+                                "lanczos | an upscaler from `latentreel models`."),
 ) -> None:
     """Render a scene to an MP4."""
     from latentreel.errors import BadInputError
@@ -43,6 +45,7 @@ def render(
     options = RenderOptions(
         out=out, device=device, batch_size=batch_size, fps=fps, size=size, preview=preview,
         progress=not quiet, segment_seconds=segment_seconds, resume=resume, precision=precision,
+        upscale=upscale,
     )
     if ray is None and workers is not None:
         raise BadInputError("--workers: only with --ray (e.g. --ray local --workers 2)")
@@ -94,13 +97,15 @@ def sample(
     truncation: float = typer.Option(1.0, min=-3, max=3, help="psi towards the average face."),
     cell: int = typer.Option(128, min=32, max=1024, help="Cell size in pixels."),
     device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
+    upscale: str = typer.Option(None, help="A learned upscaler from `latentreel models`, run "
+                                "towards the cell size."),
 ) -> None:
     """Write a labelled contact sheet of seeds, to pick keyframes by eye."""
     from latentreel.cli.options import parse_int_list
     from latentreel.render.sheets import seed_sheet
 
     path = seed_sheet(parse_int_list(seeds), out, model=model, truncation=truncation, cell=cell,
-                      device=device)
+                      device=device, upscale=upscale)
     typer.echo(f"wrote {path}")
 
 

@@ -110,9 +110,20 @@ class SegmentWorker:
         """Yields frames done after each batch, then the finished segment's bytes."""
         with tempfile.TemporaryDirectory(prefix="latentreel-segment-") as tmp:
             dest = Path(tmp) / "segment.mp4"
-            yield from encode_segment(self.generator, path, bounds, output, space, dest,
+            generator = self._frames_from(output)
+            yield from encode_segment(generator, path, bounds, output, space, dest,
                                       batch_size=self.batch, autocast=self.autocast)
             yield dest.read_bytes()
+
+
+    def _frames_from(self, output: Output):
+        """The generator, upscaled as ``output.upscale`` says (loaded once per worker)."""
+        from latentreel.upscale.runtime import with_upscaler
+
+        key = (output.upscale, output.size)
+        if getattr(self, "_upscaled", (None,))[0] != key:
+            self._upscaled = (key, with_upscaler(self.generator, output.upscale, output.size))
+        return self._upscaled[1]
 
 
 def _load(spec: WorkerSpec, model_bytes: bytes | None, device):

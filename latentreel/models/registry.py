@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from latentreel.errors import ModelError
+from latentreel.errors import ModelError, quote, shown_path
 from latentreel.models.base import Generator
 
 
@@ -119,11 +119,12 @@ def load_generator(name: str, device: str | torch.device = "cpu", base: Path | N
         return MODELS[name].load(device)
     suffix = Path(name).suffix.lower()
     if suffix in (".pkl", ".pt"):
+        from latentreel.models.files import check_model_file
+
         path = Path(name) if base is None else (base / name)
-        if not path.is_file():
-            raise ModelError(f"model file {path} does not exist; check the path in 'model:'")
+        check_model_file(path, "; check the path in 'model:'")
         if suffix not in FILE_LOADERS:
-            raise ModelError(f"{path}: no backend for {suffix} files is available")
+            raise ModelError(f"{shown_path(path)}: no backend for {suffix} files is available")
         return FILE_LOADERS[suffix](path, device)
     from latentreel.models.stylegan2.pull import installed_file
 
@@ -133,4 +134,4 @@ def load_generator(name: str, device: str | torch.device = "cpu", base: Path | N
 
     close = get_close_matches(name, list(MODELS), n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"known models: {', '.join(MODELS)}"
-    raise ModelError(f"unknown model '{name}'; {hint} (or give a .pkl/.pt file path)")
+    raise ModelError(f"unknown model {quote(name)}; {hint} (or give a .pkl/.pt file path)")

@@ -22,6 +22,7 @@ from latentreel.render.frames import encoder_cpu_share, iter_frame_batches
 from latentreel.render.keyframes import resolve_keyframes, scene_generator, scene_space
 from latentreel.render.schedule import build_path
 from latentreel.scene.model import Output, Scene
+from latentreel.upscale.runtime import with_upscaler
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class RenderOptions:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; bf16 ~2x faster on recent CPUs)
     segment_seconds: float | None = None  # write complete segments, joined at the end
     resume: bool = False  # continue a segmented render from its last complete segment
+    upscale: str | None = None  # override output.upscale (none | lanczos | an upscaler name)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class RenderResult:
 class RenderPlan:
     """What a render settles before its first frame: everything the frame loop needs."""
 
-    generator: Generator  # loaded once, on the chosen device
+    generator: Generator  # loaded once, on the chosen device; upscaled if output.upscale says
     path: LatentPath  # the latent of every frame (keyframes resolved, re-timed)
     output: Output  # the output settings after the options' overrides
     space: str  # the latent space the path moves in
@@ -108,6 +110,8 @@ def plan_render(scene: Scene, options: RenderOptions, *,
     if generator is None:
         generator = load_generator(scene.model, device, base=scene.base)
     batch = options.batch_size or default_batch_size(device, generator.resolution)
+    # Checked here, so missing upscaler weights stop the render before any frame.
+    frames_from = with_upscaler(generator, output.upscale, output.size)
     # 3. Resolve keyframes and lay out the frame schedule.
     space = scene_space(scene, generator)
     shared: dict = {}
@@ -117,7 +121,7 @@ def plan_render(scene: Scene, options: RenderOptions, *,
     path = build_path(keyframes, latents, output.fps, scene.loop,
                       offsets=transition_offsets(keyframes, generator, space))
     path = apply_timing(path, keyframes, generator, space)
-    return RenderPlan(generator=generator, path=path, output=output, space=space,
+    return RenderPlan(generator=frames_from, path=path, output=output, space=space,
                       batch_size=batch, autocast=autocast)
 
 
@@ -154,7 +158,8 @@ def _output_settings(scene: Scene, options: RenderOptions):
         stem = output.path.with_suffix("")
         output = replace(output, path=stem.with_name(stem.name + ".preview.mp4"), size=128,
                          fps=min(output.fps, 12), preset="ultrafast", crf=28)
-    changes = {k: v for k, v in (("fps", options.fps), ("size", options.size)) if v}
+    changes = {k: v for k, v in (("fps", options.fps), ("size", options.size),
+                                 ("upscale", options.upscale)) if v}
     if options.out is not None:
         changes["path"] = Path(options.out)
     return replace(output, **changes)

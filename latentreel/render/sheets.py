@@ -24,18 +24,24 @@ def seed_latents(generator: Generator, seeds: list[int]) -> torch.Tensor:
 
 
 def seed_sheet(seeds: list[int], out: Path, *, model: str = "dcgan-digiface",
-               truncation: float = 1.0, cell: int = 128, device: str = "auto") -> Path:
-    """A labelled contact sheet of ``seeds``; returns the PNG path."""
+               truncation: float = 1.0, cell: int = 128, device: str = "auto",
+               upscale: str | None = None) -> Path:
+    """A labelled contact sheet of ``seeds``; returns the PNG path.
+
+    ``upscale``: a learned upscaler (upscale.registry) run towards ``cell`` px before the
+    sheet's resize."""
+    from latentreel.upscale.runtime import with_upscaler
     from latentreel.video.sheet import contact_sheet, save_png
 
     g = load_generator(model, pick_device(device))
+    shown = with_upscaler(g, upscale, cell)
     space = style_space(g)  # StyleGAN truncates around w_avg
     with torch.inference_mode():
         latents = g.to_space(seed_latents(g, seeds).to(g.device), space)
     if truncation != 1.0:
         latents = truncate(latents, g.mean_latent(space), truncation, space)
-    images = synthesize_uint8(g, latents, space)
-    title = f"{g.name} seeds" + (f", truncation {truncation:g}" if truncation != 1.0 else "")
+    images = synthesize_uint8(shown, latents, space)
+    title = f"{shown.name} seeds" + (f", truncation {truncation:g}" if truncation != 1.0 else "")
     sheet = contact_sheet(images, [f"seed {s}" for s in seeds], cell=cell, title=title)
     save_png(sheet, Path(out))
     return Path(out)

@@ -40,6 +40,7 @@ class Output:
     crf: int = 18  # x264 quality: lower is better and bigger
     audio: Path | None = None  # optional soundtrack, trimmed or looped to the video
     preset: str = "medium"  # x264 speed/size trade-off
+    upscale: str = "none"  # none | lanczos | a learned upscaler from upscale.registry
 
 
 @dataclass(frozen=True)

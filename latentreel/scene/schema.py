@@ -7,6 +7,7 @@ from latentreel.latents.interpolate import INTERPOLATIONS
 from latentreel.models.registry import DEFAULT_MODEL
 from latentreel.scene.fields import REQUIRED, Spec
 from latentreel.scene.kinds import KINDS
+from latentreel.upscale.registry import CHOICES as UPSCALERS
 
 SPACES = ("z", "w", "w+")
 TIMINGS = ("uniform", "perceptual")
@@ -53,6 +54,8 @@ OUTPUT = Spec(
                     default=18, min=0, max=51),
         "preset": Spec("enum", choices=PRESETS, default="medium", help="x264 speed vs size"),
         "audio": Spec("path", help="soundtrack, trimmed or looped to the video", must_exist=True),
+        "upscale": Spec("enum", choices=UPSCALERS, default="none",
+                        help="learned upscaling before the resize to size (none: lanczos only)"),
     },
 )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from latentreel.errors import BadInputError, ModelError
+from latentreel.errors import BadInputError, ModelError, shown_path
 from latentreel.models.stylegan2.network import NOISE_MODES, Generator, truncate_ws
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -141,9 +141,10 @@ def load_stylegan2_file(path: Path, device: str | torch.device = "cpu", *,
     Raises:
         ModelError: a missing, hostile, damaged or unsupported file.
     """
+    from latentreel.models.files import check_model_file
+
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file {path} does not exist")
+    check_model_file(path)
     suffix = path.suffix.lower()
     if suffix == ".pkl":
         from latentreel.models.stylegan2.unpickle import load_network_pickle
@@ -154,5 +155,6 @@ def load_stylegan2_file(path: Path, device: str | torch.device = "cpu", *,
 
         net = load_rosinality(path)
     else:
-        raise ModelError(f"{path}: StyleGAN2 files end in .pkl (NVIDIA) or .pt (rosinality)")
+        raise ModelError(f"{shown_path(path)}: StyleGAN2 files end in .pkl (NVIDIA) or .pt "
+                         "(rosinality)")
     return StyleGAN2Generator(net, device, name=name or path.stem, precision=precision)

@@ -9,6 +9,8 @@ are ignored (listed below). Any other option is refused by name rather than gues
 
 from __future__ import annotations
 
+from latentreel.errors import quote
+from latentreel.models.stylegan2.limits import MAX_FILTER_TAPS, check_config
 from latentreel.models.stylegan2.network import StyleGAN2Config
 
 _POSITIONAL = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs",
@@ -18,19 +20,38 @@ _TOP = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
 _IGNORED = frozenset({"fp16_channels_last", "fused_modconv_default", "epochs"})
 
 
-def _plain(d) -> dict:
-    return {} if d is None else {str(k): v for k, v in dict(d).items()}
+def _plain(d, what: str) -> dict:
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ValueError(f"{what} is {quote(d)}, not a dict")
+    bad = next((k for k in d if not isinstance(k, str)), None)
+    if bad is not None:
+        raise ValueError(f"{what} has an option named by {quote(bad)}, not a string")
+    return dict(d)
 
 
 def _take(opts: dict, key: str, default, kind=None):
     value = opts.pop(key, default)
+    if kind is int and isinstance(value, bool):  # bool is an int subclass; never a size
+        raise ValueError(f"option {key}={quote(value)} is not an int")
     if kind is not None and value is not None and not isinstance(value, kind):
-        raise ValueError(f"option {key}={value!r} is not a {getattr(kind, '__name__', kind)}")
+        name = {int: "an int", str: "a string", (int, float): "a number",
+                (bool, int): "a bool"}.get(kind, "of the right type")
+        raise ValueError(f"option {key}={quote(value)} is not {name}")
     return value
 
 
+def _taps(value) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_FILTER_TAPS or \
+            not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in value):
+        raise ValueError(f"option resample_filter={quote(value)} is not a list of 1 to "
+                         f"{MAX_FILTER_TAPS} numbers")
+    return tuple(float(t) for t in value)
+
+
 def _mapping_fields(m: dict, w_dim: int, c_dim: int) -> dict:
-    if _take(m, "activation", "lrelu") != "lrelu":
+    if _take(m, "activation", "lrelu", str) != "lrelu":
         raise ValueError("only lrelu mapping networks are supported")
     embed = m.pop("embed_features", None)  # only used by conditional networks
     if c_dim and embed is not None:
@@ -44,7 +65,7 @@ def _mapping_fields(m: dict, w_dim: int, c_dim: int) -> dict:
 
 
 def _synthesis_fields(s: dict) -> dict:
-    if _take(s, "activation", "lrelu") != "lrelu":
+    if _take(s, "activation", "lrelu", str) != "lrelu":
         raise ValueError("only lrelu synthesis layers are supported")
     if int(_take(s, "kernel_size", 3, int)) != 3:
         raise ValueError("only 3x3 synthesis convolutions are supported")
@@ -55,7 +76,7 @@ def _synthesis_fields(s: dict) -> dict:
         "num_fp16_res": int(_take(s, "num_fp16_res", 0, int)),
         "conv_clamp": None if clamp is None else float(clamp),
         "architecture": str(_take(s, "architecture", "skip", str)),
-        "resample_filter": tuple(float(t) for t in _take(s, "resample_filter", [1, 3, 3, 1])),
+        "resample_filter": _taps(_take(s, "resample_filter", [1, 3, 3, 1])),
         "use_noise": bool(_take(s, "use_noise", True, (bool, int))),
     }
 
@@ -64,26 +85,35 @@ def config_from_init(init_args, init_kwargs) -> StyleGAN2Config:
     """Map a recorded ``Generator(*args, **kwargs)`` call onto a StyleGAN2Config.
 
     Raises:
-        ValueError: conditional networks, unsupported or unknown options (named).
+        ValueError: conditional networks, unsupported, unknown, mistyped or out-of-bounds
+            options (named, file-supplied text quoted).
     """
-    kw = dict(zip(_POSITIONAL, tuple(init_args or ())))
-    kw.update(_plain(init_kwargs))
-    mapping = _plain(kw.pop("mapping_kwargs", None))
-    synthesis = _plain(kw.pop("synthesis_kwargs", None))
+    if not isinstance(init_args, (tuple, list)) or len(init_args) > len(_POSITIONAL):
+        raise ValueError(f"the recorded constructor arguments are {quote(init_args)}")
+    kw = dict(zip(_POSITIONAL, init_args))
+    kw.update(_plain(init_kwargs, "the recorded constructor keywords"))
+    mapping = _plain(kw.pop("mapping_kwargs", None), "mapping_kwargs")
+    synthesis = _plain(kw.pop("synthesis_kwargs", None), "synthesis_kwargs")
     for key in [k for k in kw if k not in _TOP]:
         synthesis[key] = kw.pop(key)  # stylegan3 layout: synthesis options at the top level
     missing = [k for k in ("z_dim", "w_dim", "img_resolution") if k not in kw]
     if missing:
         raise ValueError(f"the recorded constructor arguments lack {', '.join(missing)}")
-    c_dim = int(kw.get("c_dim", 0) or 0)
-    if c_dim:
-        raise ValueError(f"conditional generators (c_dim={c_dim}) are not supported; "
+    top = {k: _take(kw, k, None, int) for k in _TOP}
+    unset = [k for k in ("z_dim", "w_dim", "img_resolution") if top[k] is None]
+    if unset:
+        raise ValueError(f"the recorded constructor arguments leave {', '.join(unset)} unset")
+    if top["c_dim"]:
+        raise ValueError(f"conditional generators (c_dim={top['c_dim']}) are not supported; "
                          "use an unconditional model")
-    fields = _mapping_fields(mapping, int(kw["w_dim"]), c_dim)
+    fields = _mapping_fields(mapping, top["w_dim"], 0)
     fields.update(_synthesis_fields(synthesis))
     unknown = sorted((set(mapping) | set(synthesis)) - _IGNORED)
     if unknown:
-        raise ValueError(f"unknown generator option(s) {', '.join(unknown)}")
-    return StyleGAN2Config(img_resolution=int(kw["img_resolution"]), z_dim=int(kw["z_dim"]),
-                           w_dim=int(kw["w_dim"]), img_channels=int(kw.get("img_channels", 3)),
-                           **fields)
+        raise ValueError("unknown generator option(s) "
+                         f"{', '.join(quote(k, 40) for k in unknown[:5])}")
+    channels = 3 if top["img_channels"] is None else top["img_channels"]
+    cfg = StyleGAN2Config(img_resolution=top["img_resolution"], z_dim=top["z_dim"],
+                          w_dim=top["w_dim"], img_channels=channels, **fields)
+    check_config(cfg)
+    return cfg

@@ -22,28 +22,119 @@ Blur/upsample kernels are buffers derived from the [1, 3, 3, 1] taps; ours are b
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import re
+import zipfile
 from pathlib import Path
 
 import torch
 
-from latentreel.errors import ModelError
+from latentreel.errors import ModelError, quote, shown_path
+from latentreel.models.stylegan2.limits import (
+    check_finite,
+    check_storage_claims,
+    expected_shapes,
+)
 from latentreel.models.stylegan2.network import Generator, StyleGAN2Config
-from latentreel.models.stylegan2.weights import assign_tensors, estimate_w_avg
+from latentreel.models.stylegan2.prescan import (
+    PickleMalformed,
+    PickleTruncated,
+    ScanPolicy,
+    scan_pickle,
+)
+from latentreel.models.stylegan2.weights import (
+    OPTIONAL,
+    assign_tensors,
+    check_fit,
+    empty_generator,
+    estimate_w_avg,
+)
+
+# torch's weights_only unpickler checks the globals; the pre-scan bounds the stream's shape
+# and lets only an options Namespace and a state dict's OrderedDict (its _metadata) take
+# BUILD state: BUILD on a tensor would reach set_().
+_PT_POLICY = ScanPolicy(allowed=None, persistent_ids=True,
+                        stateful=frozenset({("argparse", "Namespace"),
+                                            ("collections", "OrderedDict")}))
+MAX_DATA_PKL = 1 << 26  # 64 MiB of pickle (not tensor data); a real checkpoint's is ~100 KB
+_LEGACY_PICKLES = 5  # magic number, protocol, system info, the object, its storage keys
+
+
+def _prescan_checkpoint(path: Path, where: str) -> None:
+    """Scan the checkpoint's pickle(s) before torch.load unpickles them (see prescan.py).
+
+    Zip checkpoints (torch >= 1.6): ``*/data.pkl``; torch itself checks each storage record's
+    size against what the pickle claims. Legacy ones: every pickle in the stream, and no
+    storage may claim more elements than the file has bytes.
+    """
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                found = [i for i in z.infolist() if i.filename.rsplit("/", 1)[-1] == "data.pkl"]
+                if len(found) != 1 or found[0].file_size > MAX_DATA_PKL:
+                    raise ModelError(f"{where}: a zip file, but not a torch.save checkpoint "
+                                     "(no single data.pkl of a sane size in it)")
+                data = z.read(found[0])
+            scan_pickle(io.BytesIO(data), len(data), _PT_POLICY)
+            return
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            if f.read(4) == b"PK\x03\x04":
+                raise ModelError(f"{where}: a zip (torch.save) checkpoint without its directory: "
+                                 "the file is truncated or damaged; download it again")
+            f.seek(0)
+            for k in range(_LEGACY_PICKLES):
+                report = scan_pickle(f, size, _PT_POLICY)
+                if k == 0 and any(m == "torch_utils.persistence" for m, _ in report.globals):
+                    raise ModelError(f"{where}: this is an NVIDIA network pickle; give it a "
+                                     ".pkl suffix")
+                for pid in report.persistent_ids:
+                    numel = pid[4] if isinstance(pid, tuple) and len(pid) > 4 else None
+                    if not isinstance(numel, int) or not 0 <= numel <= size:
+                        raise PickleMalformed(f"a storage claiming {quote(numel)} elements in "
+                                              f"a file of {size} bytes")
+    except PickleTruncated:
+        raise ModelError(f"{where}: the file is truncated (an interrupted download?); "
+                         "download it again") from None
+    except PickleMalformed as e:
+        raise ModelError(f"{where}: not a loadable torch checkpoint: it holds {e}") from None
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ModelError(f"{where}: cannot read it as a torch checkpoint "
+                         f"({type(e).__name__})") from None
+
+
+def _torch_refusal(e: Exception) -> str:
+    """What torch's weights_only loader refused, in our words: never its advice to retry
+    with weights_only=False, which would run code from the file."""
+    text = str(e)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return f"it asks for {quote(found.group(1), 100)}; latentreel never runs code from a " \
+               "model file"
+    reason = re.search(r"WeightsUnpickler error: *\n*([^\n]*)", text)
+    if reason:
+        return f"torch refused it ({quote(reason.group(1).strip(), 100)})"
+    if "weights_only" in text:
+        return f"torch refused it ({type(e).__name__})"
+    first = (text.strip().splitlines() or [type(e).__name__])[0]
+    return f"torch cannot read it ({quote(first, 120)})"
 
 
 def _read_checkpoint(path: Path) -> dict:
+    where = shown_path(path)
+    _prescan_checkpoint(path, where)
     try:
         # argparse.Namespace is how rosinality's train.py stores its options: plain data.
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - refused globals, truncation, foreign file
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ModelError(f"{path}: not a loadable rosinality StyleGAN2 checkpoint ({first})"
-                         ) from None
+        raise ModelError(f"{where}: not a loadable rosinality StyleGAN2 checkpoint: "
+                         f"{_torch_refusal(e)}") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("g_ema"), dict):
-        keys = ", ".join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelError(f"{path}: not a rosinality StyleGAN2 checkpoint: no 'g_ema' state "
+        keys = ", ".join(quote(k, 30) for k in list(ckpt)[:6]) if isinstance(ckpt, dict) \
+            else f"a {type(ckpt).__name__}"
+        raise ModelError(f"{where}: not a rosinality StyleGAN2 checkpoint: no 'g_ema' state "
                          f"dict in it (it holds {keys or 'nothing'})")
     return ckpt
 
@@ -57,18 +148,22 @@ def _infer_config(sd: dict[str, torch.Tensor], path: Path) -> StyleGAN2Config:
         top = sd[f"to_rgbs.{n_rgb - 1}.conv.weight"] if n_rgb else sd["to_rgb1.conv.weight"]
         channel_max = sd["input.input"].shape[1]
         w_dim, z_dim = sd[f"style.{fcs[-1]}.weight"].shape[0], sd["style.1.weight"].shape[1]
+        return StyleGAN2Config(img_resolution=resolution, z_dim=z_dim, w_dim=w_dim,
+                               img_channels=top.shape[1], mapping_layers=len(fcs),
+                               channel_base=int(top.shape[2]) * resolution,
+                               channel_max=channel_max)
     except (KeyError, IndexError) as e:
-        raise ModelError(f"{path}: g_ema does not look like a rosinality StyleGAN2 generator "
-                         f"(no {e})") from None
-    return StyleGAN2Config(img_resolution=resolution, z_dim=z_dim, w_dim=w_dim,
-                           img_channels=top.shape[1], mapping_layers=len(fcs),
-                           channel_base=int(top.shape[2]) * resolution, channel_max=channel_max)
+        raise ModelError(f"{shown_path(path)}: g_ema does not look like a rosinality StyleGAN2 "
+                         f"generator (no {e})") from None
+    except ValueError as e:
+        raise ModelError(f"{shown_path(path)}: g_ema's tensors describe no supported "
+                         f"StyleGAN2 generator ({e})") from None
 
 
-def _layer_names(net: Generator) -> list[str]:
+def _layer_names(cfg: StyleGAN2Config) -> list[str]:
     """Synthesis conv layers in forward order: b4.conv1, b8.conv0, b8.conv1, ..."""
-    return [f"synthesis.b{b.resolution}.{c}" for b in net.synthesis.blocks()
-            for c in (("conv1",) if b.in_channels == 0 else ("conv0", "conv1"))]
+    return [f"synthesis.b{res}.{c}" for res in cfg.block_resolutions
+            for c in (("conv1",) if res == 4 else ("conv0", "conv1"))]
 
 
 class _Tracked(dict):
@@ -89,14 +184,14 @@ def _styled(src: str, dst: str, sd: _Tracked, out: dict) -> None:
     out[f"{dst}.affine.bias"] = sd[f"{src}.conv.modulation.bias"]
 
 
-def translate(sd: _Tracked, net: Generator) -> dict[str, torch.Tensor]:
+def translate(sd: _Tracked, cfg: StyleGAN2Config) -> dict[str, torch.Tensor]:
     """rosinality names -> ours (resampling kernels are checked separately, not copied)."""
     out: dict[str, torch.Tensor] = {}
-    for i in range(net.mapping.num_layers):
+    for i in range(cfg.mapping_layers):
         out[f"mapping.fc{i}.weight"] = sd[f"style.{i + 1}.weight"]
         out[f"mapping.fc{i}.bias"] = sd[f"style.{i + 1}.bias"]
     out["synthesis.b4.const"] = sd["input.input"].squeeze(0)
-    layers = _layer_names(net)
+    layers = _layer_names(cfg)
     sources = ["conv1"] + [f"convs.{j}" for j in range(len(layers) - 1)]
     for k, (src, dst) in enumerate(zip(sources, layers)):
         _styled(src, dst, sd, out)
@@ -104,16 +199,19 @@ def translate(sd: _Tracked, net: Generator) -> dict[str, torch.Tensor]:
         out[f"{dst}.bias"] = sd[f"{src}.activate.bias"]
         noise = sd[f"noises.noise_{k}"]
         out[f"{dst}.noise_const"] = noise.reshape(noise.shape[-2:])
-    blocks = net.synthesis.blocks()
+    blocks = cfg.block_resolutions
     rgb_sources = ["to_rgb1"] + [f"to_rgbs.{j}" for j in range(len(blocks) - 1)]
-    for src, block in zip(rgb_sources, blocks):
-        dst = f"synthesis.b{block.resolution}.torgb"
+    for src, res in zip(rgb_sources, blocks):
+        dst = f"synthesis.b{res}.torgb"
         _styled(src, dst, sd, out)
         out[f"{dst}.bias"] = sd[f"{src}.bias"].reshape(-1)
-    for name, buf in net.named_buffers():  # not in rosinality's files under these names
-        if name.endswith("resample_filter"):
-            out[name] = buf.clone()
     return out
+
+
+def _filters(net: Generator) -> dict[str, torch.Tensor]:
+    """Resampling filters: not in rosinality's files under these names; ours are the same."""
+    return {name: buf.clone() for name, buf in net.named_buffers()
+            if name.endswith("resample_filter")}
 
 
 _KERNELS = ("blur.kernel", "upsample.kernel")
@@ -123,34 +221,62 @@ def _check_kernels(sd: dict[str, torch.Tensor], net: Generator, path: Path) -> N
     """rosinality's blur kernels must be ours times up^2, or the images would differ."""
     ours = net.synthesis.b4.resample_filter * 4
     for name, k in sd.items():
-        if name.endswith(_KERNELS) and (
-                k.shape != ours.shape or not torch.allclose(k, ours, atol=1e-5)):
-            raise ModelError(f"{path}: {name} is not the [1, 3, 3, 1] filter this loader "
-                             "supports")
+        if name.endswith(_KERNELS) and (k.shape != ours.shape or not k.is_floating_point()
+                                        or not torch.allclose(k.float(), ours, atol=1e-5)):
+            raise ModelError(f"{shown_path(path)}: {quote(name, 80)} is not the [1, 3, 3, 1] "
+                             "filter this loader supports")
 
 
 def load_rosinality(path: Path) -> Generator:
     """Build our generator from a rosinality ``.pt`` checkpoint (``g_ema``, ``latent_avg``).
 
     Raises:
-        ModelError: not a torch file, no g_ema, unexpected names or shapes.
+        ModelError: not a torch file, no g_ema, unexpected names or shapes, a configuration
+            out of bounds or not backed by the file's tensors, NaN/inf weights.
     """
+    where = shown_path(path)
+    # 1. Pre-scan and load as data only; keep g_ema's tensors.
     ckpt = _read_checkpoint(path)
-    sd = _Tracked({k: v for k, v in ckpt["g_ema"].items() if isinstance(v, torch.Tensor)})
-    net = Generator(_infer_config(sd, path)).eval().requires_grad_(False)
-    _check_kernels(sd, net, path)
+    g_ema = ckpt["g_ema"]
+    bad = next((k for k in g_ema if not isinstance(k, str)), None)
+    if bad is not None:
+        raise ModelError(f"{where}: g_ema has a tensor named by {quote(bad)}, not a string")
+    sd = _Tracked({k: v for k, v in g_ema.items() if isinstance(v, torch.Tensor)})
+    # 2. Before allocating: tensors backed by the file, the inferred configuration in bounds,
+    #    and its shape-only network filled exactly by the file's tensors.
     try:
-        tensors = translate(sd, net)
+        check_storage_claims(sd)
+    except ValueError as e:
+        raise ModelError(f"{where}: g_ema's {e}") from None
+    cfg = _infer_config(sd, path)
+    try:
+        expected = expected_shapes(cfg)
+    except ValueError as e:
+        raise ModelError(f"{where}: g_ema's tensors describe an unsupported StyleGAN2 "
+                         f"generator ({e})") from None
+    resolution = cfg.img_resolution
+    try:
+        tensors = translate(sd, cfg)
     except KeyError as e:
-        raise ModelError(f"{path}: g_ema lacks {e} for a {net.img_resolution}px rosinality "
+        raise ModelError(f"{where}: g_ema lacks {e} for a {resolution}px rosinality "
                          "StyleGAN2 generator") from None
     leftover = [k for k in sd if k not in sd.read and not k.endswith(_KERNELS)]
     if leftover:
-        raise ModelError(f"{path}: g_ema has tensors a {net.img_resolution}px StyleGAN2 "
-                         f"generator does not: {', '.join(leftover[:4])}")
+        raise ModelError(f"{where}: g_ema has tensors a {resolution}px StyleGAN2 "
+                         f"generator does not: {', '.join(quote(k, 60) for k in leftover[:4])}")
     latent_avg = ckpt.get("latent_avg")
-    if isinstance(latent_avg, torch.Tensor) and latent_avg.numel() == net.w_dim:
+    if isinstance(latent_avg, torch.Tensor) and latent_avg.numel() == cfg.w_dim:
         tensors["mapping.w_avg"] = latent_avg.reshape(-1)
-    if assign_tensors(net, tensors, str(path)):
+    filters = tuple(k for k in expected if k.endswith("resample_filter"))
+    check_fit(expected, tensors, where, may_lack=OPTIONAL + filters)
+    try:
+        check_finite({**sd, "latent_avg": tensors.get("mapping.w_avg", torch.zeros(0))})
+    except ValueError as e:
+        raise ModelError(f"{where}: g_ema's {e}; the file is damaged") from None
+    # 3. Build it, check the blur kernels against ours, copy the tensors in.
+    net = empty_generator(cfg)
+    _check_kernels(sd, net, path)
+    tensors.update(_filters(net))
+    if assign_tensors(net, tensors, where):
         net.mapping.w_avg.copy_(estimate_w_avg(net))
     return net

@@ -8,38 +8,53 @@ of its defining module, the class name and the instance ``state`` (the nn.Module
 top-level network ``_init_args`` / ``_init_kwargs``). NVIDIA's loader imports that source, so
 opening an untrusted pickle runs whatever it contains.
 
-Here the unpickler resolves only an explicit allow-list of globals. The persistence
+Before anything is unpickled, prescan.py walks the file's opcode stream and refuses what
+could crash, exhaust memory or smuggle state (deep nesting, huge memo indices, lengths the
+file does not hold, BUILD on anything but this loader's own records). Then the unpickler
+resolves only an explicit allow-list of globals, each mapped to plain data or to a loader-owned
+function or record that checks its arguments (standins.py). The persistence
 reconstructor becomes an inert ``PersistentRecord``; tensors are rebuilt by torch's own
 functions from storages that torch loads with ``weights_only=True``. Anything else a file asks
 for stops the load before anything runs. Our own generator is then built from G_ema's recorded
-init kwargs and its tensors are copied in by name.
+init kwargs, once limits.py has bounded them and matched them against the tensors the file
+holds, and its tensors are copied in by name.
 """
 
 from __future__ import annotations
 
-import io
+import os
 import pickle
-import re
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from latentreel.errors import ModelError
+from latentreel.errors import ModelError, quote, shown_path
+from latentreel.models.stylegan2 import standins
 from latentreel.models.stylegan2.kwargs import config_from_init
+from latentreel.models.stylegan2.limits import (
+    check_finite,
+    check_storage_claims,
+    expected_shapes,
+)
 from latentreel.models.stylegan2.network import Generator
-from latentreel.models.stylegan2.weights import assign_tensors, estimate_w_avg
+from latentreel.models.stylegan2.prescan import (
+    PickleMalformed,
+    PickleRefused,
+    PickleTruncated,
+    ScanPolicy,
+    scan_pickle,
+)
+from latentreel.models.stylegan2.weights import (
+    assign_tensors,
+    check_fit,
+    empty_generator,
+    estimate_w_avg,
+)
 
-
-class _Refused(Exception):
-    """The pickle asked for a global outside the allow-list."""
-
-
-class _BadContent(Exception):
-    """The pickle is well-formed but holds something a network file never does."""
+_Refused = PickleRefused  # the pickle asked for a global outside the allow-list
+_BadContent = standins.BadContent  # well-formed, but something a network file never holds
 
 
 @dataclass
@@ -57,103 +72,56 @@ class PersistentRecord:
 class _EasyDict(dict):
     """Stands in for ``dnnlib.util.EasyDict`` (a dict with attribute access): data only."""
 
+    def __setstate__(self, state):  # older pickles BUILD it with its empty __dict__
+        if state:
+            raise _BadContent("an EasyDict with attribute state")
+
 
 def _record_from_meta(meta) -> PersistentRecord:
     if not isinstance(meta, dict) or not isinstance(meta.get("class_name"), str):
         raise _BadContent("a persistent object without a class name")
     if meta.get("type", "class") != "class":
-        raise _BadContent(f"a persistent object of type {meta.get('type')!r}")
-    state = meta.get("state") or {}
+        raise _BadContent(f"a persistent object of type {quote(meta.get('type'))}")
+    state = meta.get("state")
+    state = {} if state is None else state
     if not isinstance(state, dict):
-        raise _BadContent(f"{meta['class_name']} with a non-dict state")
-    return PersistentRecord(meta["class_name"], dict(state), len(meta.get("module_src") or ""))
+        raise _BadContent(f"{quote(meta['class_name'])} with a non-dict state")
+    source = meta.get("module_src")
+    return PersistentRecord(meta["class_name"], dict(state),
+                            len(source) if isinstance(source, str) else 0)
 
 
-def _storage_from_bytes(data: bytes):
-    """torch pickles a storage as ``_load_from_bytes(torch.save(storage))``; load those bytes
-    as data only (weights_only), on the CPU whatever device the file was saved from."""
-    if not isinstance(data, bytes):
-        raise _BadContent("a tensor storage that is not bytes")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # TypedStorage deprecation chatter
-            storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many kinds; each means 'refused'
-        found = re.search(r"GLOBAL ([\w.]+)", str(e))  # torch names the global it refused
-        if found:
-            raise _Refused(f"{found.group(1)} (inside a tensor storage)") from None
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise _BadContent(f"a tensor storage torch cannot load ({first})") from None
-    if not isinstance(storage, torch.TypedStorage):
-        raise _BadContent(f"a tensor storage that loads as {type(storage).__name__}")
-    return storage
+_NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")  # numpy 1.x, 2.x
 
-
-def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False,
-                    backward_hooks=None, metadata=None):
-    # Hooks and metadata are dropped: a checkpoint's tensors are data, never callbacks.
-    if not isinstance(storage, torch.TypedStorage):
-        raise _BadContent("a tensor without a storage")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TypedStorage deprecation chatter
-        _check_view(storage.size(), storage_offset, size, stride)
-        return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, False,
-                                               OrderedDict())
-
-
-def _check_view(storage_size: int, offset, size, stride) -> None:
-    """A tensor must lie inside its storage: torch would silently grow the storage instead
-    (a hostile file could ask for terabytes)."""
-    ok = (isinstance(offset, int) and offset >= 0 and isinstance(size, (tuple, list))
-          and isinstance(stride, (tuple, list)) and len(size) == len(stride)
-          and all(isinstance(v, int) and v >= 0 for v in (*size, *stride)))
-    if ok and all(size):  # an empty tensor reads nothing
-        ok = offset + sum((n - 1) * st for n, st in zip(size, stride)) < storage_size
-    if not ok:
-        raise _BadContent(f"a tensor view (offset {offset}, size {size}, stride {stride}) "
-                          f"outside its storage of {storage_size} elements")
-
-
-def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
-    if not isinstance(data, torch.Tensor):
-        raise _BadContent("a parameter that is not a tensor")
-    return torch.nn.Parameter(data, requires_grad=False)
-
-
-def _numpy_globals() -> dict[tuple[str, str], object]:
-    try:
-        from numpy._core import multiarray  # numpy >= 2
-    except ImportError:  # numpy 1.x
-        from numpy.core import multiarray
-    found = {}
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        found[(mod, "_reconstruct")] = multiarray._reconstruct
-        found[(mod, "scalar")] = multiarray.scalar
-    found[("numpy", "ndarray")] = np.ndarray
-    found[("numpy", "dtype")] = np.dtype
-    return found
-
-
-_STORAGE_TYPES = ("FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage",
-                  "LongStorage", "IntStorage", "ShortStorage", "CharStorage", "ByteStorage",
-                  "BoolStorage")
-
-# Every global a StyleGAN2 pickle may name, mapped to what it becomes here.
+# Every global a StyleGAN2 pickle may name, mapped to what it becomes here. Each value is
+# either plain data (OrderedDict, set, frozenset, torch.Size) or a loader-owned function or
+# record that checks its arguments: never a callable that allocates what a file asks for.
 ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
     ("collections", "OrderedDict"): OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("torch", "Size"): torch.Size,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
+    ("torch._utils", "_rebuild_tensor_v2"): standins.rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): standins.rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): standins.rebuild_parameter,
+    ("torch.storage", "_load_from_bytes"): standins.storage_from_bytes,
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _record_from_meta,
     ("dnnlib.util", "EasyDict"): _EasyDict,
-    **{("torch", name): getattr(torch, name) for name in _STORAGE_TYPES},
-    **_numpy_globals(),
+    **{("torch", name): standins.storage_type(name) for name in standins.STORAGE_TYPES},
+    **{(mod, "_reconstruct"): standins.numpy_reconstruct for mod in _NUMPY_MODULES},
+    **{(mod, "scalar"): standins.numpy_scalar for mod in _NUMPY_MODULES},
+    ("numpy", "ndarray"): standins.NumpyArrayType,
+    ("numpy", "dtype"): standins.NumpyDtype,
 }
 
+# The allowed globals whose results may then receive BUILD state: only the loader's own
+# records, whose __setstate__ checks it. BUILD on anything else (a class, a function, a
+# tensor, whose __setstate__ would call set_()) is refused by the pre-scan.
+STATEFUL_GLOBALS: frozenset[tuple[str, str]] = frozenset({
+    ("dnnlib.util", "EasyDict"),
+    ("numpy", "dtype"),
+    *((mod, "_reconstruct") for mod in _NUMPY_MODULES),
+})
 
 class RestrictedUnpickler(pickle.Unpickler):
     """Resolves only ALLOWED_GLOBALS; refuses persistent ids (torch.save's zip format)."""
@@ -168,66 +136,148 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise _BadContent("a persistent id (a torch.save checkpoint? give it a .pt suffix)")
 
 
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _prescan(f, size: int) -> None:
+    """Refuse hostile streams before unpickling (see prescan.py); ``f`` is rewound."""
+    if f.read(4) == _ZIP_MAGIC:
+        raise _BadContent("a zip archive: a torch.save checkpoint, not an NVIDIA network "
+                          "pickle; if it is a rosinality checkpoint, give it a .pt suffix")
+    f.seek(0)
+    scan_pickle(f, size, ScanPolicy(allowed=ALLOWED_GLOBALS, stateful=STATEFUL_GLOBALS))
+    f.seek(0)
+
+
 def read_network_pickle(path: Path) -> object:
     """Unpickle ``path`` with the allow-list. Returns the top-level object (a dict, usually).
 
     Raises:
         ModelError: a refused global (nothing ran), or a truncated/corrupt/foreign file.
     """
+    where = shown_path(path)
     try:
         with open(path, "rb") as f:
+            _prescan(f, os.fstat(f.fileno()).st_size)
             return RestrictedUnpickler(f).load()
     except _Refused as e:
         hint = ""
-        if str(e).startswith("dnnlib.tflib"):
+        if e.name.startswith("dnnlib.tflib"):
             hint = " (a TensorFlow-era StyleGAN pickle: use the PyTorch release of the network)"
-        raise ModelError(f"refusing to load {path}: it asks for {e}{hint}") from None
+        raise ModelError(f"refusing to load {where}: it asks for {quote(e.name, 100)}"
+                         f"{e.context}{hint}; latentreel never runs code from a model file"
+                         ) from None
     except _BadContent as e:
-        raise ModelError(f"{path}: not a StyleGAN2 network pickle: it holds {e}") from None
+        raise ModelError(f"{where}: not a StyleGAN2 network pickle: it holds {e}") from None
+    except PickleTruncated:
+        raise ModelError(f"{where}: the file is truncated (an interrupted download?); "
+                         "download it again") from None
+    except PickleMalformed as e:
+        raise ModelError(f"{where}: not a readable network pickle: it holds {e}; is it "
+                         "damaged or another kind of file?") from None
     except OSError as e:
-        raise ModelError(f"{path}: cannot read it ({e.strerror or e})") from None
+        raise ModelError(f"{where}: cannot read it ({e.strerror or type(e).__name__})") from None
     except Exception as e:  # noqa: BLE001 - EOFError, UnpicklingError, ...: a damaged file
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        if isinstance(e, EOFError) or "truncated" in first:
-            raise ModelError(f"{path}: the file is truncated (an interrupted download?); "
+        if isinstance(e, EOFError) or "truncated" in str(e)[:200]:
+            raise ModelError(f"{where}: the file is truncated (an interrupted download?); "
                              "download it again") from None
-        raise ModelError(f"{path}: not a readable network pickle ({first}); "
+        raise ModelError(f"{where}: not a readable network pickle ({type(e).__name__}); "
                          "is it damaged or another kind of file?") from None
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, standins.NumpyArray):
+        return "a numpy array"
+    if isinstance(value, PersistentRecord):
+        return f"a {quote(value.class_name)}"
+    return "nothing" if value is None else quote(value)
+
+
+_LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 
 
 def find_generator(obj: object, path: Path) -> PersistentRecord:
     """G_ema from an NVIDIA snapshot dict (or a pickled generator on its own)."""
+    where = shown_path(path)
     record = obj.get("G_ema") if isinstance(obj, dict) else obj
+    if isinstance(obj, int) and obj == _LEGACY_TORCH_MAGIC:  # torch.save's pre-zip format
+        raise ModelError(f"{where}: a (legacy) torch.save checkpoint, not an NVIDIA network "
+                         "pickle; if it is a rosinality checkpoint, give it a .pt suffix")
     if not isinstance(record, PersistentRecord):
-        keys = ", ".join(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
-        raise ModelError(f"{path}: not a StyleGAN2 network pickle: no G_ema generator in it "
-                         f"(it holds {keys or 'nothing'})")
+        if isinstance(obj, dict) and "G_ema" in obj:
+            found = f"its G_ema is {_describe(record)}"
+        elif isinstance(obj, dict):
+            keys = ", ".join(quote(k, 30) for k in list(obj)[:6])
+            found = f"it holds {keys or 'nothing'}" + (" ..." if len(obj) > 6 else "")
+        else:
+            found = f"it holds {_describe(obj)}"
+        raise ModelError(f"{where}: not a StyleGAN2 network pickle: no G_ema generator in it "
+                         f"({found})")
     if record.class_name != "Generator":
-        raise ModelError(f"{path}: G_ema is a {record.class_name}, not a StyleGAN2 Generator")
-    synthesis = record.state.get("_modules", {}).get("synthesis")
-    if isinstance(synthesis, PersistentRecord) and "input" in synthesis.state.get("_modules", {}):
-        raise ModelError(f"{path}: this is a StyleGAN3 (alias-free) generator; only StyleGAN2 "
+        raise ModelError(f"{where}: G_ema is a {quote(record.class_name)}, not a StyleGAN2 "
+                         "Generator")
+    modules = record.state.get("_modules")
+    synthesis = modules.get("synthesis") if isinstance(modules, dict) else None
+    if isinstance(synthesis, PersistentRecord) and isinstance(
+            synthesis.state.get("_modules"), dict) and "input" in synthesis.state["_modules"]:
+        raise ModelError(f"{where}: this is a StyleGAN3 (alias-free) generator; only StyleGAN2 "
                          "networks are supported")
     return record
 
 
+MAX_MODULE_DEPTH = 16  # a StyleGAN2 generator's module tree is 5 deep
+MAX_TENSORS = 10_000  # a 1024-px generator has about 400
+
+
 def record_tensors(record: PersistentRecord, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Flatten a record tree's ``_parameters`` and ``_buffers`` into {dotted name: tensor}."""
+    """Flatten a record tree's ``_parameters`` and ``_buffers`` into {dotted name: tensor}.
+
+    Iterative and bounded: a tree deeper than MAX_MODULE_DEPTH, a module reached twice (a
+    cycle, or a shared child that would make the walk exponential) or more than MAX_TENSORS
+    tensors is refused.
+    """
     out: dict[str, torch.Tensor] = {}
-    for group in ("_parameters", "_buffers"):
-        for name, t in (record.state.get(group) or {}).items():
-            if t is None:
+    seen: set[int] = set()
+    todo = [(record, prefix, 0)]
+    while todo:
+        rec, pre, depth = todo.pop()
+        if id(rec) in seen:
+            raise _BadContent(f"module {quote(pre.rstrip('.'))} reached twice in the tree")
+        if depth > MAX_MODULE_DEPTH:
+            raise _BadContent(f"modules nested more than {MAX_MODULE_DEPTH} deep")
+        seen.add(id(rec))
+        for group in ("_parameters", "_buffers"):
+            for name, t in _group(rec, group, pre):
+                if t is None:
+                    continue
+                if not isinstance(t, torch.Tensor):
+                    raise _BadContent(f"{quote(pre + str(name))} that is {_describe(t)}, "
+                                      "not a tensor")
+                out[pre + name] = t
+        children = []
+        for name, child in _group(rec, "_modules", pre):
+            if child is None:
                 continue
-            if not isinstance(t, torch.Tensor):
-                raise _BadContent(f"{prefix}{name} that is a {type(t).__name__}, not a tensor")
-            out[prefix + name] = t
-    for name, child in (record.state.get("_modules") or {}).items():
-        if child is None:
-            continue
-        if not isinstance(child, PersistentRecord):
-            raise _BadContent(f"module {prefix}{name} that is a {type(child).__name__}")
-        out.update(record_tensors(child, f"{prefix}{name}."))
+            if not isinstance(child, PersistentRecord):
+                raise _BadContent(f"module {quote(pre + str(name))} that is {_describe(child)}")
+            children.append((child, f"{pre}{name}.", depth + 1))
+        todo.extend(reversed(children))
+        if len(out) > MAX_TENSORS:
+            raise _BadContent(f"more than {MAX_TENSORS} tensors")
     return out
+
+
+def _group(record: PersistentRecord, group: str, prefix: str) -> list:
+    """A record's ``_parameters``/``_buffers``/``_modules`` dict as (str name, value) pairs."""
+    items = record.state.get(group)
+    if items is None:
+        return []
+    if not isinstance(items, dict):
+        raise _BadContent(f"{quote(prefix + group)} that is {_describe(items)}, not a dict")
+    bad = next((k for k in items if not isinstance(k, str)), None)
+    if bad is not None:
+        raise _BadContent(f"a {group} name that is {_describe(bad)}")
+    return list(items.items())
 
 
 def load_network_pickle(path: Path) -> Generator:
@@ -236,18 +286,28 @@ def load_network_pickle(path: Path) -> Generator:
     Raises:
         ModelError: refused globals, unreadable file, unsupported or mismatching network.
     """
-    # 1. Unpickle with the allow-list and find G_ema.
+    where = shown_path(path)
+    # 1. Pre-scan and unpickle with the allow-list; find G_ema.
     obj = read_network_pickle(path)
+    record = find_generator(obj, path)
     try:
-        record = find_generator(obj, path)
-        # 2. Our architecture from its recorded constructor arguments.
+        # 2. Its tensors, and our architecture from its recorded constructor arguments.
+        tensors = record_tensors(record)
         cfg = config_from_init(record.state.get("_init_args", ()),
                                record.state.get("_init_kwargs", {}))
-        tensors = record_tensors(record)
+        # 3. Before allocating anything: the tensors are backed by the file's bytes, and the
+        #    network the configuration describes has exactly these tensors.
+        check_storage_claims(tensors)
+        shapes = expected_shapes(cfg)
     except (ValueError, TypeError, AttributeError, _BadContent) as e:
-        raise ModelError(f"{path}: unsupported StyleGAN2 network: {e}") from None
-    # 3. Copy its tensors in by name, every shape checked.
-    net = Generator(cfg).eval().requires_grad_(False)
-    if assign_tensors(net, tensors, str(path)):
+        raise ModelError(f"{where}: unsupported StyleGAN2 network: {e}") from None
+    check_fit(shapes, tensors, where)
+    try:
+        check_finite(tensors)
+    except ValueError as e:
+        raise ModelError(f"{where}: G_ema's {e}; the file is damaged") from None
+    # 4. Build it and copy its tensors in by name.
+    net = empty_generator(cfg)
+    if assign_tensors(net, tensors, where):
         net.mapping.w_avg.copy_(estimate_w_avg(net))
     return net

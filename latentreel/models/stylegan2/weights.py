@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+from torch.overrides import TorchFunctionMode
 
-from latentreel.errors import ModelError
-from latentreel.models.stylegan2.network import Generator
+from latentreel.errors import ModelError, quote
+from latentreel.models.stylegan2.network import Generator, StyleGAN2Config
 
 # Tensors a file may lack: NVIDIA's mapping network has no w_avg when trained with
 # w_avg_beta=None, and rosinality's training checkpoints carry no average at all.
@@ -17,20 +18,21 @@ def _shorten(names: list[str], limit: int = 4) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def assign_tensors(net: Generator, tensors: dict[str, torch.Tensor], where: str) -> set[str]:
-    """Copy ``tensors`` into ``net``'s parameters and buffers.
+def check_fit(expected: dict[str, torch.Size], tensors: dict[str, torch.Tensor], where: str,
+              may_lack: tuple[str, ...] = OPTIONAL) -> None:
+    """The file's tensors must be exactly the ``expected`` names and shapes, all floating.
 
-    Returns:
-        The OPTIONAL names the file did not provide (the caller fills them in).
+    Runs before the real generator is built (``expected`` comes from a shape-only network),
+    so a file cannot make the loader allocate a network its own tensors do not fill.
+
     Raises:
         ModelError: a missing, unexpected, non-float or wrongly shaped tensor (all listed).
     """
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in tensors and k not in OPTIONAL]
-    unexpected = [k for k in tensors if k not in expected]
-    wrong = [f"{k} {list(t.shape)} (expected {list(expected[k].shape)})"
+    missing = [k for k in expected if k not in tensors and k not in may_lack]
+    unexpected = [quote(k, 80) for k in tensors if k not in expected]
+    wrong = [f"{k} {list(t.shape)} (expected {list(expected[k])})"
              for k, t in tensors.items()
-             if k in expected and tuple(t.shape) != tuple(expected[k].shape)]
+             if k in expected and tuple(t.shape) != tuple(expected[k])]
     not_float = [k for k, t in tensors.items() if k in expected and not t.is_floating_point()]
     problems = []
     if missing:
@@ -44,11 +46,41 @@ def assign_tensors(net: Generator, tensors: dict[str, torch.Tensor], where: str)
     if problems:
         raise ModelError(f"{where}: its tensors do not fit a StyleGAN2 generator of its recorded "
                          f"configuration: {'; '.join(problems)}")
+
+
+def assign_tensors(net: Generator, tensors: dict[str, torch.Tensor], where: str) -> set[str]:
+    """Copy ``tensors`` into ``net``'s parameters and buffers.
+
+    Returns:
+        The OPTIONAL names the file did not provide (the caller fills them in).
+    Raises:
+        ModelError: a missing, unexpected, non-float or wrongly shaped tensor (all listed).
+    """
+    expected = net.state_dict()
+    check_fit({k: t.shape for k, t in expected.items()}, tensors, where)
     with torch.no_grad():
         for name, t in tensors.items():
             expected[name].copy_(t)  # state_dict() tensors share storage with the module
     _check_filters(net, where)
     return {k for k in OPTIONAL if k not in tensors}
+
+
+class _NoRandomInit(TorchFunctionMode):
+    """``torch.randn`` becomes ``torch.empty`` while a loader builds a network it is about to
+    overwrite: drawing ~30M random numbers costs more than reading them from the file."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is torch.randn:
+            func = torch.empty
+        return func(*args, **(kwargs or {}))
+
+
+def empty_generator(cfg: StyleGAN2Config) -> Generator:
+    """``Generator(cfg)`` whose randomly initialised tensors hold garbage, for loaders only:
+    call ``check_fit`` first, which guarantees the file supplies every one of them (the
+    tensors a file may lack, w_avg and the resampling filters, are not random)."""
+    with _NoRandomInit():
+        return Generator(cfg).eval().requires_grad_(False)
 
 
 def _check_filters(net: Generator, where: str) -> None:
