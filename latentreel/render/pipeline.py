@@ -117,7 +117,9 @@ def plan_render(scene: Scene, options: RenderOptions, *,
     shared: dict = {}
     keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress,
                                            shared=shared)
-    generator = scene_generator(generator, shared, progress=options.progress)  # tuned photos
+    tuned = scene_generator(generator, shared, progress=options.progress)  # tuned photos
+    if tuned is not generator:
+        generator, frames_from = tuned, with_upscaler(tuned, output.upscale, output.size)
     path = build_path(keyframes, latents, output.fps, scene.loop,
                       offsets=transition_offsets(keyframes, generator, space))
     path = apply_timing(path, keyframes, generator, space)
