@@ -36,7 +36,7 @@ class LowRankDelta(nn.Module):
         self.b = nn.Parameter((torch.randn(rank, cols, generator=g) / math.sqrt(cols)).to(device))
 
     def forward(self, base: torch.Tensor) -> torch.Tensor:
-        return base + (self.a @ self.b).view_as(base).to(base.dtype)
+        return _like(base, base + (self.a @ self.b).view_as(base).to(base.dtype))
 
 
 class FullDelta(nn.Module):
@@ -47,7 +47,15 @@ class FullDelta(nn.Module):
         self.delta = nn.Parameter(torch.zeros(shape, device=device))
 
     def forward(self, base: torch.Tensor) -> torch.Tensor:
-        return base + self.delta.to(base.dtype)
+        return _like(base, base + self.delta.to(base.dtype))
+
+
+def _like(base: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` in ``base``'s memory format: a channels-last convolution fed a contiguous
+    weight takes a slow path (the DCGAN runs channels-last, see models/dcgan.py)."""
+    if base.ndim == 4 and base.is_contiguous(memory_format=torch.channels_last):
+        return weight.contiguous(memory_format=torch.channels_last)
+    return weight
 
 
 @dataclass
