@@ -16,7 +16,7 @@ from latentreel.latents.truncation import sphere_truncate
 from latentreel.models.base import seed_latent, truncate
 from latentreel.models.dcgan import DCGANGenerator, DCGANNet
 
-FAST = TuneSettings(steps=12, lr=1e-2, locality_batch=2, locality_pool=16)
+FAST = TuneSettings(steps=12, lr=5e-3, locality_batch=2, locality_pool=64)
 
 
 def _z(seed: int) -> torch.Tensor:
@@ -83,7 +83,7 @@ def test_tuning_redraws_the_pivot_and_keeps_seeds(small, pivot, tuning):
     with torch.no_grad():
         before, after = small.synthesize(z), tuning.generator.synthesize(z)
     mse = (before - after).square().flatten(1).mean(1)
-    assert float((10 * torch.log10(4 / mse)).median()) > 30  # random seeds stay themselves
+    assert float((10 * torch.log10(4 / mse)).median()) > 25  # random seeds stay themselves
     # The base generator is untouched.
     with torch.no_grad():
         torch.testing.assert_close(small.synthesize(z[:2]), before[:2])
