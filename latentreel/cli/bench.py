@@ -53,23 +53,48 @@ def bench_upscale(
 @bench_app.command("stylegan")
 def bench_stylegan(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
-    resolution: int = typer.Option(1024, help="Output resolution of the random FFHQ-shaped "
-                                   "network (64-1024)."),
+    resolution: list[int] = typer.Option(None, help="Output resolution of the random "
+                                         "FFHQ-shaped network (64-1024; repeat for several). "
+                                         "Default: 1024, and 256 too for StyleGAN3."),
+    arch: str = typer.Option("stylegan2", help="stylegan2 | stylegan3-t | stylegan3-r "
+                             "(StyleGAN3 runs beside a StyleGAN2 of the same resolution)."),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
-    frames: int = typer.Option(240, min=30, help="Frames for the encoder and E2E figures."),
+    frames: int = typer.Option(240, min=4, help="Frames for the encoder and E2E figures."),
     size: int = typer.Option(None, help="Video size (default: the resolution)."),
+    batches: str = typer.Option("1,4,16,32", help="Batch sizes for images/s, e.g. 1,4."),
     invert_steps: int = typer.Option(50, min=2, help="Steps timed per inversion stage."),
+    precisions: str = typer.Option(None, help="G table precisions, e.g. fp32 (default: fp32 "
+                                   "and fp16 on CUDA, bf16 elsewhere)."),
+    parts: str = typer.Option("g,e2e,invert", help="What to measure: g (images/s), e2e "
+                              "(encoder and full render), invert (W+ s/1000 steps)."),
 ) -> None:
-    """StyleGAN2 (random FFHQ-shaped weights): images/s, E2E render, W+ inversion s/1000 steps."""
+    """StyleGAN2/3 (random FFHQ-shaped weights): images/s, E2E render, W+ inversion s/1000."""
     from latentreel.bench.common import write_json
-    from latentreel.bench.stylegan import run_stylegan_bench
+    from latentreel.bench.stylegan import ARCHS, run_arch_bench, run_stylegan_bench
+    from latentreel.cli.options import parse_int_list
     from latentreel.errors import BadInputError
 
-    if resolution not in (64, 128, 256, 512, 1024):
-        raise BadInputError(f"--resolution {resolution}: use 64, 128, 256, 512 or 1024")
-    write_json(json_out, run_stylegan_bench(resolution=resolution, device=device, frames=frames,
-                                            size=size, invert_steps=invert_steps,
-                                            log=typer.echo))
+    if arch not in ARCHS:
+        raise BadInputError(f"--arch {arch}: use one of {', '.join(ARCHS)}")
+    default = [1024] if arch == "stylegan2" else [256, 1024]
+    resolutions = list(resolution or default)
+    for res in resolutions:
+        if res not in (64, 128, 256, 512, 1024):
+            raise BadInputError(f"--resolution {res}: use 64, 128, 256, 512 or 1024")
+    sizes = tuple(parse_int_list(batches, "--batches"))
+    if 0 in sizes:
+        raise BadInputError(f"--batches {batches}: batch sizes start at 1")
+    wanted = tuple(p.strip() for p in parts.split(",") if p.strip())
+    if not wanted or set(wanted) - {"g", "e2e", "invert"}:
+        raise BadInputError(f"--parts {parts}: use g, e2e and/or invert, e.g. g,invert")
+    common = dict(device=device, frames=frames, size=size, invert_steps=invert_steps,
+                  batches=sizes, parts=wanted, log=typer.echo,
+                  precisions=[p.strip() for p in precisions.split(",")] if precisions else None)
+    if arch == "stylegan2" and len(resolutions) == 1:
+        results = run_stylegan_bench(resolution=resolutions[0], **common)
+    else:
+        results = run_arch_bench(arch, resolutions=resolutions, **common)
+    write_json(json_out, results)
 
 
 @bench_app.command("projector")

@@ -80,12 +80,8 @@ class DirectionStore:
         """The direction ``name``, or a BadInputError suggesting the closest one."""
         if name in self.directions:
             return self.directions[name]
-        close = get_close_matches(name, list(self.directions), n=1, cutoff=0.5)
-        hint = (f"did you mean '{close[0]}'?" if close else
-                "fit one with `latentreel directions fit`" if not self.directions else
-                f"known: {', '.join(sorted(self.directions))}")
         prefix = f"{where}: " if where else ""
-        raise BadInputError(f"{prefix}no direction named '{name}' for {self.model}; {hint}")
+        raise BadInputError(prefix + unknown_direction(name, self.directions, self.model))
 
     def rename(self, old: str, new: str) -> None:
         d = self.get(old)
@@ -113,16 +109,49 @@ def step_in_space(d: Direction, space: str, shape: tuple[int, ...], where: str =
         step = np.broadcast_to(step, shape)  # the same move at every layer
     elif d.space != space:
         prefix = f"{where}: " if where else ""
-        fix = (f"use `space: {d.space}`" + (" or `space: w+`" if d.space == "w" else "") +
-               (f", or refit it with `latentreel directions fit ... --space {space}`"
-                if space != "w+" else ", or refit it with `--space w`"))
-        raise BadInputError(f"{prefix}direction '{d.name}' lives in {d.space}, but this scene "
-                            f"moves in {space}; {fix}")
+        raise BadInputError(prefix + space_mismatch(d.name, d.space, space))
     if step.shape != tuple(shape):
         raise LatentFileError(f"{where + ': ' if where else ''}direction '{d.name}' has shape "
                               f"{list(step.shape)} but the scene's {space!r} latents are "
                               f"{list(shape)}; was it made for another model?")
     return np.ascontiguousarray(step)
+
+
+def unknown_direction(name: str, known, model: str) -> str:
+    """Why ``name`` is not among ``known`` directions of ``model``, with the closest names."""
+    close = [f"'{c}'" for c in get_close_matches(name, list(known), n=3, cutoff=0.5)]
+    hint = ("did you mean " + (", ".join(close[:-1]) + " or " if len(close) > 1 else "")
+            + close[-1] + "?" if close else
+            "fit one with `latentreel directions fit`" if not known else
+            f"known: {', '.join(sorted(known))}")
+    return f"no direction named '{name}' for {model}; {hint}"
+
+
+def space_mismatch(name: str, direction_space: str, space: str) -> str | None:
+    """Why a direction found in ``direction_space`` cannot move ``space`` latents, or None.
+
+    A w direction works in w+ (the same move at every layer); a z vector added to a w latent
+    of the same size would run without error and mean nothing."""
+    if direction_space == space or (direction_space == "w" and space == "w+"):
+        return None
+    fix = (f"use `space: {direction_space}`" + (" or `space: w+`" if direction_space == "w" else "")
+           + (f", or refit it with `latentreel directions fit ... --space {space}`"
+              if space != "w+" else ", or refit it with `--space w`"))
+    return f"direction '{name}' lives in {direction_space}, but this scene moves in {space}; {fix}"
+
+
+def stored_spaces(model: str) -> dict[str, str]:
+    """name -> space of each direction stored for ``model``, from its metadata alone (the
+    scene check uses it before any model or vector loads)."""
+    root = cache_dir("directions") / model
+    meta_path = root / "directions.json"
+    if not meta_path.is_file() or not (root / "directions.npz").is_file():
+        return {}
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return {}  # a damaged store is DirectionStore's to report
+    return {n: info.get("space", "z") for n, info in meta.items() if isinstance(info, dict)}
 
 
 def edit_step(store: DirectionStore, name: str, keep: list[str], space: str,

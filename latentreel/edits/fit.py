@@ -166,10 +166,14 @@ def _pca_w(generator, k: int, samples: int, seed: int) -> list[Direction]:
 
 
 def _style_weights(generator) -> torch.Tensor:
-    """The affine maps w -> styles of every modulated conv, stacked: [sum channels, w_dim]."""
+    """The affine maps w -> styles of every modulated conv, stacked: [sum channels, w_dim].
+
+    Not toRGB's (SeFa leaves colour out), nor StyleGAN3's input affine (a 4-d pose, not
+    styles)."""
     mats = [m.affine.weight.detach().double().cpu() * m.affine.weight_gain
             for name, m in generator.net.synthesis.named_modules()
-            if hasattr(m, "affine") and "torgb" not in name]
+            if hasattr(m, "affine") and "torgb" not in name and name != "input"
+            and not getattr(m, "is_torgb", False)]
     return torch.cat(mats)
 
 

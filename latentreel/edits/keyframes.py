@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from latentreel.scene.fields import REQUIRED, Spec
-from latentreel.scene.kind_base import KeyframeKind, ResolveContext
+from latentreel.scene.kind_base import KeyframeKind, ModelCheck, ResolveContext
 
 
 def edit_vector(ctx: ResolveContext, direction: str, keep: list[str], where: str) -> torch.Tensor:
@@ -42,3 +42,31 @@ KEYFRAME_KINDS = [
         refs=lambda p: [("of", p["of"])],
     ),
 ]
+
+
+def _check_directions(keyframes: list, check: ModelCheck) -> list:
+    """Every direction an edit or a sweep names (and keeps) is stored for the model and fits
+    the scene's space: read from the directions' metadata, before any vector or model loads."""
+    from latentreel.edits.directions import space_mismatch, stored_spaces, unknown_direction
+
+    spaces = stored_spaces(check.model.name)
+    found = []
+    for kf in keyframes:
+        uses = [(("keyframes", kf.index, "edit"), kf.params)] if kf.kind == "edit" else []
+        if kf.transition.sweep:
+            uses.append((("keyframes", kf.index, "transition", "sweep"), kf.transition.sweep))
+        for at, params in uses:
+            named = [(("direction",), params.get("direction"))]
+            named += [(("keep", j), k) for j, k in enumerate(params.get("keep") or [])]
+            for sub, name in named:
+                if name is None:
+                    continue  # already reported by the field check
+                problem = (unknown_direction(name, spaces, check.model.name)
+                           if name not in spaces else
+                           space_mismatch(name, spaces[name], check.space))
+                if problem:
+                    found.append((at + sub, problem))
+    return found
+
+
+SCENE_CHECKS = [_check_directions]

@@ -55,6 +55,8 @@ def direction_from_photos(g, name: str, positive: list[Path], negative: list[Pat
         PhotoError: a photo that is missing or has no face, found before any inversion runs.
     """
     from latentreel.edits.fit import from_latents, latent_sigma
+    from latentreel.faces.detect import MIN_FACE
+    from latentreel.faces.photo import check_photo
     from latentreel.invert.photo import InvertSettings, invert_photo, prepare_target
 
     settings = settings or InvertSettings(tune=False)  # directions need latents only
@@ -63,8 +65,10 @@ def direction_from_photos(g, name: str, positive: list[Path], negative: list[Pat
     missing = [str(p) for p in photos if not p.is_file()]
     if missing:
         raise PhotoError(f"{', '.join(missing)}: no such photo; check the path")
+    for p in photos:  # headers first: cheap, and before the face template is measured
+        check_photo(p, min_side=MIN_FACE if settings.align else 0)
     for p in photos:
-        prepare_target(p, g, settings)  # raises PhotoError for unreadable photos and no face
+        prepare_target(p, g, settings)  # raises PhotoError for a photo without a face
     # 2. Invert (cached per photo and settings), 3. take the mean difference and store it.
     facenet = None
     if settings.facenet_steps > 0 and (settings.identity > 0 or settings.perceptual > 0):

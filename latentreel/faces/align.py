@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image
 
 from latentreel.errors import PhotoError
-from latentreel.faces.detect import detect_faces
+from latentreel.faces.detect import MIN_FACE, detect_faces
+from latentreel.faces.photo import too_small
 from latentreel.faces.template import DETECT_SIZE, generator_template, measure_template
 
 # generator_template, measure_template and DETECT_SIZE live in template.py; kept importable
@@ -122,12 +123,14 @@ def align_face(image: np.ndarray, template: np.ndarray, size: int, *,
         source: the photo's name, for error messages.
 
     Raises:
-        PhotoError: no face found (the message says how to force a centre crop), or no
-            face number ``face_index``.
+        PhotoError: an image too small to hold a face, no face found (the message says how
+            to force a centre crop), or no face number ``face_index``.
     """
     template = np.asarray(template, np.float64)
     if template.shape != (5, 2):
         raise ValueError(f"a face template is [5, 2] landmarks, got {list(template.shape)}")
+    if min(image.shape[:2]) < MIN_FACE:
+        raise PhotoError(too_small(source, image.shape[1], image.shape[0], MIN_FACE))
     faces = detect_faces(image)
     if not faces:
         raise PhotoError(f"{source}: no face was found in it; use a clearer, front-facing "

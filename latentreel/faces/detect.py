@@ -60,6 +60,8 @@ def detect_faces_batch(images: np.ndarray, device: torch.device | str = "cpu",
                          f"{images.shape}")
     if len(images) == 0:
         return []
+    if min(images.shape[1:3]) < min_face:  # no face fits (and MTCNN's image pyramid is empty)
+        return [[] for _ in images]
     with torch.no_grad():
         boxes, probs, points = mtcnn(device, min_face).detect(list(images), landmarks=True)
     return [_faces(b, p, pts, min_prob) for b, p, pts in zip(boxes, probs, points, strict=True)]

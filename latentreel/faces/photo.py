@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -52,26 +54,79 @@ def load_photo_with_mask(path: Path | str) -> tuple[np.ndarray, np.ndarray | Non
     return rgb, (alpha if alpha.min() < 1 else None)
 
 
-def _decode(path: Path) -> Image.Image:
-    """Open, check the size from the header, decode and apply EXIF orientation."""
+def check_photo(path: Path | str, *, min_side: int = 0) -> tuple[int, int]:
+    """Check that ``path`` opens as a photo of a usable size, reading its header only (cheap:
+    commands call it before loading any model). Returns (width, height).
+
+    Args:
+        min_side: the smallest width and height accepted (faces.detect.MIN_FACE when a face
+            is to be found in it; 0 for a centre crop).
+
+    Raises:
+        PhotoError: missing, a folder, unreadable, not an image, empty, too small or too large.
+    """
+    path = Path(path)
+    _check_file(path)
+    with _reading(path), Image.open(path) as img:
+        width, height = img.size
+    _check_size(path, width, height)
+    if min(width, height) < min_side:
+        raise PhotoError(too_small(path, width, height, min_side))
+    return width, height
+
+
+def photo_problem(path: Path, min_side: int = 0) -> str | None:
+    """What check_photo finds wrong with ``path``, or None (for checks that collect problems,
+    such as a scene's)."""
+    try:
+        check_photo(path, min_side=min_side)
+    except PhotoError as e:
+        return str(e)
+    return None
+
+
+def face_photo_problem(path: Path) -> str | None:
+    """photo_problem for a photo whose face will be looked for."""
+    from latentreel.faces.detect import MIN_FACE
+
+    return photo_problem(path, MIN_FACE)
+
+
+def too_small(source: Path | str, width: int, height: int, min_side: int) -> str:
+    return (f"{source}: the image is {width}x{height} pixels, too small to find a face in "
+            f"(a face needs at least {min_side}x{min_side}); use a larger photo")
+
+
+def _check_file(path: Path) -> None:
     if path.is_dir():
         raise PhotoError(f"{path}: is a folder, not a photo; give the path of an image file")
     if not path.is_file():
         raise PhotoError(f"{path}: no such photo; check the path")
+
+
+def _decode(path: Path) -> Image.Image:
+    """Open, check the size from the header, decode and apply EXIF orientation."""
+    _check_file(path)
+    with _reading(path), Image.open(path) as img:  # reads the header only
+        _check_size(path, *img.size)
+        _draft(img)
+        img.load()
+        # Phones store the rotation in EXIF, not in the pixels.
+        return ImageOps.exif_transpose(img)
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """PIL's and the OS's errors while reading ``path`` as one-line PhotoErrors."""
     try:
         with warnings.catch_warnings():
-            # Size is checked below with a clear message; PIL's own warning would only add noise.
+            # Size is checked with a clear message; PIL's own warning would only add noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:  # reads the header only
-                _check_size(path, *img.size)
-                _draft(img)
-                img.load()
-                # Phones store the rotation in EXIF, not in the pixels.
-                return ImageOps.exif_transpose(img)
+            yield
     except PhotoError:
         raise
     except Image.DecompressionBombError:
-        raise PhotoError(_too_large(path, "more than that")) from None
+        raise PhotoError(_too_large(path, *_claimed_size(path))) from None
     except PermissionError as e:
         raise PhotoError(f"{path}: cannot be read ({e.strerror}); check its permissions") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
@@ -80,6 +135,20 @@ def _decode(path: Path) -> Image.Image:
             detail = "unknown or damaged image format"
         raise PhotoError(f"{path}: not a readable image ({detail}); use a JPEG or PNG "
                          "photo") from None
+
+
+def _claimed_size(path: Path) -> tuple[int, int]:
+    """The size the header of a file PIL refused as a decompression bomb claims. PIL's limit
+    is lifted only to read that header; nothing is decoded."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (OSError, ValueError, SyntaxError, EOFError):
+        return 0, 0  # unreadable the second time: the message says "over PIL's limit"
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def _draft(img: Image.Image) -> None:
@@ -94,10 +163,12 @@ def _check_size(path: Path, width: int, height: int) -> None:
     if width <= 0 or height <= 0:
         raise PhotoError(f"{path}: the image is empty ({width}x{height} pixels); use a photo")
     if width * height > MAX_PIXELS:
-        raise PhotoError(_too_large(path, f"{width}x{height}"))
+        raise PhotoError(_too_large(path, width, height))
 
 
-def _too_large(path: Path, size: str) -> str:
+def _too_large(path: Path, width: int, height: int) -> str:
+    size = (f"{width}x{height} pixels, {width * height / 1e6:.0f} megapixels" if width * height
+            else "over PIL's limit")
     return (f"{path}: the image is too large to open safely ({size}; the limit is "
             f"{MAX_PIXELS // 1_000_000} megapixels); downscale it first")
 

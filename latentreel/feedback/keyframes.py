@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
+from latentreel.faces.photo import face_photo_problem
 from latentreel.feedback.maps import MAPS
 from latentreel.scene.fields import REQUIRED, Spec
 from latentreel.scene.kind_base import KeyframeKind, ResolveContext
@@ -39,9 +40,9 @@ def _resolve_search(params: dict, ctx: ResolveContext, where: str):
     from latentreel.feedback.search import search_identity
     from latentreel.scene.kinds import _facenet
 
-    facenet = _facenet(ctx)
     crop = align_face(load_photo(params["target"]), generator_template(ctx.generator), 160,
                       source=params["target"]).crop
+    facenet = _facenet(ctx)  # after the photo's checks: a photo without a face fails fast
     with torch.no_grad():
         target = facenet.embed(torch.from_numpy(crop[None].copy()))
     result = search_identity(ctx.generator, facenet, target, dims=params["dims"],
@@ -81,7 +82,7 @@ KEYFRAME_KINDS = [
         spec=Spec("mapping", help="search a low-dimensional subspace for a face like a photo",
                   shorthand="target", fields={
                       "target": Spec("path", default=REQUIRED, must_exist=True,
-                                     help="the photo to look like"),
+                                     check=face_photo_problem, help="the photo to look like"),
                       "dims": Spec("int", default=8, min=1, max=100, help="subspace size"),
                       "method": Spec("enum", choices=("dual-annealing", "random"),
                                      default="dual-annealing"),

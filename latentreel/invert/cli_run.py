@@ -20,13 +20,15 @@ def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, r
                lpips: float = 0.0, tune: bool = True, tune_steps: int = 200):
     """Invert ``photo`` to ``out``; returns (PhotoInversion, comparison PNG path)."""
     from latentreel.faces.facenet import load_facenet
-    from latentreel.faces.photo import load_photo
+    from latentreel.faces.detect import MIN_FACE
+    from latentreel.faces.photo import check_photo, load_photo
     from latentreel.invert.video import ProgressVideo, comparison_png
     from latentreel.models.registry import load_generator
     from latentreel.render.device import pick_device
 
     if method not in METHODS:
         raise BadInputError(f"--method {method}: use one of {', '.join(METHODS)}")
+    check_photo(photo, min_side=MIN_FACE if align else 0)  # before any model loads
     g = load_generator(model, pick_device(device))
     settings = InvertSettings(method=method, steps=steps, restarts=restarts, align=align,
                               face=face, identity=identity, space=space, w_noise=w_noise,

@@ -241,7 +241,11 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
     Raises:
         PhotoError: unreadable photo, no face (the message names --no-align), bad --face.
     """
+    from latentreel.faces.detect import MIN_FACE
+    from latentreel.faces.photo import check_photo
+
     photo = Path(photo)
+    check_photo(photo, min_side=MIN_FACE if settings.align else 0)  # before its bytes are hashed
     key = inversion_key(photo, generator.name, settings.pivot_settings())
     cached = cached_inversion_path(key)
     if use_cache and cached.is_file() and callback is None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from latentreel.latents.camera import interpolate_camera
 from latentreel.latents.easing import ease
 from latentreel.latents.interpolate import lerp, slerp
 from latentreel.latents.spline import hermite_spline
@@ -49,12 +50,16 @@ class LatentPath:
         loop: whether the last keyframe returns to the first.
         t_override: transition index -> explicit t values [n] replacing the eased t.
         offsets: transition index -> function of t adding an offset (e.g. a direction sweep).
+        camera: [K, 3] (x, y, angle) per keyframe for models with a camera, or None; it moves
+            with the same eased (or overridden) t as the latents.
+        turns: whole camera turns added per transition (None: none).
     """
 
     def __init__(self, keyframes: torch.Tensor, hold_frames: list[int],
                  transition_frames: list[int], interpolation: list[str], easing: list[str],
                  loop: bool, t_override: dict[int, torch.Tensor] | None = None,
-                 offsets: dict[int, Offset] | None = None):
+                 offsets: dict[int, Offset] | None = None,
+                 camera: torch.Tensor | None = None, turns: list[float] | None = None):
         k = len(keyframes)
         n_trans = k if loop else k - 1
         if len(hold_frames) != k or len(transition_frames) != n_trans:
@@ -69,6 +74,12 @@ class LatentPath:
         self.loop = loop
         self.t_override = dict(t_override or {})
         self.offsets = dict(offsets or {})
+        if camera is not None and tuple(camera.shape) != (k, 3):
+            raise ValueError(f"camera must be [{k}, 3], got {list(camera.shape)}")
+        self.camera = camera
+        self.turns = list(turns) if turns is not None else [0.0] * n_trans
+        if len(self.turns) != n_trans:
+            raise ValueError("one camera turn count per transition")
         for i, t in self.t_override.items():
             if len(t) != self.transition_frames[i]:
                 raise ValueError(f"t_override[{i}] has {len(t)} values for "
@@ -121,7 +132,8 @@ class LatentPath:
         """The same path with explicit t values for some transitions (re-timing)."""
         return LatentPath(self.keyframes, self.hold_frames, self.transition_frames,
                           self.interpolation, self.easing, self.loop,
-                          {**self.t_override, **t_override}, self.offsets)
+                          {**self.t_override, **t_override}, self.offsets, self.camera,
+                          self.turns)
 
     def transition_t(self, index: int, j: torch.Tensor) -> torch.Tensor:
         """Eased (or overridden) t for frames ``j`` of transition ``index``."""
@@ -144,6 +156,25 @@ class LatentPath:
             else:
                 out[mask] = self._transition(seg.index, frames[mask] - seg.start)
         return out
+
+    def cameras(self, frames: torch.Tensor) -> torch.Tensor | None:
+        """Cameras [N, 3] (x, y, angle) for frame indices [N]; None when the path has none."""
+        if self.camera is None:
+            return None
+        frames = torch.as_tensor(frames, dtype=torch.long).reshape(-1)
+        out = torch.empty((len(frames), 3), dtype=torch.float64)
+        seg_idx = self._segment_index(frames)
+        for s in seg_idx.unique().tolist():
+            mask = seg_idx == s
+            seg = self.segments[s]
+            if seg.kind == "hold":
+                out[mask] = self.camera[seg.index].to(torch.float64)
+            else:
+                i = seg.index
+                t = self.transition_t(i, frames[mask] - seg.start)
+                out[mask] = interpolate_camera(self.camera[i], self.camera[(i + 1) % len(
+                    self.camera)], t, self.turns[i])
+        return out.to(torch.float32)
 
     def latents_at(self, index: int, t: torch.Tensor) -> torch.Tensor:
         """Latents [T, *S] of transition ``index`` at arbitrary t values (for re-timing)."""

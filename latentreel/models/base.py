@@ -59,16 +59,31 @@ def style_space(generator: Generator) -> str:
     return "w" if "w" in generator.latent_spaces else "z"
 
 
-def check_average_space(generator: Generator, space: str, what: str, where: str) -> None:
-    """Refuse truncation and anti-faces in a StyleGAN model's z.
+def default_space(model) -> str:
+    """The space a scene moves in unless it says: w+ where the model has it (seeds move
+    exactly as in w, photos keep their per-layer inversions, truncation happens around
+    w_avg), z otherwise (the DCGAN). ``model``: a Generator or a registry ModelMeta."""
+    return "w+" if "w+" in model.latent_spaces else model.latent_spaces[0]
 
-    Its mapping network divides z by its own RMS first, so moving z towards the zero vector
-    changes nothing and reflecting it gives an unrelated face, not the anti-face: StyleGAN's
-    average face is w_avg, in W."""
-    if space == "z" and "w" in generator.latent_spaces:
-        raise BadInputError(f"{where}: {what} on {generator.name} happens in W, around the "
-                            "average w (z is normalised before the mapping network, so it "
-                            "would change nothing); use `space: w+` (the default) or `space: w`")
+
+def average_space_problem(model, space: str, what: str) -> str | None:
+    """Why ``what`` (truncation, an anti-face) cannot happen in ``space``, or None.
+
+    A StyleGAN model's mapping network divides z by its own RMS first, so moving z towards
+    the zero vector changes nothing and reflecting it gives an unrelated face, not the
+    anti-face: StyleGAN's average face is w_avg, in W. ``model``: a Generator or ModelMeta."""
+    if space == "z" and "w" in model.latent_spaces:
+        return (f"{what} on {model.name} happens in W, around the average w (z is normalised "
+                "before the mapping network, so it would change nothing); use `space: w+` "
+                "(the default) or `space: w`")
+    return None
+
+
+def check_average_space(generator: Generator, space: str, what: str, where: str) -> None:
+    """Refuse truncation and anti-faces in a StyleGAN model's z (see average_space_problem)."""
+    problem = average_space_problem(generator, space, what)
+    if problem:
+        raise BadInputError(f"{where}: {problem}")
 
 
 def truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float,

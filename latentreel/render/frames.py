@@ -28,17 +28,28 @@ def iter_frame_batches(
         for start in range(0, path.total_frames, batch_size):
             idx = torch.arange(start, min(start + batch_size, path.total_frames))
             latents = path.latents(idx).to(generator.device)
-            images = _synthesize_unique(generator, latents, space).float()
+            images = _synthesize_unique(generator, latents, space, path.cameras(idx)).float()
             yield to_uint8(images).cpu()  # converted on the device: 4x less to copy
 
 
-def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str) -> torch.Tensor:
-    """Synthesize each distinct latent once: hold frames repeat their keyframe's latent."""
+def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str,
+                       cameras: torch.Tensor | None = None) -> torch.Tensor:
+    """Synthesize each distinct (latent, camera) once: hold frames repeat their keyframe's.
+
+    ``cameras`` [N, 3]: per-frame (x, y, angle) for models with a camera, else None."""
     flat = latents.flatten(1)
+    if cameras is not None:
+        flat = torch.cat([flat, cameras.to(flat)], dim=1)
     uniq, inverse = torch.unique(flat, dim=0, return_inverse=True)
     if len(uniq) == len(flat):
-        return generator.synthesize(latents, space)
-    return generator.synthesize(uniq.reshape(-1, *latents.shape[1:]), space)[inverse]
+        uniq, inverse = flat, None
+    n = latents[0].numel()
+    lat = uniq[:, :n].reshape(-1, *latents.shape[1:])
+    if cameras is None:
+        images = generator.synthesize(lat, space)
+    else:
+        images = generator.synthesize(lat, space, camera=uniq[:, n:].float())
+    return images if inverse is None else images[inverse]
 
 
 @contextmanager

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from latentreel.models.base import Generator, check_average_space, truncate
+from latentreel.errors import PhotoError
+from latentreel.models.base import Generator, check_average_space, default_space, truncate
 from latentreel.scene.kinds import KINDS, ResolveContext
 from latentreel.scene.load import resolution_order
 from latentreel.scene.model import Keyframe, Scene
 
-
-def default_space(generator: Generator) -> str:
-    """w+ where the model has it: seeds move exactly as in w, and photos keep their per-layer
-    inversions (and truncation happens around w_avg); z otherwise (the DCGAN)."""
-    return "w+" if "w+" in generator.latent_spaces else generator.latent_spaces[0]
+# default_space moved down to models.base (the scene check needs it too); kept importable here.
+__all__ = ["default_space", "resolve_keyframes", "scene_space"]
 
 
 def scene_space(scene: Scene, generator: Generator) -> str:
@@ -25,6 +23,17 @@ def scene_space(scene: Scene, generator: Generator) -> str:
         raise SceneError([f"{scene.file}: space: {generator.name} has no {space!r} space; "
                           f"use one of {', '.join(generator.latent_spaces)}"])
     return space
+
+
+def check_camera(scene: Scene, generator: Generator) -> None:
+    """Refuse `camera:` / `turns:` for a model without an input transform (a model file's
+    kind is only known once it is loaded; registry names are refused by load_scene)."""
+    where = scene.camera_where
+    if where is not None and not getattr(generator, "has_camera", False):
+        from latentreel.errors import SceneError
+        from latentreel.scene.load import camera_problem
+
+        raise SceneError([f"{where}: {camera_problem(generator.name)}"])
 
 
 def resolve_keyframes(
@@ -39,12 +48,16 @@ def resolve_keyframes(
         ``shared`` receives what kinds leave behind (e.g. feedback reports).
     """
     space = scene_space(scene, generator)
+    check_camera(scene, generator)
     ctx = ResolveContext(generator=generator, space=space, scene_seed=scene.seed,
                          scene_file=scene.file, progress=progress,
                          shared=shared if shared is not None else {})
     resolved: dict[int, torch.Tensor] = {}
     for kf in resolution_order(scene.keyframes):
-        latents = KINDS[kf.kind].resolve(kf.params, ctx, kf.where)  # [M, *S]
+        try:
+            latents = KINDS[kf.kind].resolve(kf.params, ctx, kf.where)  # [M, *S]
+        except PhotoError as e:  # the photo's problem, at the keyframe that names it
+            raise PhotoError(f"{kf.where}: {e}") from None
         resolved[kf.index] = latents
         if kf.name:
             ctx.named[kf.name] = latents[-1]

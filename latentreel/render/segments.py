@@ -37,6 +37,9 @@ def _fingerprint(path: LatentPath, output, space: str, autocast) -> str:
                          str(autocast)]).encode())
     for i in sorted(path.t_override):
         h.update(path.t_override[i].numpy().tobytes())
+    if path.camera is not None:
+        h.update(path.camera.numpy().tobytes())
+        h.update(json.dumps(path.turns).encode())
     return h.hexdigest()[:24]
 
 
@@ -157,3 +160,6 @@ class _SubPath:
 
     def latents(self, frames: torch.Tensor) -> torch.Tensor:
         return self.path.latents(frames + self.start)
+
+    def cameras(self, frames: torch.Tensor) -> torch.Tensor | None:
+        return self.path.cameras(frames + self.start)

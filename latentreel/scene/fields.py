@@ -6,6 +6,7 @@ Validation never stops at the first problem: every problem is collected (with it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
@@ -41,6 +42,7 @@ class Spec:
     shorthand: str | None = None  # a scalar value means {shorthand: value}
     item: Spec | None = None  # for list
     must_exist: bool = False  # for path: the file must exist (relative to the scene)
+    check: Callable[[Path], str | None] | None = None  # for path: the problem with the file
     min_items: int = 0  # for list
 
 
@@ -108,6 +110,10 @@ def _validate_scalar(spec: Spec, value: Any, path, problems: Problems, base: Pat
                 path, f"file {value!r} not found (looked for {resolved}; paths are relative to "
                 "the scene file)"
             )
+            return None
+        problem = spec.check(resolved) if spec.check and resolved.is_file() else None
+        if problem:
+            problems.add(path, problem)
             return None
         return resolved
     return value

@@ -10,7 +10,9 @@ from typing import Any
 import torch
 
 from latentreel.models.base import Generator
+from latentreel.models.registry import ModelMeta
 from latentreel.scene.fields import Spec
+from latentreel.scene.yamlpos import FieldPath
 
 
 @dataclass
@@ -34,3 +36,15 @@ class KeyframeKind:
     # -> [M, *S] latents (M > 1 when a kind expands into a chain, e.g. feedback)
     resolve: Callable[[Any, ResolveContext, str], torch.Tensor]
     refs: Callable[[Any], list[tuple[str, str]]] = lambda params: []  # (field, name) it needs
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """What checking a scene against its model may use: metadata only, no weights."""
+
+    model: ModelMeta  # the model's name (its directions are stored under it) and spaces
+    space: str  # the latent space the scene moves in
+
+
+# A check of keyframes against the model: (field path, problem) for each problem found.
+SceneCheck = Callable[[list, ModelCheck], list[tuple[FieldPath, str]]]

@@ -17,9 +17,15 @@ import numpy as np
 import torch
 
 from latentreel.errors import LatentFileError
-from latentreel.models.base import check_average_space, seed_latent, truncate
+from latentreel.faces.photo import photo_problem
+from latentreel.models.base import (
+    average_space_problem,
+    check_average_space,
+    seed_latent,
+    truncate,
+)
 from latentreel.scene.fields import REQUIRED, Spec
-from latentreel.scene.kind_base import KeyframeKind, ResolveContext
+from latentreel.scene.kind_base import KeyframeKind, ModelCheck, ResolveContext, SceneCheck
 
 
 def _resolve_seed(seed: int, ctx: ResolveContext, where: str) -> torch.Tensor:
@@ -89,6 +95,8 @@ def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor
 
 
 def _resolve_photo(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
+    from latentreel.faces.detect import MIN_FACE
+    from latentreel.faces.photo import check_photo
     from latentreel.invert.photo import InvertSettings, invert_photo
 
     # Invert straight into the scene's space when the model has it (W+ for StyleGAN).
@@ -96,6 +104,8 @@ def _resolve_photo(params: dict, ctx: ResolveContext, where: str) -> torch.Tenso
     settings = InvertSettings(method=params["method"], steps=params["steps"],
                               align=params["align"], face=params["face"], space=space,
                               tune=False)  # the scene tunes all its photos at once
+    # A photo too small to hold a face fails before FaceNet loads (align: true needs one).
+    check_photo(params["path"], min_side=MIN_FACE if params["align"] else 0)
     result = invert_photo(params["path"], ctx.generator, settings, facenet=_facenet(ctx),
                           progress=ctx.progress)
     if params["tune"]:
@@ -151,7 +161,8 @@ KINDS: dict[str, KeyframeKind] = {
             help="a photo inverted into the latent space (cached by content)",
             shorthand="path",
             fields={
-                "path": Spec("path", help="the photo file", default=REQUIRED, must_exist=True),
+                "path": Spec("path", help="the photo file", default=REQUIRED, must_exist=True,
+                             check=photo_problem),
                 "method": Spec("enum", choices=("auto", "optimize", "encoder", "hybrid"),
                                default="auto", help="auto: hybrid once an encoder is trained"),
                 "steps": Spec("int", default=300, min=1, max=100000, help="optimiser steps"),
@@ -166,7 +177,26 @@ KINDS: dict[str, KeyframeKind] = {
     ),
 }
 
-# Modules that define more kinds as a module-level list ``KEYFRAME_KINDS``.
+
+
+def _check_average_space(keyframes: list, check: ModelCheck) -> list:
+    """Anti-faces and truncation where the model's average face is not (StyleGAN's z)."""
+    found = []
+    for kf in keyframes:
+        uses = ([("anti", "an anti-face")] if kf.kind == "anti" else []) + (
+            [("truncation", "truncation")] if kf.truncation != 1.0 else [])
+        for field_name, what in uses:
+            problem = average_space_problem(check.model, check.space, what)
+            if problem:
+                found.append((("keyframes", kf.index, field_name), problem))
+    return found
+
+
+# Checks of a scene against its model's metadata, run before anything loads (scene.load).
+SCENE_CHECKS: list[SceneCheck] = [_check_average_space]
+
+# Modules that define more kinds as a module-level list ``KEYFRAME_KINDS`` (and, optionally,
+# more checks as ``SCENE_CHECKS``).
 _EXTENSIONS = ("latentreel.edits.keyframes", "latentreel.feedback.keyframes")
 
 
@@ -180,6 +210,7 @@ def _load_extensions() -> None:
             continue
         for kind in mod.KEYFRAME_KINDS:
             KINDS[kind.name] = kind
+        SCENE_CHECKS.extend(getattr(mod, "SCENE_CHECKS", []))
 
 
 _load_extensions()

@@ -1,7 +1,8 @@
 """Scene file -> typed Scene, reporting every problem at once.
 
 Steps: 1. read YAML with positions; 2. check fields against the spec; 3. build keyframes with
-defaults; 4. check references between keyframes (names exist, no cycles).
+defaults; 4. check references between keyframes (names exist, no cycles); 5. check the model
+and what depends on it (spaces, directions) from its metadata, before any weights load.
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from latentreel.errors import SceneError
+from latentreel.errors import ModelError, SceneError
+from latentreel.latents.camera import CAMERA_FIELDS
+from latentreel.models.base import default_space
+from latentreel.models.registry import find_model
 from latentreel.scene.fields import Problems, closest, validate
-from latentreel.scene.kinds import KINDS
+from latentreel.scene.kind_base import ModelCheck
+from latentreel.scene.kinds import KINDS, SCENE_CHECKS
 from latentreel.scene.model import Keyframe, Output, Scene, Transition
 from latentreel.scene.schema import scene_spec
-from latentreel.scene.yamlpos import Located, load_located
+from latentreel.scene.yamlpos import Located, format_path, load_located
 
 
 def load_scene(path: str | Path) -> Scene:
@@ -33,8 +38,11 @@ def load_scene(path: str | Path) -> Scene:
     clean = validate(scene_spec(), located.data, (), problems, path.parent)
     # 3. Build typed keyframes (defaults filled in).
     keyframes = _build_keyframes(clean, located, problems)
-    # 4. Cross-keyframe checks.
+    # 4. Cross-keyframe checks, and a camera only where the named model has one.
     _check_references(keyframes, located, problems)
+    _check_camera_model(clean["model"], clean, problems)
+    # 5. The model and the fields that depend on it.
+    _check_model(clean, keyframes, path.parent, problems)
     if problems.lines:
         raise SceneError(problems.lines)
     return Scene(
@@ -46,6 +54,25 @@ def load_scene(path: str | Path) -> Scene:
         loop=clean["loop"],
         keyframes=keyframes,
     )
+
+
+def _check_model(clean: dict, keyframes: list[Keyframe], base: Path, problems: Problems) -> None:
+    if clean.get("model") is None:
+        return  # not a string: already reported
+    try:
+        model = find_model(clean["model"], base)
+    except ModelError as e:
+        problems.add(("model",), str(e))
+        return
+    space = clean.get("space") or default_space(model)
+    if space not in model.latent_spaces:
+        problems.add(("space",), f"{model.name} has no {space!r} space; use one of "
+                     f"{', '.join(model.latent_spaces)}")
+        return
+    check = ModelCheck(model=model, space=space)
+    for scene_check in SCENE_CHECKS:
+        for field_path, problem in scene_check(keyframes, check):
+            problems.add(field_path, problem)
 
 
 def _build_output(out: dict[str, Any], scene_file: Path) -> Output:
@@ -86,7 +113,9 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             easing=_pick(t.get("easing"), d["easing"]),
             timing=_pick(t.get("timing"), d["timing"]),
             sweep=t.get("sweep"),
+            turns=_pick(t.get("turns"), 0.0),
         )
+        camera, camera_path = _camera(item, i, clean)
         keyframes.append(Keyframe(
             index=i,
             kind=kind,
@@ -96,8 +125,50 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             transition=transition,
             truncation=_pick(item.get("truncation"), d["truncation"]),
             where=located.where(("keyframes", i)),
+            camera=camera,
+            camera_where=None if camera_path is None else
+            f"{located.where(camera_path)}: {format_path(camera_path)}",
         ))
     return keyframes
+
+
+def _camera(item: dict, index: int, clean: dict
+            ) -> tuple[tuple[float, float, float] | None, tuple | None]:
+    """A keyframe's camera: its own fields, else the scene default's, else 0; and the path of
+    the field that asked for a camera (None, None when nothing did)."""
+    own, default = item.get("camera"), (clean.get("defaults") or {}).get("camera")
+    turns = (item.get("transition") or {}).get("turns")
+    if own is None and default is None and not turns:
+        return None, None
+    camera = tuple(float(_pick((own or {}).get(f), (default or {}).get(f) or 0.0))
+                   for f in CAMERA_FIELDS)
+    path = (("keyframes", index, "camera") if own is not None else ("defaults", "camera")
+            if default is not None else ("keyframes", index, "transition", "turns"))
+    return camera, path
+
+
+def camera_problem(model: str) -> str:
+    return (f"{model} has no input transform to move (only StyleGAN3 networks have one); "
+            "remove `camera:` and `turns:`, or use a StyleGAN3 model")
+
+
+def _check_camera_model(model: str, clean: dict, problems: Problems) -> None:
+    """A registry model known to lack a camera refuses every camera field now; model files
+    are checked once loaded (render.keyframes.check_camera)."""
+    from latentreel.models.registry import MODELS
+
+    if model not in MODELS or MODELS[model].camera:
+        return
+    paths = [("defaults", "camera")] if (clean.get("defaults") or {}).get("camera") else []
+    for i, item in enumerate(clean.get("keyframes") or []):
+        if not isinstance(item, dict):
+            continue
+        if item.get("camera") is not None:
+            paths.append(("keyframes", i, "camera"))
+        if (item.get("transition") or {}).get("turns"):
+            paths.append(("keyframes", i, "transition", "turns"))
+    for path in paths:
+        problems.add(path, camera_problem(model))
 
 
 def _pick(value, default):

@@ -16,6 +16,7 @@ class Transition:
     easing: str  # linear | ease-in | ease-out | ease-in-out | smoothstep
     timing: str = "uniform"  # uniform | perceptual (re-timed for even visual change)
     sweep: dict[str, Any] | None = None  # {direction, from, to}: sweep a direction on the way
+    turns: float = 0.0  # whole camera turns on the way (StyleGAN3 models)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Keyframe:
     transition: Transition  # the move to the next keyframe
     truncation: float  # psi towards the mean latent: 1 keeps, 0 gives the average face
     where: str  # "file:line:col" of this keyframe, for errors found while resolving it
+    camera: tuple[float, float, float] | None = None  # (x, y, angle) for models with a camera
+    camera_where: str | None = None  # "file:line:col: field" that set the camera, for errors
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class Scene:
     output: Output
     loop: bool  # transition from the last keyframe back to the first, seamlessly
     keyframes: list[Keyframe] = field(default_factory=list)
+
+    @property
+    def camera_where(self) -> str | None:
+        """Where the scene first asks for a camera (None: it never does)."""
+        return next((kf.camera_where for kf in self.keyframes if kf.camera_where), None)
 
     @property
     def base(self) -> Path:

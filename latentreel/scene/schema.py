@@ -14,6 +14,23 @@ TIMINGS = ("uniform", "perceptual")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 
 
+def camera_spec() -> Spec:
+    """Where the camera looks: StyleGAN3 models move and turn the picture in their input layer."""
+    return Spec(
+        "mapping",
+        help="StyleGAN3 only: move the picture by x, y (fractions of the image; +x right, "
+             "+y down) and turn it by angle degrees (counter-clockwise)",
+        fields={
+            "x": Spec("number", help="fraction of the image width, + moves the picture right",
+                      min=-10, max=10),
+            "y": Spec("number", help="fraction of the image height, + moves the picture down",
+                      min=-10, max=10),
+            "angle": Spec("number", help="degrees, + turns the picture counter-clockwise",
+                          min=-3600, max=3600),
+        },
+    )
+
+
 def transition_spec(with_defaults: bool) -> Spec:
     """A transition: a number (its duration in seconds) or a mapping."""
     d = (lambda v: v) if with_defaults else (lambda v: None)
@@ -29,6 +46,8 @@ def transition_spec(with_defaults: bool) -> Spec:
                            help="speed profile within the transition"),
             "timing": Spec("enum", choices=TIMINGS, default=d("uniform"),
                            help="perceptual: re-time so the picture changes evenly"),
+            "turns": Spec("number", default=d(0.0), min=-100, max=100,
+                          help="StyleGAN3: whole camera turns on the way (1: a full spin)"),
             "sweep": Spec("mapping", help="push along a direction during the transition",
                           fields={
                               "direction": Spec("string", default=REQUIRED,
@@ -73,6 +92,7 @@ DEFAULTS = Spec(
         "timing": Spec("enum", choices=TIMINGS, default="uniform"),
         "truncation": Spec("number", help="psi towards the average face", default=1.0,
                            min=-3, max=3),
+        "camera": camera_spec(),
     },
 )
 
@@ -84,6 +104,7 @@ def keyframe_spec() -> Spec:
         "hold": Spec("number", help="seconds shown still before the transition", min=0, max=3600),
         "transition": transition_spec(with_defaults=False),
         "truncation": Spec("number", help="psi towards the average face", min=-3, max=3),
+        "camera": camera_spec(),
     }
     kinds = {name: kind.spec for name, kind in KINDS.items()}
     return Spec("mapping", help="a keyframe: one of " + ", ".join(KINDS),

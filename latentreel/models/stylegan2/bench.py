@@ -71,12 +71,14 @@ def bench_generator(G: Generator | StyleGAN2Generator, batch_sizes: list[int],
          "best": {"precision", "batch", "images_per_s"}}
     """
     net = G.net if isinstance(G, StyleGAN2Generator) else G
+    # The same backend class (StyleGAN3's subclass included) at each precision.
+    backend = type(G) if isinstance(G, StyleGAN2Generator) else StyleGAN2Generator
     device = torch.device(device)
     table: dict[str, dict[int, float] | str] = {}
     best = {"precision": None, "batch": None, "images_per_s": 0.0}
     for precision in precisions:
         try:
-            g = StyleGAN2Generator(net, device, precision=precision)
+            g = backend(net, device, precision=precision)
         except (BadInputError, ValueError) as e:  # e.g. fp16 on a CPU: say so in the table
             table[precision] = f"unavailable: {e}"
             continue

@@ -1,4 +1,5 @@
-"""NVIDIA's published StyleGAN2 face networks that ``latentreel models pull NAME`` fetches.
+"""NVIDIA's published StyleGAN2 and StyleGAN3 networks that ``latentreel models pull NAME``
+fetches.
 
 All are PyTorch-format network pickles (TensorFlow-era ``.pkl`` files cannot be read here).
 The ``stylegan2-*`` files are those the stylegan3 repository's README lists on NVIDIA NGC; the
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _NGC = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versions/1/files/"
+_NGC3 = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
 _ADA = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 
 
@@ -46,3 +48,16 @@ CATALOG: dict[str, CatalogEntry] = {e.name: e for e in (
     CatalogEntry("metfaces-1024-ada", _ADA + "metfaces.pkl", 1024,
                  "StyleGAN2-ADA, MetFaces 1024x1024 (stylegan2-ada-pytorch release)"),
 )}
+
+# StyleGAN3 (stylegan3 README, NGC): configs T (translation-equivariant) and R (also
+# rotation-equivariant); the "u" data sets are unaligned, so the faces move around the frame.
+_SG3_DATA = (("ffhq", 1024, "FFHQ faces (aligned)"), ("ffhqu", 1024, "FFHQ-U faces (unaligned)"),
+             ("ffhqu", 256, "FFHQ-U faces (unaligned)"), ("metfaces", 1024, "MetFaces (art)"),
+             ("metfacesu", 1024, "MetFaces-U (art, unaligned)"),
+             ("afhqv2", 512, "AFHQv2 animal faces"))
+for _cfg in ("t", "r"):
+    for _data, _res, _what in _SG3_DATA:
+        _entry = CatalogEntry(f"stylegan3-{_cfg}-{_data}-{_res}",
+                              f"{_NGC3}stylegan3-{_cfg}-{_data}-{_res}x{_res}.pkl", _res,
+                              f"StyleGAN3-{_cfg.upper()}, {_what}, {_res}x{_res}")
+        CATALOG[_entry.name] = _entry

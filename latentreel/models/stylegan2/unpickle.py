@@ -216,13 +216,15 @@ def find_generator(obj: object, path: Path) -> PersistentRecord:
     if record.class_name != "Generator":
         raise ModelError(f"{where}: G_ema is a {quote(record.class_name)}, not a StyleGAN2 "
                          "Generator")
+    return record
+
+
+def is_stylegan3(record: PersistentRecord) -> bool:
+    """A StyleGAN3 (alias-free) generator: its synthesis network starts with an input layer."""
     modules = record.state.get("_modules")
     synthesis = modules.get("synthesis") if isinstance(modules, dict) else None
-    if isinstance(synthesis, PersistentRecord) and isinstance(
-            synthesis.state.get("_modules"), dict) and "input" in synthesis.state["_modules"]:
-        raise ModelError(f"{where}: this is a StyleGAN3 (alias-free) generator; only StyleGAN2 "
-                         "networks are supported")
-    return record
+    return isinstance(synthesis, PersistentRecord) and isinstance(
+        synthesis.state.get("_modules"), dict) and "input" in synthesis.state["_modules"]
 
 
 MAX_MODULE_DEPTH = 16  # a StyleGAN2 generator's module tree is 5 deep
@@ -280,16 +282,22 @@ def _group(record: PersistentRecord, group: str, prefix: str) -> list:
     return list(items.items())
 
 
-def load_network_pickle(path: Path) -> Generator:
+def load_network_pickle(path: Path, obj: object = None) -> Generator:
     """Build our StyleGAN2 generator from an NVIDIA network pickle, safely.
+
+    ``obj``: the file as read_network_pickle returned it, if the caller has read it already
+    (models.network_file does, to tell StyleGAN2 from StyleGAN3).
 
     Raises:
         ModelError: refused globals, unreadable file, unsupported or mismatching network.
     """
     where = shown_path(path)
     # 1. Pre-scan and unpickle with the allow-list; find G_ema.
-    obj = read_network_pickle(path)
+    obj = read_network_pickle(path) if obj is None else obj
     record = find_generator(obj, path)
+    if is_stylegan3(record):
+        raise ModelError(f"{where}: this is a StyleGAN3 (alias-free) generator; load it with "
+                         "latentreel.models.network_file.load_network_file")
     try:
         # 2. Its tensors, and our architecture from its recorded constructor arguments.
         tensors = record_tensors(record)

@@ -1,0 +1,72 @@
+"""StyleGAN3 behind latentreel's Generator protocol, with a camera on its input layer.
+
+Everything but the synthesis call is the StyleGAN2 backend's (z, W and W+ latents, the W
+average, truncation, precisions); StyleGAN3 has no noise inputs, so ``noise_maps()`` is empty
+and ``noise_mode`` is ignored.
+
+The camera: ``camera`` rows (x, y, angle) move the picture by x and y fractions of the image
+(positive x to the right, positive y down) and turn it by ``angle`` degrees (positive:
+counter-clockwise), one row per image of the batch. The move happens in the Fourier-feature
+input, before any layer, as NVIDIA's gen_video does with its input transform: features
+outside the original frame are synthesised, not cropped or padded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from latentreel.models.stylegan2.backend import StyleGAN2Generator
+from latentreel.models.stylegan3.network import Generator
+
+CAMERA_FIELDS = ("x", "y", "angle")  # columns of a camera tensor [N, 3]
+
+
+def camera_transforms(camera: torch.Tensor) -> torch.Tensor:
+    """Camera rows [N, 3] (x, y, angle in degrees) -> the input layer's inverse transforms
+    [N, 3, 3] (how output coordinates map back onto the feature plane)."""
+    if camera.ndim != 2 or camera.shape[1] != 3:
+        raise ValueError(f"expected camera [N, 3] (x, y, angle), got {list(camera.shape)}")
+    camera = camera.to(torch.float64)
+    x, y, angle = camera.unbind(dim=1)
+    rad = angle * (math.pi / 180)
+    c, s = rad.cos(), rad.sin()
+    zero, one = torch.zeros_like(x), torch.ones_like(x)
+    # The picture's own motion: rotate by angle (counter-clockwise on screen, where y points
+    # down), then shift by (x, y); the layer wants its inverse.
+    forward = torch.stack([c, s, x, -s, c, y, zero, zero, one], dim=1).view(-1, 3, 3)
+    return torch.linalg.inv(forward).to(torch.float32)
+
+
+class StyleGAN3Generator(StyleGAN2Generator):
+    """Generator protocol implementation for a StyleGAN3 (alias-free) network.
+
+    Adds ``has_camera`` (True) and a ``camera`` argument to ``synthesize``. Activations stay
+    in the contiguous layout: the filters are depthwise convolutions, which oneDNN runs no
+    faster in channels-last.
+    """
+
+    has_camera = True
+
+    def __init__(self, net: Generator, device: str | torch.device = "cpu", *,
+                 name: str = "stylegan3", precision: str = "auto"):
+        super().__init__(net, device, name=name, precision=precision, noise_mode="none",
+                         channels_last=False)
+
+    @property
+    def arch(self) -> str:
+        return self.net.cfg.arch
+
+    def synthesize(self, latents: torch.Tensor, space: str = "z",
+                   noise_mode: str | None = None, camera: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+        """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)],
+        seen through ``camera`` [N, 3] (x, y, angle) or the network's own input transform."""
+        ws = self.to_ws(latents, space)
+        transforms = None
+        if camera is not None:
+            if camera.shape[0] != ws.shape[0]:
+                raise ValueError(f"{camera.shape[0]} camera rows for {ws.shape[0]} latents")
+            transforms = camera_transforms(camera).to(self.device)
+        return self.net.synthesis(ws, transforms, half=self._half, half_all=self._half_all)
