@@ -80,12 +80,13 @@ def test_mask_ignores_masked_pixels(dcgan):
 def test_invert_cli_writes_latent_png_video_and_caches(astronaut_png, tmp_path):
     out = tmp_path / "me.npz"
     args = ["invert", str(astronaut_png), "-o", str(out), "--steps", "30", "--restarts", "2",
-            "-q", "--video", str(tmp_path / "progress.mp4")]
+            "--tune-steps", "3", "-q", "--video", str(tmp_path / "progress.mp4")]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     lf = load_latent(out)
     assert lf.latent.shape == (100,) and lf.model == "dcgan-digiface"
     assert lf.meta["settings"]["steps"] == 30 and "psnr" in lf.meta["metrics"]
+    assert "tune:fingerprint" in lf.arrays and "pivot_psnr" in lf.meta["metrics"]  # tuned
     assert Image.open(out.with_suffix(".png")).width > 3 * 100
     from latentreel.video.probe import probe_video
 
@@ -104,7 +105,7 @@ def test_photo_keyframe_renders(astronaut_png, write_scene, tmp_path):
     scene = write_scene("""
         output: {fps: 5, size: 64}
         keyframes:
-          - {photo: {path: me.png, steps: 20}, name: me}
+          - {photo: {path: me.png, steps: 20, tune: false}, name: me}
           - anti: me
     """)
     r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(tmp_path / "anti-me.mp4")])
@@ -120,7 +121,7 @@ def test_no_face_is_exit_2_and_no_align_works(tmp_path):
     assert r.exit_code == 2 and "no face was found" in r.output and "--no-align" in r.output
     assert "Traceback" not in r.output and not (tmp_path / "n.npz").exists()
     r = runner.invoke(app, ["invert", str(tmp_path / "noise.png"), "-o", str(tmp_path / "n.npz"),
-                            "-q", "--steps", "5", "--restarts", "1", "--no-align"])
+                            "-q", "--steps", "5", "--restarts", "1", "--no-align", "--no-tune"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "n.npz").is_file()
 

@@ -50,8 +50,11 @@ def test_each_sheet_is_one_batched_call(tmp_path, monkeypatch, calls, args, cell
 def test_psi_row_goes_through_the_mean_to_the_anti_face(dcgan):
     lat, labels, rows = S.psi_grid(dcgan, [3, 4], [1, 0, -1])
     z = seed_latents(dcgan, [3, 4])
-    assert torch.equal(lat[0], z[0]) and torch.equal(lat[4], torch.zeros(100))
-    assert torch.equal(lat[5], -z[1])  # psi -1 reflects through the mean (zero for z)
+    mean = dcgan.mean_latent("z")
+    assert torch.equal(lat[0], z[0]) and torch.allclose(lat[4], mean, atol=1e-5)
+    # psi -1 reflects about the average face on the sphere: same length, and back again.
+    assert lat[5].norm() == pytest.approx(float(z[1].norm()), rel=1e-5)
+    assert torch.allclose(S.truncate(lat[5], mean, -1.0, "z"), z[1], atol=1e-4)
     assert labels[:3] == ["psi 1", "psi 0", "psi -1"] and rows == ["seed 3", "seed 4"]
 
 
@@ -66,7 +69,7 @@ def test_plane_holds_its_three_seeds_as_cells(dcgan):
 
 def test_axis_latents_are_the_mean_and_one_hot(dcgan):
     lat, labels, _ = S.axis_grid(dcgan, [0, 99])
-    assert torch.equal(lat[0], torch.zeros(100)) and labels == ["mean (zero)", "axis 0", "axis 99"]
+    assert torch.equal(lat[0], dcgan.mean_latent("z")) and labels == ["mean", "axis 0", "axis 99"]
     assert lat[1, 0] == lat[2, 99] == pytest.approx(10.0)  # sqrt(z_dim): a typical z length
     assert int((lat[1:] != 0).sum()) == 2
 

@@ -74,7 +74,7 @@ def test_photo_inverts_into_wplus_and_is_used_in_scenes(tiny):
     out = tiny / "me.npz"
     r = runner.invoke(app, ["invert", str(tiny / "astronaut.png"), "-o", str(out), "--model",
                             str(tiny / "tiny.pt"), "--no-align", "--steps", "20",
-                            "--restarts", "2", "-q"])
+                            "--restarts", "2", "--tune-steps", "2", "-q"])
     assert r.exit_code == 0, r.output
     lf = load_latent(out)
     assert lf.space == "w+" and lf.latent.shape == (8, 32) and np.isfinite(lf.latent).all()
@@ -124,7 +124,8 @@ def test_wplus_inversion_fits_noise_maps_without_leaking_them(tiny):
     g = load_generator(str(tiny / "tiny.pt"))
     before = {k: v.clone() for k, v in g.noise_maps().items()}
     res = invert_photo(tiny / "astronaut.png", g,
-                       InvertSettings(steps=10, restarts=2, align=False, facenet_steps=10),
+                       InvertSettings(steps=10, restarts=2, align=False, facenet_steps=10,
+                                      tune=False),
                        progress=False, use_cache=False, out=tiny / "noisy.npz")
     assert res.space == "w+" and set(res.noise) == set(before)
     changed = [k for k in before if not np.allclose(res.noise[k], before[k].numpy())]
@@ -150,7 +151,7 @@ def test_cache_hit_keeps_noise_maps_and_skips_alignment(tiny, monkeypatch):
     from latentreel.models.registry import load_generator
 
     g = load_generator(str(tiny / "tiny.pt"))
-    settings = InvertSettings(steps=5, restarts=1, align=False, facenet_steps=5)
+    settings = InvertSettings(steps=5, restarts=1, align=False, facenet_steps=5, tune=False)
     first = invert_photo(tiny / "astronaut.png", g, settings, progress=False)
 
     def no_alignment(*args, **kwargs):

@@ -140,6 +140,33 @@ def bench_invert(
                                           photo=photo, random_faces=random_faces, log=typer.echo))
 
 
+@bench_app.command("tune")
+def bench_tune(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    photos: int = typer.Option(3, min=1, max=5, help="Astronaut variants (up to 5)."),
+    steps: int = typer.Option(300, min=1, help="Inversion steps for the pivots."),
+    tune_steps: int = typer.Option(200, min=1, help="Pivotal tuning steps."),
+    random_faces: int = typer.Option(1000, min=10, help="Random faces to beat under dlib."),
+    average_faces: int = typer.Option(1000, min=10, help="Faces for the centrality check."),
+    stylegan_steps: int = typer.Option(3, min=0, help="StyleGAN2 tuning steps timed (0: skip)."),
+    facenet_steps: int = typer.Option(80, min=0, help="Inversion's FaceNet stage steps."),
+    restarts: int = typer.Option(8, min=1, help="Inversion restarts."),
+) -> None:
+    """Pivotal tuning and the average face: fidelity, an independent recogniser, locality,
+    face rate of the anti-me video, time; today beside now."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.tune import run_tune_bench
+
+    results: dict = {}
+    try:
+        run_tune_bench(photos=photos, steps=steps, tune_steps=tune_steps,
+                       random_faces=random_faces, average_faces=average_faces,
+                       stylegan_steps=stylegan_steps, facenet_steps=facenet_steps,
+                       restarts=restarts, log=typer.echo, results=results)
+    finally:
+        write_json(json_out, results)  # what finished, even when a later part failed
+
+
 @bench_app.command("load")
 def bench_load(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),

@@ -77,7 +77,7 @@ def from_photos_cmd(
     from latentreel.invert.photo import InvertSettings
 
     d = direction_from_photos(_generator(model), name, positive, negative,
-                              settings=InvertSettings(steps=steps))
+                              settings=InvertSettings(steps=steps, tune=False))
     typer.echo(f"{d.name}: from {d.stats['positive']} + {d.stats['negative']} photos")
 
 

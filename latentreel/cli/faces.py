@@ -27,6 +27,9 @@ def invert(
                                   help="W/W+: NVIDIA's latent noise ramp, x w_std (e.g. 0.05)."),
     lpips: float = typer.Option(0.0, "--lpips", min=0, help="Weight of an LPIPS-VGG loss "
                                 "(needs torchvision's VGG16 weights in the torch hub cache)."),
+    tune: bool = typer.Option(True, "--tune/--no-tune", help="Pivotal tuning: also store a "
+                              "small weight delta so the latent redraws the photo exactly."),
+    tune_steps: int = typer.Option(200, "--tune-steps", min=1, help="Tuning steps."),
     device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -36,9 +39,11 @@ def invert(
     result, png = run_invert(photo, out, model=model, method=method, steps=steps,
                              restarts=restarts, align=not no_align, face=face, video=video,
                              identity=identity, device=device, progress=not quiet, space=space,
-                             w_noise=w_noise, lpips=lpips)
+                             w_noise=w_noise, lpips=lpips, tune=tune, tune_steps=tune_steps)
     m = result.metrics
     extra = f", FaceNet distance {m['identity_distance']:.3f}" if "identity_distance" in m else ""
+    if "pivot_psnr" in m:
+        extra += f"; tuned from {m['pivot_psnr']:.1f} dB"
     typer.echo(f"wrote {result.path} (method {m['method']}, PSNR {m['psnr']:.1f} dB{extra}); "
                f"comparison: {png}" + (f"; video: {video}" if video else ""))
 

@@ -59,7 +59,7 @@ def direction_from_photos(g, name: str, positive: list[Path], negative: list[Pat
     from latentreel.faces.photo import check_photo
     from latentreel.invert.photo import InvertSettings, invert_photo, prepare_target
 
-    settings = settings or InvertSettings()
+    settings = settings or InvertSettings(tune=False)  # directions need latents only
     # 1. Check every photo first: one bad file should not cost minutes of inversions.
     photos = [Path(p) for p in [*positive, *negative]]
     missing = [str(p) for p in photos if not p.is_file()]

@@ -28,7 +28,7 @@ def psi_grid(g, seeds: list[int], psis: list[float]) -> tuple[torch.Tensor, list
     with torch.no_grad():
         base = g.to_space(seed_latents(g, seeds).to(g.device), space)
     mean = g.mean_latent(space)
-    rows = [truncate(base[i], mean, p) for i in range(len(seeds)) for p in psis]
+    rows = [truncate(base[i], mean, p, space) for i in range(len(seeds)) for p in psis]
     labels = [f"psi {p:g}" for _ in seeds for p in psis]
     return torch.stack(rows), labels, [f"seed {s}" for s in seeds]
 
@@ -72,7 +72,7 @@ def axis_grid(g, axes: list[int], magnitude: float | None = None):
         e = torch.zeros(g.z_dim, device=g.device)
         e[ax] = mag
         rows.append(e)
-    return torch.stack(rows), ["mean (zero)"] + [f"axis {a}" for a in axes], None
+    return torch.stack(rows), ["mean"] + [f"axis {a}" for a in axes], None
 
 
 def write_sheet(g, latents: torch.Tensor, labels, row_labels, out: Path, *, title: str,

@@ -17,7 +17,7 @@ from latentreel.invert.photo import (
 def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, restarts: int,
                align: bool, face: int | None, video: Path | None, identity: float,
                device: str, progress: bool, space: str = "auto", w_noise: float = 0.0,
-               lpips: float = 0.0):
+               lpips: float = 0.0, tune: bool = True, tune_steps: int = 200):
     """Invert ``photo`` to ``out``; returns (PhotoInversion, comparison PNG path)."""
     from latentreel.faces.facenet import load_facenet
     from latentreel.faces.detect import MIN_FACE
@@ -32,7 +32,7 @@ def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, r
     g = load_generator(model, pick_device(device))
     settings = InvertSettings(method=method, steps=steps, restarts=restarts, align=align,
                               face=face, identity=identity, space=space, w_noise=w_noise,
-                              lpips=lpips)
+                              lpips=lpips, tune=tune, tune_steps=tune_steps)
     facenet = load_facenet(device=g.device)
     callback = None
     if video is not None:

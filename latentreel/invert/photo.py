@@ -18,6 +18,7 @@ import torch
 
 from latentreel.errors import BadInputError
 from latentreel.invert.cache import cached_inversion_path, inversion_key
+from latentreel.invert.delta import WeightDelta
 from latentreel.invert.objective import LossWeights
 from latentreel.invert.optimize import OptimizeSettings, optimize_latents
 from latentreel.latentfile import LatentFile, load_latent, save_latent
@@ -44,6 +45,14 @@ class InvertSettings:
     w_noise: float = 0.0
     lpips: float = 0.0  # LPIPS-VGG loss weight in the second stage (needs the VGG16 weights)
     seed: int = 0
+    # Pivotal tuning after the inversion (invert/tune.py): the latent file then carries a
+    # small weight delta that makes its latent redraw the photo.
+    tune: bool = True
+    tune_steps: int = 200  # Adam steps on the weight delta
+
+    def pivot_settings(self) -> dict:
+        """What the pivot latent depends on (not the tuning): its cache key."""
+        return {k: v for k, v in asdict(self).items() if k not in ("tune", "tune_steps")}
 
 
 @dataclass
@@ -55,6 +64,7 @@ class PhotoInversion:
     path: Path | None = None  # the latent file written
     space: str = "z"  # the space ``latent`` lives in
     noise: dict[str, np.ndarray] | None = None  # fitted StyleGAN noise maps (W/W+ inversions)
+    delta: WeightDelta | None = None  # pivotal tuning's weight delta (settings.tune)
 
 
 def prepare_target(photo: Path, generator: Generator,
@@ -236,7 +246,7 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
 
     photo = Path(photo)
     check_photo(photo, min_side=MIN_FACE if settings.align else 0)  # before its bytes are hashed
-    key = inversion_key(photo, generator.name, asdict(settings))
+    key = inversion_key(photo, generator.name, settings.pivot_settings())
     cached = cached_inversion_path(key)
     if use_cache and cached.is_file() and callback is None:
         result = _from_cache(load_latent(cached), generator)
@@ -253,8 +263,48 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
         save_latent(cached, LatentFile(result.latent.cpu().numpy(), result.space,
                                        generator.name, meta,
                                        {**_noise_arrays(result), "target": result.target}))
+    if settings.tune:
+        result = tune_inversion(result, generator, settings, facenet=facenet, progress=progress)
     if out is not None:
         meta = {"photo": str(photo), "settings": asdict(settings), "metrics": result.metrics}
+        tuned = {} if result.delta is None else {**result.delta.to_arrays(),
+                                                 "target": result.target}
         result.path = save_latent(out, LatentFile(result.latent.cpu().numpy(), result.space,
-                                                  generator.name, meta, _noise_arrays(result)))
+                                                  generator.name, meta,
+                                                  {**_noise_arrays(result), **tuned}))
     return result
+
+
+def pivot_of(result: PhotoInversion, source: str = "the photo"):
+    """The inversion as a tuning pivot: its latent and the aligned crop it must redraw."""
+    from latentreel.invert.tune import Pivot
+
+    target = torch.from_numpy(np.array(result.target)).permute(2, 0, 1).float() / 127.5 - 1
+    return Pivot(latent=result.latent.detach(), space=result.space, target=target,
+                 delta=result.delta, source=source)
+
+
+def tune_inversion(result: PhotoInversion, generator: Generator, settings: InvertSettings, *,
+                   facenet=None, progress: bool = True) -> PhotoInversion:
+    """Pivotal tuning of one inversion (cached by content): the result gets the delta, the
+    tuned reconstruction and its PSNR (the pivot's own stays as pivot_psnr)."""
+    from latentreel.invert.delta import apply_delta
+    from latentreel.invert.tune import TuneSettings
+    from latentreel.invert.tuned import tuned_delta
+
+    delta, tuning = tuned_delta(generator, [pivot_of(result)],
+                                TuneSettings(steps=settings.tune_steps), progress=progress)
+    tuned = apply_delta(generator, delta)
+    with torch.no_grad():
+        recon = tuned.synthesize(result.latent[None].to(tuned.device), result.space)
+    x = _to_tensor(result.target, tuned.device)
+    mse = float((recon - x).square().mean())
+    metrics = dict(result.metrics, pivot_psnr=result.metrics.get("psnr"),
+                   psnr=10 * np.log10(4 / max(mse, 1e-12)),
+                   tune_seconds=tuning.get("seconds"), tune_cached=tuning.get("cached", False))
+    if facenet is not None:
+        metrics["pivot_identity_distance"] = metrics.get("identity_distance")
+        metrics["identity_distance"] = float(facenet.distance(recon, x)[0])
+    return PhotoInversion(latent=result.latent, target=result.target,
+                          reconstruction=_to_uint8(recon), metrics=metrics, path=result.path,
+                          space=result.space, noise=result.noise, delta=delta)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from latentreel.errors import BadInputError
+from latentreel.latents.truncation import linear_truncate, sphere_truncate
 
 
 @runtime_checkable
@@ -30,7 +31,8 @@ class Generator(Protocol):
         ...
 
     def mean_latent(self, space: str) -> torch.Tensor:
-        """The average latent in ``space`` (zeros for z; w_avg for W/W+), shape latent_shape."""
+        """The average latent in ``space`` (w_avg for W/W+; for z a real average face where
+        the model ships one, see edits/average.py, else zeros), shape latent_shape."""
         ...
 
     def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
@@ -84,9 +86,16 @@ def check_average_space(generator: Generator, space: str, what: str, where: str)
         raise BadInputError(f"{where}: {problem}")
 
 
-def truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float) -> torch.Tensor:
-    """Move ``latent`` towards ``mean`` by ``psi``: 1 keeps it, 0 gives the mean, -1 reflects it."""
-    return mean + psi * (latent - mean)
+def truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float,
+             space: str = "w") -> torch.Tensor:
+    """Move ``latent`` [*S] or [N, *S] towards ``mean`` [*S] by ``psi``: 1 keeps it, 0 gives
+    the mean, -1 reflects it. In W (StyleGAN) along a line; in a Gaussian z (the DCGAN) along
+    the great circle, so every psi in [-1, 1] stays where faces live (latents/truncation.py)."""
+    if space != "z":
+        return linear_truncate(latent, mean, psi)
+    if latent.ndim > mean.ndim:
+        return torch.stack([sphere_truncate(one, mean, psi) for one in latent])
+    return sphere_truncate(latent, mean, psi)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -67,14 +67,24 @@ class DCGANGenerator:
         self.device = torch.device(device)
         self.net = net.to(self.device, memory_format=torch.channels_last).eval()
         self.net.requires_grad_(False)
+        self._average: torch.Tensor | None = None  # mean_latent("z"), looked up on first use
 
     def latent_shape(self, space: str) -> tuple[int, ...]:
         _check_space(space)
         return (self.z_dim,)
 
     def mean_latent(self, space: str) -> torch.Tensor:
+        """The average face's z: the shipped one (edits/average.py) for the embedded weights;
+        zeros for other weights (G(0) is then a texture, not a face)."""
         _check_space(space)
-        return torch.zeros(self.z_dim, device=self.device)
+        if self._average is None:
+            from latentreel.models import dcgan_average
+            from latentreel.models.fingerprint import weights_fingerprint
+
+            ours = weights_fingerprint(self) == dcgan_average.WEIGHTS
+            self._average = (torch.tensor(dcgan_average.AVERAGE_Z) if ours
+                             else torch.zeros(self.z_dim))
+        return self._average.to(self.device)
 
     def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
         _check_space(space)

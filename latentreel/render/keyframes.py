@@ -68,5 +68,18 @@ def resolve_keyframes(
             check_average_space(generator, space, "truncation", kf.where)
         for latent in resolved[kf.index]:
             expanded.append(kf)
-            rows.append(truncate(latent, mean, kf.truncation) if kf.truncation != 1.0 else latent)
+            rows.append(truncate(latent, mean, kf.truncation, space) if kf.truncation != 1.0
+                        else latent)
     return expanded, torch.stack(rows)
+
+
+def scene_generator(generator: Generator, shared: dict, *, progress: bool = True) -> Generator:
+    """The generator to render with after ``resolve_keyframes(..., shared=shared)``: tuned
+    for the scene's photos and tuned latent files (jointly when there are several, cached by
+    content), or ``generator`` itself when the scene has none."""
+    pivots = shared.get("pivots", [])
+    if not pivots:
+        return generator
+    from latentreel.invert.tuned import generator_for_pivots
+
+    return generator_for_pivots(generator, pivots, progress=progress)

@@ -19,7 +19,7 @@ from latentreel.models.base import Generator
 from latentreel.models.registry import load_generator
 from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
 from latentreel.render.frames import encoder_cpu_share, iter_frame_batches
-from latentreel.render.keyframes import resolve_keyframes, scene_space
+from latentreel.render.keyframes import resolve_keyframes, scene_generator, scene_space
 from latentreel.render.schedule import build_path
 from latentreel.scene.model import Output, Scene
 from latentreel.upscale.runtime import with_upscaler
@@ -116,7 +116,12 @@ def plan_render(scene: Scene, options: RenderOptions, *,
                                 smooth=output.upscale_smooth)
     # 3. Resolve keyframes and lay out the frame schedule.
     space = scene_space(scene, generator)
-    keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress)
+    shared: dict = {}
+    keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress,
+                                           shared=shared)
+    tuned = scene_generator(generator, shared, progress=options.progress)  # tuned photos
+    if tuned is not generator:
+        generator, frames_from = tuned, with_upscaler(tuned, output.upscale, output.size)
     path = build_path(keyframes, latents, output.fps, scene.loop,
                       offsets=transition_offsets(keyframes, generator, space))
     path = apply_timing(path, keyframes, generator, space)

@@ -39,7 +39,7 @@ def seed_sheet(seeds: list[int], out: Path, *, model: str = "dcgan-digiface",
     with torch.inference_mode():
         latents = g.to_space(seed_latents(g, seeds).to(g.device), space)
     if truncation != 1.0:
-        latents = truncate(latents, g.mean_latent(space), truncation)
+        latents = truncate(latents, g.mean_latent(space), truncation, space)
     images = synthesize_uint8(shown, latents, space)
     title = f"{shown.name} seeds" + (f", truncation {truncation:g}" if truncation != 1.0 else "")
     sheet = contact_sheet(images, [f"seed {s}" for s in seeds], cell=cell, title=title)

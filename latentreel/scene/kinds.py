@@ -64,7 +64,26 @@ def _resolve_latent(path: Path, ctx: ResolveContext, where: str) -> torch.Tensor
 
     lf = load_latent(path)
     latent = torch.from_numpy(lf.latent).to(ctx.generator.device)
+    _add_tuned_pivot(lf, latent, ctx, f"{where}: {path.name}")
     return convert_latent(latent, lf.space, ctx, where, path.name, lf.model)
+
+
+def _add_tuned_pivot(lf, latent: torch.Tensor, ctx: ResolveContext, source: str) -> None:
+    """A latent file from a tuned inversion carries a weight delta and the crop it redraws:
+    the scene renders through a generator tuned for it (render.keyframes.scene_generator)."""
+    from latentreel.invert.delta import WeightDelta, check_fingerprint
+    from latentreel.invert.tune import Pivot
+
+    delta = WeightDelta.from_arrays(lf.arrays)
+    if delta is None:
+        return
+    check_fingerprint(delta, ctx.generator, source)
+    if "target" not in lf.arrays:
+        raise LatentFileError(f"{source}: holds a tuned delta but not the photo crop it was "
+                              "tuned on; write it again with `latentreel invert`")
+    target = torch.from_numpy(lf.arrays["target"]).permute(2, 0, 1).float() / 127.5 - 1
+    ctx.shared.setdefault("pivots", []).append(
+        Pivot(latent=latent, space=lf.space, target=target, delta=delta, source=source))
 
 
 def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
@@ -72,7 +91,7 @@ def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor
     check_average_space(ctx.generator, ctx.space, "an anti-face", where)
     source = ctx.named[params["of"]]
     mean = ctx.generator.mean_latent(ctx.space).to(source.device)
-    return truncate(source, mean, params["psi"])[None]
+    return truncate(source, mean, params["psi"], ctx.space)[None]
 
 
 def _resolve_photo(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
@@ -83,11 +102,16 @@ def _resolve_photo(params: dict, ctx: ResolveContext, where: str) -> torch.Tenso
     # Invert straight into the scene's space when the model has it (W+ for StyleGAN).
     space = ctx.space if ctx.space in ctx.generator.latent_spaces else "z"
     settings = InvertSettings(method=params["method"], steps=params["steps"],
-                              align=params["align"], face=params["face"], space=space)
+                              align=params["align"], face=params["face"], space=space,
+                              tune=False)  # the scene tunes all its photos at once
     # A photo too small to hold a face fails before FaceNet loads (align: true needs one).
     check_photo(params["path"], min_side=MIN_FACE if params["align"] else 0)
     result = invert_photo(params["path"], ctx.generator, settings, facenet=_facenet(ctx),
                           progress=ctx.progress)
+    if params["tune"]:
+        from latentreel.invert.photo import pivot_of
+
+        ctx.shared.setdefault("pivots", []).append(pivot_of(result, f"{where}: photo"))
     return convert_latent(result.latent, result.space, ctx, where, params["path"].name)
 
 
@@ -144,6 +168,8 @@ KINDS: dict[str, KeyframeKind] = {
                 "steps": Spec("int", default=300, min=1, max=100000, help="optimiser steps"),
                 "align": Spec("bool", default=True, help="false: centre crop, no face detection"),
                 "face": Spec("int", min=0, max=1000, help="which face, 0 = largest"),
+                "tune": Spec("bool", default=True, help="pivotal tuning: the scene's generator "
+                             "is tuned so the inverted latent redraws the photo"),
             },
         ),
         help="a photo of a face, inverted into the latent space",
