@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import sys
-import types
 from collections import OrderedDict
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import pytest
 import torch
 
 from latentreel.models.stylegan3.network import Generator, StyleGAN3Config
-from tests.test_stylegan2_pickle import Persistent, _EasyDict, _fake_module, _never_called
+from tests.test_stylegan2_pickle import Persistent, _EasyDict, install_nvidia_modules
 
 TINY_T = StyleGAN3Config(img_resolution=16, z_dim=8, w_dim=8, channel_base=64, channel_max=8,
                          num_layers=4, num_critical=2, margin_size=3, num_fp16_res=0,
@@ -125,12 +123,5 @@ def write_tiny_stylegan3(path: Path, cfg: StyleGAN3Config = TINY_T, seed: int = 
     """A random network as an NVIDIA pickle, outside any test's monkeypatch (module fixtures):
     the stand-in NVIDIA modules exist only while it is written."""
     with pytest.MonkeyPatch.context() as mp:
-        for name, mod in {
-            "torch_utils": types.ModuleType("torch_utils"),
-            "torch_utils.persistence": _fake_module("torch_utils.persistence",
-                                                    _reconstruct_persistent_obj=_never_called),
-            "dnnlib": types.ModuleType("dnnlib"),
-            "dnnlib.util": _fake_module("dnnlib.util", EasyDict=_EasyDict),
-        }.items():
-            mp.setitem(sys.modules, name, mod)
+        install_nvidia_modules(mp)
         return write_stylegan3_pickle(path, random_net(cfg, seed))

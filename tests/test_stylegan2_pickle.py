@@ -47,8 +47,7 @@ def _fake_module(name: str, **attrs) -> types.ModuleType:
     return mod
 
 
-@pytest.fixture
-def nvidia_modules(monkeypatch):
+def install_nvidia_modules(mp: pytest.MonkeyPatch) -> None:
     """Make ``torch_utils.persistence`` and ``dnnlib.util`` importable by name for pickling."""
     for name, mod in {
         "torch_utils": types.ModuleType("torch_utils"),
@@ -57,7 +56,12 @@ def nvidia_modules(monkeypatch):
         "dnnlib": types.ModuleType("dnnlib"),
         "dnnlib.util": _fake_module("dnnlib.util", EasyDict=_EasyDict),
     }.items():
-        monkeypatch.setitem(sys.modules, name, mod)
+        mp.setitem(sys.modules, name, mod)
+
+
+@pytest.fixture
+def nvidia_modules(monkeypatch):
+    install_nvidia_modules(monkeypatch)
 
 
 class Persistent:
