@@ -143,9 +143,9 @@ def bench_invert(
 @bench_app.command("tune")
 def bench_tune(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
-    photos: int = typer.Option(3, min=1, max=5, help="Astronaut variants (up to 5)."),
+    photos: int = typer.Option(5, min=1, max=5, help="Astronaut variants (up to 5)."),
     steps: int = typer.Option(300, min=1, help="Inversion steps for the pivots."),
-    tune_steps: int = typer.Option(200, min=1, help="Pivotal tuning steps."),
+    tune_steps: int = typer.Option(300, min=1, help="Pivotal tuning steps."),
     random_faces: int = typer.Option(1000, min=10, help="Random faces to beat under dlib."),
     average_faces: int = typer.Option(1000, min=10, help="Faces for the centrality check."),
     stylegan_steps: int = typer.Option(3, min=0, help="StyleGAN2 tuning steps timed (0: skip)."),

@@ -29,7 +29,7 @@ def invert(
                                 "(needs torchvision's VGG16 weights in the torch hub cache)."),
     tune: bool = typer.Option(True, "--tune/--no-tune", help="Pivotal tuning: also store a "
                               "small weight delta so the latent redraws the photo exactly."),
-    tune_steps: int = typer.Option(200, "--tune-steps", min=1, help="Tuning steps."),
+    tune_steps: int = typer.Option(300, "--tune-steps", min=1, help="Tuning steps."),
     device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:

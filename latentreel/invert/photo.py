@@ -21,6 +21,7 @@ from latentreel.invert.cache import cached_inversion_path, inversion_key
 from latentreel.invert.delta import WeightDelta
 from latentreel.invert.objective import LossWeights
 from latentreel.invert.optimize import OptimizeSettings, optimize_latents
+from latentreel.invert.tune import TuneSettings
 from latentreel.latentfile import LatentFile, load_latent, save_latent
 from latentreel.models.base import Generator
 
@@ -48,7 +49,7 @@ class InvertSettings:
     # Pivotal tuning after the inversion (invert/tune.py): the latent file then carries a
     # small weight delta that makes its latent redraw the photo.
     tune: bool = True
-    tune_steps: int = 200  # Adam steps on the weight delta
+    tune_steps: int = TuneSettings.steps  # Adam steps on the weight delta (as a scene's)
 
     def pivot_settings(self) -> dict:
         """What the pivot latent depends on (not the tuning): its cache key."""
@@ -285,15 +286,15 @@ def pivot_of(result: PhotoInversion, source: str = "the photo"):
 
 
 def tune_inversion(result: PhotoInversion, generator: Generator, settings: InvertSettings, *,
-                   facenet=None, progress: bool = True) -> PhotoInversion:
+                   facenet=None, progress: bool = True, use_cache: bool = True) -> PhotoInversion:
     """Pivotal tuning of one inversion (cached by content): the result gets the delta, the
     tuned reconstruction and its PSNR (the pivot's own stays as pivot_psnr)."""
     from latentreel.invert.delta import apply_delta
-    from latentreel.invert.tune import TuneSettings
     from latentreel.invert.tuned import tuned_delta
 
     delta, tuning = tuned_delta(generator, [pivot_of(result)],
-                                TuneSettings(steps=settings.tune_steps), progress=progress)
+                                TuneSettings(steps=settings.tune_steps), progress=progress,
+                                use_cache=use_cache)
     tuned = apply_delta(generator, delta)
     with torch.no_grad():
         recon = tuned.synthesize(result.latent[None].to(tuned.device), result.space)
