@@ -172,3 +172,40 @@ def test_independent_recogniser_knows_a_face_from_its_mirror_image():
     assert np.linalg.norm(a - b) < 0.6  # dlib's "same person" threshold
     noise = np.random.RandomState(0).randint(0, 255, (64, 64, 3), dtype=np.uint8)
     assert np.linalg.norm(a - rec.embed(noise)) > 0.6
+
+
+def test_locality_latents_are_mostly_random_faces(small, pivot):
+    from latentreel.invert.tune import locality_latents
+
+    near = locality_latents(small, pivot, 40, torch.Generator().manual_seed(0), 0.75)
+    draw = torch.Generator().manual_seed(0)  # the same draw: the faces the lines lead to
+    far = torch.randn(40, small.z_dim, generator=draw)
+    torch.testing.assert_close(near[:30], far[:30])  # 75 %: random faces themselves
+    on_line = (near[30:] - pivot.latent) / (far[30:] - pivot.latent)
+    assert bool((on_line.std(1) < 1e-4).all()) and bool((on_line.mean(1) < 1).all())
+
+
+def test_locality_without_a_pool_draws_fresh_latents(small, pivot, monkeypatch):
+    """Where the pool's images would not fit (StyleGAN at 1024 px), each step draws its own
+    locality latents: tuning still keeps the seeds and redraws the pivot."""
+    import latentreel.invert.tune as tune
+
+    monkeypatch.setattr(tune, "POOL_BYTES", 0)
+    region = tune._Locality(small, pivot, FAST, torch.Generator().manual_seed(0))
+    assert region.pool is None
+    near, keep = region.sample()
+    with torch.no_grad():
+        torch.testing.assert_close(small.synthesize(near), keep)
+    result = tune_generator(small, [pivot], FAST)
+    assert result.psnr_after[0] > result.psnr_before[0] + 3
+
+
+def test_cli_tune_steps_default_is_the_scenes():
+    """`invert` and a scene's photo tune with the same steps, so they share a cache entry."""
+    import inspect
+
+    from latentreel.cli.faces import invert
+    from latentreel.invert.photo import InvertSettings
+
+    default = inspect.signature(invert).parameters["tune_steps"].default.default
+    assert default == InvertSettings().tune_steps == TuneSettings().steps
