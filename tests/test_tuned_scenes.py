@@ -280,3 +280,20 @@ def test_analyze_measures_the_tuned_face(me_npz, dcgan, write_scene, tmp_path, m
         torch.testing.assert_close(keyframe_images[0], tuned.synthesize(latent[None])[0])
         assert not torch.allclose(keyframe_images[0], dcgan.synthesize(latent[None])[0],
                                   atol=1e-2)
+
+
+def test_resume_never_splices_tuned_and_untuned_segments(tmp_path):
+    from latentreel.latents.path import LatentPath
+    from latentreel.render.segments import prepare_segments
+    from latentreel.scene.model import Output
+
+    path = LatentPath(torch.zeros(2, 100), [2, 2], [2], ["slerp"], ["linear"], False)
+    output = Output(path=tmp_path / "x.mp4", size=64, fps=5)
+
+    def reopen(tuning):
+        return prepare_segments(path, output, "z", segment_seconds=0.4, resume=True,
+                                progress=False, tuning=tuning)
+
+    reopen("tuned-a").names[0].write_bytes(b"a finished segment")
+    assert reopen("tuned-a").pending() == [1, 2]  # the same render continues
+    assert reopen(None).pending() == [0, 1, 2]  # the untuned one starts afresh
