@@ -217,19 +217,13 @@ def test_upscaled_render_wraps_the_tuned_generator_and_keeps_smoothing(me_npz, d
 def test_ray_worker_draws_with_the_shipped_tuning(me_npz, dcgan, tmp_path):
     """The actor class itself, without Ray: the delta arrives as arrays, is checked against
     the worker's own model, and the upscaled generator wraps the tuned one."""
-    from latentreel.distributed.worker import SegmentWorker, WorkerSpec
     from latentreel.errors import LatentFileError
     from latentreel.invert.delta import WeightDelta
     from latentreel.latentfile import load_latent
     from latentreel.scene.model import Output
+    from tests.test_upscale import dcgan_worker
 
-    spec = WorkerSpec(model="dcgan-digiface", base=str(tmp_path), device="cpu",
-                      precision="fp32", batch_size=4, count=1, num_gpus=0, num_cpus=1)
-    threads = torch.get_num_threads()
-    try:
-        worker = SegmentWorker(spec)
-    finally:
-        torch.set_num_threads(threads)
+    worker = dcgan_worker(tmp_path)
     delta = WeightDelta.from_arrays(load_latent(me_npz).arrays)
     latent, _, tuned = _tuned_of(me_npz, dcgan)
     output = Output(path=tmp_path / "x.mp4", size=64)
