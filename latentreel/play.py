@@ -49,21 +49,17 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
         raise BadInputError("`latentreel play` needs pygame: pip install pygame") from None
     from latentreel.models.registry import load_generator
     from latentreel.render.device import default_batch_size, pick_device
-    from latentreel.render.keyframes import resolve_keyframes, scene_space
-    from latentreel.render.pipeline import apply_timing, transition_offsets
-    from latentreel.render.schedule import build_path
-    from latentreel.upscale.runtime import with_upscaler
+    from latentreel.render.pipeline import resolve_scene
+    from latentreel.upscale.runtime import rewrap, with_upscaler
 
-    # 1. Resolve the scene as `render` does.
+    # 1. Resolve the scene as `render` does (photos through the scene's tuned generator).
     g = load_generator(scene.model, pick_device(device), base=scene.base)
     side = size or scene.output.size
     shown_g = with_upscaler(g, upscale or scene.output.upscale, side,
                             smooth=scene.output.upscale_smooth)  # before any frame
-    space = scene_space(scene, g)
-    keyframes, latents = resolve_keyframes(scene, g)
-    path = build_path(keyframes, latents, scene.output.fps, len(keyframes) > 1,  # loops forever
-                      offsets=transition_offsets(keyframes, g, space))
-    path = apply_timing(path, keyframes, g, space)
+    resolved = resolve_scene(scene, g, fps=scene.output.fps, loop=True)  # loops forever
+    g, path, space = resolved.generator, resolved.path, resolved.space
+    shown_g = rewrap(shown_g, g)
     # 2. Start generating ahead of the display.
     frames: queue.Queue = queue.Queue(maxsize=4)
     stop = threading.Event()

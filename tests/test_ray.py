@@ -308,3 +308,23 @@ def test_resume_after_the_driver_dies(write_scene, tmp_path, cluster, plain):
     assert result.rendered == 36 - 10 * len(done)  # finished segments are not rendered again
     assert np.array_equal(read_frames(out), plain)
     assert not work.exists()
+
+
+def test_a_scene_with_a_photo_renders_the_tuned_generator_on_workers(tmp_path, cluster):
+    """The driver tunes once; workers add the shipped weight delta to their own model."""
+    from PIL import Image
+    from skimage import data
+
+    from tests.test_tuned_scenes import SCENE, PHOTO, cheap_photos
+
+    Image.fromarray(data.astronaut()).save(tmp_path / "me.png")
+    scene = tmp_path / "photo.yaml"
+    scene.write_text(SCENE.format(photo=tmp_path / "me.png", settings=PHOTO, tune="true"))
+    with cheap_photos():
+        r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(tmp_path / "plain.mp4")])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(tmp_path / "ray.mp4"),
+                                "--ray", cluster, "--workers", "1", "--segment-seconds", "0.4",
+                                "--batch-size", "2"])
+        assert r.exit_code == 0, r.output
+    assert np.array_equal(read_frames(tmp_path / "ray.mp4"), read_frames(tmp_path / "plain.mp4"))

@@ -200,18 +200,24 @@ def test_upscaler_keeps_the_generator_range():
     assert torch.allclose(up(x), x, atol=1e-6)
 
 
-def test_ray_worker_upscales_as_the_scene_says(tmp_path):
-    """Distributed renders load the generator on each worker: the upscale must follow it."""
+def dcgan_worker(tmp_path):
+    """A Ray worker's actor object on this process (no Ray): the default model on the CPU."""
     from latentreel.distributed.worker import SegmentWorker, WorkerSpec
-    from latentreel.scene.model import Output
 
     spec = WorkerSpec(model="dcgan-digiface", base=str(tmp_path), device="cpu",
                       precision="fp32", batch_size=4, count=1, num_gpus=0, num_cpus=1)
     threads = torch.get_num_threads()
     try:
-        worker = SegmentWorker(spec)
+        return SegmentWorker(spec)
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(threads)  # the worker sets its own thread count
+
+
+def test_ray_worker_upscales_as_the_scene_says(tmp_path):
+    """Distributed renders load the generator on each worker: the upscale must follow it."""
+    from latentreel.scene.model import Output
+
+    worker = dcgan_worker(tmp_path)
     plain = Output(path=tmp_path / "x.mp4", size=256)
     sharp = Output(path=tmp_path / "x.mp4", size=256, upscale="realesr-animevideov3")
     assert worker._frames_from(plain) is worker.generator

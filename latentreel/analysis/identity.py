@@ -36,18 +36,15 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
     from latentreel.faces.facenet import load_facenet
     from latentreel.models.registry import load_generator
     from latentreel.render.device import pick_device
-    from latentreel.render.keyframes import resolve_keyframes, scene_space
-    from latentreel.render.pipeline import apply_timing, transition_offsets
-    from latentreel.render.schedule import build_path
+    from latentreel.render.pipeline import resolve_scene
 
-    # 1. Resolve the scene exactly as `render` would.
-    g = load_generator(scene.model, pick_device(device), base=scene.base)
-    space = scene_space(scene, g)
-    shared: dict = {}
-    keyframes, latents = resolve_keyframes(scene, g, progress=progress, shared=shared)
-    plain = build_path(keyframes, latents, scene.output.fps, scene.loop,
-                       offsets=transition_offsets(keyframes, g, space))
-    path = apply_timing(plain, keyframes, g, space)
+    # 1. Resolve the scene exactly as `render` would (photos through the tuned generator).
+    base = load_generator(scene.model, pick_device(device), base=scene.base)
+    resolved = resolve_scene(scene, base, fps=scene.output.fps, loop=scene.loop,
+                             progress=progress)
+    g, space, shared = resolved.generator, resolved.space, resolved.shared
+    keyframes, latents = resolved.keyframes, resolved.latents
+    plain, path = resolved.plain_path, resolved.path
     facenet = shared.get("facenet") or load_facenet(device=g.device)
     # 2. Keyframe distance matrix.
     with torch.no_grad():

@@ -1,12 +1,12 @@
 """The driver of a distributed render: keyframes resolved once, segments handed to Ray actors.
 
-The driver resolves the scene into a frame path (photo inversions, feedback chains, searches
-and re-timing happen here, once), puts the path into Ray's object store and hands segment
-numbers to idle workers. Each worker streams back frames-done counts (for the one progress
-bar) and then the segment's bytes, which the driver writes into the same work folder and
-manifest as a plain segmented render, so `--resume` works across both. A worker that dies
-costs only the segment it was rendering: the segment goes to the next idle worker, and the
-dead one rejoins once Ray has restarted it.
+The driver resolves the scene into a frame path (photo inversions and their pivotal tuning,
+feedback chains, searches and re-timing happen here, once), puts the path and the tuning's
+weight delta into Ray's object store and hands segment numbers to idle workers. Each worker
+streams back frames-done counts (for the one progress bar) and then the segment's bytes,
+which the driver writes into the same work folder and manifest as a plain segmented render,
+so `--resume` works across both. A worker that dies costs only the segment it was rendering:
+the segment goes to the next idle worker, and the dead one rejoins once Ray has restarted it.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def render_scene_ray(scene: Scene, options: RenderOptions, ray_options: RayOptio
         work = prepare_segments(plan.path, plan.output, plan.space,
                                 segment_seconds=_segment_seconds(options, plan, spec),
                                 resume=options.resume, autocast=plan.autocast,
-                                progress=options.progress)
+                                progress=options.progress, tuning=plan.tuning)
         # 3. Wait (bounded) until the workers have their models.
         infos = _await_workers(ray, workers, cluster, ray_options, on_event)
         # 4. Hand out the missing segments; collect their bytes; retry lost ones.
@@ -131,6 +131,9 @@ class _SegmentLoop:
                  work: SegmentWork, progress: bool, t0: float, on_event):
         self.ray, self.plan, self.work, self.t0, self.on_event = ray, plan, work, t0, on_event
         self.path_ref = ray.put(cpu_path(plan.path))  # shipped once, read by every worker
+        # The scene's tuning (photos): a small weight delta each worker adds to its own model.
+        self.tuning_ref = None if plan.delta is None else \
+            ray.put((plan.tuning, plan.delta.to_arrays()))
         self.queue = deque(work.pending())
         self.workers, self.infos = workers, list(infos)
         self.idle = deque(range(len(workers)))  # worker numbers
@@ -161,7 +164,8 @@ class _SegmentLoop:
         while self.queue and self.idle:
             worker, i = self.idle.popleft(), self.queue.popleft()
             gen = self.workers[worker].render.remote(self.path_ref, self.work.bounds(i),
-                                                     self.plan.output, self.plan.space)
+                                                     self.plan.output, self.plan.space,
+                                                     self.tuning_ref)
             self.running[gen] = [worker, i, 0]
 
     def _receive(self, gen) -> None:

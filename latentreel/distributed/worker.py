@@ -1,7 +1,8 @@
 """The Ray actor that renders whole segments: the generator loaded once, the bytes sent back.
 
 A worker needs latentreel (and its model) installed on its machine, nothing shared with the
-driver: the frame path arrives through Ray's object store and each finished segment goes back
+driver: the frame path (and the weight delta of a scene tuned for its photos) arrives through
+Ray's object store and each finished segment goes back
 the same way, as the bytes of a complete MP4.
 """
 
@@ -105,26 +106,43 @@ class SegmentWorker:
         return {"host": socket.gethostname(), "pid": os.getpid(), "error": self.error,
                 "device": None if self.error else str(self.generator.device)}
 
-    def render(self, path, bounds: tuple[int, int], output: Output,
-               space: str) -> Iterator[int | bytes]:
-        """Yields frames done after each batch, then the finished segment's bytes."""
+    def render(self, path, bounds: tuple[int, int], output: Output, space: str,
+               tuning: tuple[str, dict] | None = None) -> Iterator[int | bytes]:
+        """Yields frames done after each batch, then the finished segment's bytes.
+
+        ``tuning``: (digest, WeightDelta.to_arrays()) of the scene's tuned generator, or None.
+        """
         with tempfile.TemporaryDirectory(prefix="latentreel-segment-") as tmp:
             dest = Path(tmp) / "segment.mp4"
-            generator = self._frames_from(output)
+            generator = self._frames_from(output, tuning)
             yield from encode_segment(generator, path, bounds, output, space, dest,
                                       batch_size=self.batch, autocast=self.autocast)
             yield dest.read_bytes()
 
 
-    def _frames_from(self, output: Output):
-        """The generator, upscaled as ``output.upscale`` says (loaded once per worker)."""
+    def _frames_from(self, output: Output, tuning: tuple[str, dict] | None = None):
+        """The generator with the scene's tuning added, upscaled as ``output.upscale`` says
+        (built once per worker and render).
+
+        Raises:
+            LatentFileError: the tuning was made on other weights than this worker's model.
+        """
         from latentreel.upscale.runtime import with_upscaler
 
-        key = (output.upscale, output.size, output.upscale_smooth)
+        key = (output.upscale, output.size, output.upscale_smooth,
+               None if tuning is None else tuning[0])
         if getattr(self, "_upscaled", (None,))[0] != key:
-            self._upscaled = (key, with_upscaler(self.generator, output.upscale, output.size,
-                                                 smooth=output.upscale_smooth))
+            self._upscaled = (key, with_upscaler(self._tuned(tuning), output.upscale,
+                                                 output.size, smooth=output.upscale_smooth))
         return self._upscaled[1]
+
+    def _tuned(self, tuning: tuple[str, dict] | None):
+        if tuning is None:
+            return self.generator
+        from latentreel.invert.delta import WeightDelta, apply_delta
+
+        return apply_delta(self.generator, WeightDelta.from_arrays(tuning[1]),
+                           "the scene's tuning")
 
 
 def _load(spec: WorkerSpec, model_bytes: bytes | None, device):

@@ -10,6 +10,7 @@ affines, the DCGAN's last layer) get a whole additive delta. Tuning trains the f
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -70,6 +71,14 @@ class WeightDelta:
     def nbytes(self) -> int:
         return (sum(a.nbytes + b.nbytes for a, b in self.low_rank.values())
                 + sum(d.nbytes for d in self.full.values()))
+
+    def digest(self) -> str:
+        """A short content hash: what a worker or a resumed render checks it has."""
+        h = hashlib.sha256(self.fingerprint.encode())
+        for key, value in sorted(self.to_arrays().items()):
+            h.update(key.encode())
+            h.update(np.ascontiguousarray(value).tobytes())
+        return h.hexdigest()[:24]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Extra arrays for a latent file (``tune:`` names)."""

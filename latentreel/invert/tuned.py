@@ -54,12 +54,22 @@ def tuned_delta(generator: Generator, pivots: list[Pivot], settings: TuneSetting
 def generator_for_pivots(generator: Generator, pivots: list[Pivot],
                          settings: TuneSettings = TuneSettings(), *,
                          progress: bool = False) -> Generator:
-    """The generator a scene renders with: the base when nothing is tuned, the base plus a
-    pivot's own delta when there is one tuned pivot that carries it, else one generator tuned
-    jointly on every pivot (multi-ID tuning)."""
-    if not pivots:
+    """The generator a scene renders with: the base when nothing is tuned, else the base plus
+    ``delta_for_pivots``."""
+    delta = delta_for_pivots(generator, pivots, settings, progress=progress)
+    if delta is None:
         return generator
+    return apply_delta(generator, delta, pivots[0].source if len(pivots) == 1 else
+                       "the scene's tuning")
+
+
+def delta_for_pivots(generator: Generator, pivots: list[Pivot],
+                     settings: TuneSettings = TuneSettings(), *,
+                     progress: bool = False) -> WeightDelta | None:
+    """None when nothing is tuned; a pivot's own delta when there is one tuned pivot that
+    carries it; else one delta tuned jointly on every pivot (multi-ID tuning, cached)."""
+    if not pivots:
+        return None
     if len(pivots) == 1 and pivots[0].delta is not None:
-        return apply_delta(generator, pivots[0].delta, pivots[0].source)
-    delta, _ = tuned_delta(generator, pivots, settings, progress=progress)
-    return apply_delta(generator, delta)
+        return pivots[0].delta
+    return tuned_delta(generator, pivots, settings, progress=progress)[0]

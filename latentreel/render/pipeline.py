@@ -14,15 +14,16 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from latentreel.invert.delta import WeightDelta, apply_delta
 from latentreel.latents.path import LatentPath
 from latentreel.models.base import Generator
 from latentreel.models.registry import load_generator
 from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
 from latentreel.render.frames import encoder_cpu_share, iter_frame_batches
-from latentreel.render.keyframes import resolve_keyframes, scene_generator, scene_space
+from latentreel.render.keyframes import resolve_keyframes, scene_delta, scene_space
 from latentreel.render.schedule import build_path
-from latentreel.scene.model import Output, Scene
-from latentreel.upscale.runtime import with_upscaler
+from latentreel.scene.model import Keyframe, Output, Scene
+from latentreel.upscale.runtime import rewrap, with_upscaler
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,26 @@ class RenderPlan:
     space: str  # the latent space the path moves in
     batch_size: int  # frames per generator call
     autocast: torch.dtype | None  # lower precision for the generator (None: fp32)
+    delta: WeightDelta | None = None  # what pivotal tuning added to the base weights
+
+    @property
+    def tuning(self) -> str | None:
+        """The delta's digest (None: untuned): what resumed segments and workers check."""
+        return None if self.delta is None else self.delta.digest()
+
+
+@dataclass(frozen=True)
+class ResolvedScene:
+    """A scene resolved against a generator: what render, play and analyze all draw from."""
+
+    generator: Generator  # tuned for the scene's photos and tuned latent files, else the base
+    delta: WeightDelta | None  # the tuning ``generator`` carries (None: untuned)
+    keyframes: list[Keyframe]  # expanded: a feedback chain contributes several
+    latents: torch.Tensor  # [K, *S], one row per expanded keyframe
+    space: str  # the latent space the path moves in
+    plain_path: LatentPath  # the frame path before perceptual re-timing
+    path: LatentPath  # the frame path to draw
+    shared: dict  # what the kinds left behind (FaceNet, feedback reports, tuning pivots)
 
 
 def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
@@ -86,7 +107,7 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
                                  batch_size=plan.batch_size,
                                  segment_seconds=options.segment_seconds,
                                  resume=options.resume, progress=options.progress,
-                                 autocast=plan.autocast)
+                                 autocast=plan.autocast, tuning=plan.tuning)
     else:
         frames = write_path_video(plan.generator, plan.path, plan.output, plan.space,
                                   batch_size=plan.batch_size, progress=options.progress,
@@ -114,19 +135,37 @@ def plan_render(scene: Scene, options: RenderOptions, *,
     # Checked here, so missing upscaler weights stop the render before any frame.
     frames_from = with_upscaler(generator, output.upscale, output.size,
                                 smooth=output.upscale_smooth)
-    # 3. Resolve keyframes and lay out the frame schedule.
+    # 3. Resolve keyframes (tuning the generator for photos) and lay out the frame schedule.
+    resolved = resolve_scene(scene, generator, fps=output.fps, loop=scene.loop,
+                             progress=options.progress)
+    frames_from = rewrap(frames_from, resolved.generator)  # the upscaler wraps the tuned one
+    return RenderPlan(generator=frames_from, path=resolved.path, output=output,
+                      space=resolved.space, batch_size=batch, autocast=autocast,
+                      delta=resolved.delta)
+
+
+def resolve_scene(scene: Scene, generator: Generator, *, fps: int, loop: bool,
+                  progress: bool = True) -> ResolvedScene:
+    """Resolve ``scene``'s keyframes on ``generator``, tune it for the scene's photos and
+    tuned latent files (one joint tuning, cached by content), and lay out the frame path at
+    ``fps``. Every command that draws a scene's frames goes through here, so none of them
+    shows the untuned generator where `render` shows the tuned one.
+
+    Raises:
+        BadInputError: bad keyframe files (a tuned latent file made on other weights, say).
+    """
     space = scene_space(scene, generator)
     shared: dict = {}
-    keyframes, latents = resolve_keyframes(scene, generator, progress=options.progress,
-                                           shared=shared)
-    tuned = scene_generator(generator, shared, progress=options.progress)  # tuned photos
-    if tuned is not generator:
-        generator, frames_from = tuned, with_upscaler(tuned, output.upscale, output.size)
-    path = build_path(keyframes, latents, output.fps, scene.loop,
-                      offsets=transition_offsets(keyframes, generator, space))
-    path = apply_timing(path, keyframes, generator, space)
-    return RenderPlan(generator=frames_from, path=path, output=output, space=space,
-                      batch_size=batch, autocast=autocast)
+    keyframes, latents = resolve_keyframes(scene, generator, progress=progress, shared=shared)
+    delta = scene_delta(generator, shared, progress=progress)
+    if delta is not None:
+        generator = apply_delta(generator, delta, "the scene's tuning")
+    plain = build_path(keyframes, latents, fps, loop,
+                       offsets=transition_offsets(keyframes, generator, space))
+    path = apply_timing(plain, keyframes, generator, space)
+    return ResolvedScene(generator=generator, delta=delta, keyframes=keyframes,
+                         latents=latents, space=space, plain_path=plain, path=path,
+                         shared=shared)
 
 
 def mux_soundtrack(output: Output) -> None:

@@ -27,8 +27,10 @@ def work_dir(output_path: Path) -> Path:
     return output_path.with_name(output_path.name + ".segments")
 
 
-def _fingerprint(path: LatentPath, output, space: str, autocast) -> str:
+def _fingerprint(path: LatentPath, output, space: str, autocast, tuning: str | None) -> str:
     h = hashlib.sha256()
+    if tuning is not None:  # the same latents drawn by a tuned generator are other frames
+        h.update(tuning.encode())
     h.update(path.keyframes.detach().cpu().numpy().tobytes())
     h.update(json.dumps([path.hold_frames, path.transition_frames, path.interpolation,
                          path.easing, path.loop, sorted(path.t_override), space,
@@ -75,14 +77,18 @@ class SegmentWork:
 
 
 def prepare_segments(path, output, space: str, *, segment_seconds: float | None,
-                     resume: bool, autocast=None, progress: bool = True) -> SegmentWork:
+                     resume: bool, autocast=None, progress: bool = True,
+                     tuning: str | None = None) -> SegmentWork:
     """Open (or, on ``resume`` of the same render, reopen) the work folder of ``path``.
+
+    ``tuning``: the digest of the tuned generator's weight delta (None: untuned), so a resumed
+    render never splices frames of a tuned and an untuned generator.
 
     ``segment_seconds`` None: on ``resume``, the length the interrupted render used (so
     `--resume` alone continues it), otherwise DEFAULT_SEGMENT_SECONDS.
     """
     work = work_dir(output.path)
-    fingerprint = _fingerprint(path, output, space, autocast)
+    fingerprint = _fingerprint(path, output, space, autocast, tuning)
     seg_frames = _segment_frames(work, segment_seconds, output.fps, resume)
     total = path.total_frames
     manifest = {"fingerprint": fingerprint, "segment_frames": seg_frames, "total_frames": total}
@@ -118,10 +124,12 @@ def encode_segment(generator, path, bounds: tuple[int, int], output, space: str,
 
 def write_segmented(generator, path: LatentPath, output, space: str, *, batch_size: int,
                     segment_seconds: float | None, resume: bool, progress: bool = True,
-                    autocast=None) -> int:
-    """Render ``path`` in segments and join them into ``output.path``; returns frames."""
+                    autocast=None, tuning: str | None = None) -> int:
+    """Render ``path`` in segments and join them into ``output.path``; returns frames.
+
+    ``tuning``: see prepare_segments."""
     work = prepare_segments(path, output, space, segment_seconds=segment_seconds, resume=resume,
-                            autocast=autocast, progress=progress)
+                            autocast=autocast, progress=progress, tuning=tuning)
     bar = tqdm(total=work.total, initial=work.done_frames(), unit="frame",
                desc=output.path.name, disable=not progress, dynamic_ncols=True)
     with bar:

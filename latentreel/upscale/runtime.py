@@ -104,6 +104,15 @@ def load_upscaler(info: UpscalerInfo, device: torch.device) -> Upscaler:
     return Upscaler(info, net, device)
 
 
+def rewrap(wrapped: Generator, generator: Generator) -> Generator:
+    """``generator`` behind the same upscaler and smoothing as ``wrapped`` (``generator``
+    itself when ``wrapped`` has none): for a generator that replaces the base after the
+    upscaler was loaded (tuned for a scene's photos), without loading the upscaler again."""
+    if not isinstance(wrapped, UpscaledGenerator):
+        return generator
+    return UpscaledGenerator(generator, wrapped.upscaler, smooth_radius=wrapped.smooth_radius)
+
+
 class UpscaledGenerator:
     """A Generator whose images come out upscaled: the render pipeline, sheets and play take
     it like any generator (same latents, ``resolution`` times the factor).
