@@ -172,6 +172,11 @@ def test_independent_recogniser_knows_a_face_from_its_mirror_image():
     assert np.linalg.norm(a - b) < 0.6  # dlib's "same person" threshold
     noise = np.random.RandomState(0).randint(0, 255, (64, 64, 3), dtype=np.uint8)
     assert np.linalg.norm(a - rec.embed(noise)) > 0.6
+    # Shifted, her mission patch's box (a false face) is a pixel larger than her face: the
+    # most confident detection is hers.
+    moved = np.asarray(Image.fromarray(photo).transform(
+        (512, 512), Image.AFFINE, (1, 0, -90, 0, 1, 40), fillcolor=(40, 40, 40)))
+    assert np.linalg.norm(a - rec.embed(moved)) < 0.3
 
 
 def test_locality_latents_are_mostly_random_faces(small, pivot):

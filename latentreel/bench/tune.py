@@ -78,8 +78,8 @@ def face_probs(images: np.ndarray) -> np.ndarray:
 
 
 def photo_row(g, facenet, rec, photo: Path, settings, random_emb: np.ndarray, out: Path,
-              log) -> tuple[dict, object]:
-    """Pivot and tuned figures for one photo; returns (row, the tuned inversion)."""
+              log) -> tuple[dict, object, object]:
+    """Pivot and tuned figures for one photo; returns (row, the pivot, the tuned inversion)."""
     from dataclasses import replace
 
     from latentreel.faces.photo import load_photo
@@ -114,7 +114,37 @@ def photo_row(g, facenet, rec, photo: Path, settings, random_emb: np.ndarray, ou
         f"  dlib {row['pivot']['dlib']:.3f} -> {row['tuned']['dlib']:.3f}"
         f" (best random {best_random:.3f}, crop {row['crop_dlib']:.3f})"
         f"  tune {tune_s:.1f} s")
-    return row, tuned
+    return row, pivot, tuned
+
+
+def tune_picture(g, names: list[str], pivots: list, tuned: list, out: Path,
+                 seeds: int = 2) -> Path:
+    """A row per photo: its aligned crop, the pivot alone (today), the tuned reconstruction,
+    the average face and the anti-face it moves to (the anti-me scene's keyframes), then seeds
+    drawn by the untuned and the tuned generator (they should not differ)."""
+    from latentreel.invert.delta import apply_delta
+    from latentreel.models.base import truncate
+    from latentreel.video.sheet import contact_sheet, save_png
+
+    mean = g.mean_latent("z").cpu()
+    z_seeds = _seeds(seeds, g.z_dim, first=1000)
+    cells, labels = [], []
+    for pivot, res in zip(pivots, tuned):
+        tg = apply_delta(g, res.delta)
+        z = res.latent.cpu()
+        moved = torch.stack([truncate(z, mean, psi, "z") for psi in (0.0, -1.0)])
+        cells += [res.target, pivot.reconstruction, res.reconstruction, *_images(tg, moved)]
+        labels += ["photo crop", f"pivot {_psnr(pivot.reconstruction, res.target):.1f} dB",
+                   f"tuned {_psnr(res.reconstruction, res.target):.1f} dB", "average", "anti"]
+        for s, before, after in zip(range(1000, 1000 + seeds), _images(g, z_seeds),
+                                    _images(tg, z_seeds)):
+            cells += [before, after]
+            labels += [f"seed {s}", f"tuned {_psnr(before, after):.1f} dB"]
+    sheet = contact_sheet(np.stack(cells), labels, cols=5 + 2 * seeds, cell=96,
+                          row_labels=names,
+                          title="pivotal tuning on the DCGAN: photo, pivot, tuned, its average "
+                                "and anti-face; seeds before and after")
+    return save_png(sheet, out)
 
 
 def locality(g, tuned_g, n: int = 256) -> dict:
@@ -193,13 +223,17 @@ def stylegan_tune_speed(steps: int = 3, resolution: int = 256) -> dict:
         target = g.synthesize(w[1:], "w+")[0]
     pivot = Pivot(latent=w[0], space="w+", target=target)
     settings = TuneSettings()
-    tune_generator(g, [pivot], replace(settings, steps=1))  # warm-up
-    t0 = time.perf_counter()
-    res = tune_generator(g, [pivot], replace(settings, steps=steps))
-    seconds = time.perf_counter() - t0
+    alone = replace(settings, steps=steps, locality=0.0)  # the pivot's own share of a step
+    tune_generator(g, [pivot], replace(alone, steps=1))  # warm-up
+    per_100 = {}
+    for name, s in (("default", replace(settings, steps=steps)), ("pivot_only", alone)):
+        t0 = time.perf_counter()
+        res = tune_generator(g, [pivot], s)
+        per_100[name] = (time.perf_counter() - t0) / steps * 100
     return {"resolution": resolution, "steps_timed": steps,
             "locality_batch": settings.locality_batch,
-            "seconds_per_100_steps": seconds / steps * 100,
+            "seconds_per_100_steps": per_100["default"],
+            "seconds_per_100_steps_without_locality": per_100["pivot_only"],
             "delta_pct_of_weights": 100 * res.delta.nbytes / sum(
                 p.numel() * 4 for p in g.net.parameters())}
 
@@ -207,7 +241,8 @@ def stylegan_tune_speed(steps: int = 3, resolution: int = 256) -> dict:
 def run_tune_bench(*, photos: int = 5, steps: int = 300, tune_steps: int = 300,
                    random_faces: int = 1000, average_faces: int = 1000,
                    stylegan_steps: int = 3, facenet_steps: int = 80, restarts: int = 8,
-                   log=print, results: dict | None = None) -> dict:
+                   picture: Path | None = None, log=print,
+                   results: dict | None = None) -> dict:
     """Every part, in one run, on the embedded DCGAN (CPU). ``results`` is filled as the
     parts finish (so a caller can save what there is if a late part fails)."""
     from latentreel.bench.common import machine_info
@@ -229,11 +264,14 @@ def run_tune_bench(*, photos: int = 5, steps: int = 300, tune_steps: int = 300,
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         log(f"== photos: pivot -> tuned ({steps} inversion steps, {tune_steps} tuning steps)")
-        rows, tuned = {}, []
+        rows, pivots, tuned = {}, [], []
         for name, photo in make_photos(folder, VARIANTS[:photos]).items():
-            rows[name], res = photo_row(g, facenet, rec, photo, settings, random_emb,
-                                        folder / f"{name}.npz", log)
+            rows[name], pivot, res = photo_row(g, facenet, rec, photo, settings, random_emb,
+                                               folder / f"{name}.npz", log)
+            pivots.append(pivot)
             tuned.append(res)
+        if picture is not None:
+            log(f"wrote {tune_picture(g, list(rows), pivots, tuned, picture)}")
         results["photos"] = rows
         log("== anti-me video: frames with a face (MTCNN p >= 0.9)")
         results["anti_me"] = anti_me_face_rate(g, tuned[0].path, folder)
@@ -262,7 +300,11 @@ def run_tune_bench(*, photos: int = 5, steps: int = 300, tune_steps: int = 300,
     if stylegan_steps:
         log("== StyleGAN2 256 px (random FFHQ-shaped), W+ pivot")
         results["stylegan2"] = stylegan_tune_speed(stylegan_steps)
-        log(f"{results['stylegan2']['seconds_per_100_steps']:.0f} s per 100 tuning steps")
+        sg = results["stylegan2"]
+        log(f"{sg['seconds_per_100_steps']:.0f} s per 100 tuning steps (pivot and "
+            f"{sg['locality_batch']} locality latents a step; the pivot alone "
+            f"{sg['seconds_per_100_steps_without_locality']:.0f} s); delta "
+            f"{sg['delta_pct_of_weights']:.1f} % of the weights")
     results["targets"] = targets(results)
     log("== the issue's targets")
     for name, (value, ok) in results["targets"].items():

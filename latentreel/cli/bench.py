@@ -151,6 +151,8 @@ def bench_tune(
     stylegan_steps: int = typer.Option(3, min=0, help="StyleGAN2 tuning steps timed (0: skip)."),
     facenet_steps: int = typer.Option(80, min=0, help="Inversion's FaceNet stage steps."),
     restarts: int = typer.Option(8, min=1, help="Inversion restarts."),
+    picture: Path = typer.Option(None, help="Also write each photo, pivot, tuned face, "
+                                 "average, anti-face and seeds before/after as a PNG."),
 ) -> None:
     """Pivotal tuning and the average face: fidelity, an independent recogniser, locality,
     face rate of the anti-me video, time; today beside now."""
@@ -162,7 +164,7 @@ def bench_tune(
         run_tune_bench(photos=photos, steps=steps, tune_steps=tune_steps,
                        random_faces=random_faces, average_faces=average_faces,
                        stylegan_steps=stylegan_steps, facenet_steps=facenet_steps,
-                       restarts=restarts, log=typer.echo, results=results)
+                       restarts=restarts, picture=picture, log=typer.echo, results=results)
     finally:
         write_json(json_out, results)  # what finished, even when a later part failed
 
