@@ -62,6 +62,20 @@ def test_preview_and_overrides(write_scene, tmp_path):
     assert (info.width, info.fps) == (64, 5)
 
 
+def test_preview_skips_the_learned_upscaler_unless_asked(write_scene):
+    from latentreel.render.pipeline import RenderOptions, _output_settings
+    from latentreel.scene import load_scene
+
+    scene = load_scene(write_scene(SCENE.replace("crf: 18", "crf: 18, upscale: realesrgan-x4plus")
+                                   % "false"))
+    assert scene.output.upscale == "realesrgan-x4plus"
+    assert _output_settings(scene, RenderOptions(preview=True)).upscale == "lanczos"
+    asked = RenderOptions(preview=True, upscale="realesr-animevideov3")
+    assert _output_settings(scene, asked).upscale == "realesr-animevideov3"
+    plain = load_scene(write_scene(SCENE % "false"))
+    assert _output_settings(plain, RenderOptions(preview=True)).upscale == "none"
+
+
 def test_faststart_puts_index_first(tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
     with FrameWriter(tmp_path / "x.mp4", fps=8, size=64) as w:

@@ -199,8 +199,11 @@ def _output_settings(scene: Scene, options: RenderOptions):
     output = scene.output
     if options.preview:
         stem = output.path.with_suffix("")
+        # A preview checks timing and framing: no learned upscaler (seconds a frame on a
+        # CPU), unless --upscale asks for one below.
         output = replace(output, path=stem.with_name(stem.name + ".preview.mp4"), size=128,
-                         fps=min(output.fps, 12), preset="ultrafast", crf=28)
+                         fps=min(output.fps, 12), preset="ultrafast", crf=28,
+                         upscale="lanczos" if output.upscale != "none" else "none")
     changes = {k: v for k, v in (("fps", options.fps), ("size", options.size),
                                  ("upscale", options.upscale)) if v}
     if options.upscale_smooth is not None:
