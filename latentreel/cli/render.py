@@ -19,7 +19,8 @@ def render(
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Frames per generator call."),
     fps: int = typer.Option(None, "--fps", min=1, max=240, help="Override output fps."),
     size: int = typer.Option(None, "--size", min=16, max=4096, help="Override output size."),
-    preview: bool = typer.Option(False, "--preview", help="Fast low-size, low-fps render (no learned upscaler unless --upscale)."),
+    preview: bool = typer.Option(False, "--preview", help="Fast low-size, low-fps render "
+                                 "(no learned upscaler unless --upscale)."),
     precision: str = typer.Option("fp32", help="fp32 | bf16 | fp16: lower is faster where "
                                   "the hardware supports it, a few pixel levels off."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
