@@ -56,11 +56,19 @@ def generator_for_pivots(generator: Generator, pivots: list[Pivot],
                          progress: bool = False) -> Generator:
     """The generator a scene renders with: the base when nothing is tuned, else the base plus
     ``delta_for_pivots``."""
+    return tuned_for_pivots(generator, pivots, settings, progress=progress)[0]
+
+
+def tuned_for_pivots(generator: Generator, pivots: list[Pivot],
+                     settings: TuneSettings = TuneSettings(), *,
+                     progress: bool = False) -> tuple[Generator, WeightDelta | None]:
+    """(the generator to draw with, the delta it carries): ``(generator, None)`` when nothing
+    is tuned."""
     delta = delta_for_pivots(generator, pivots, settings, progress=progress)
     if delta is None:
-        return generator
-    return apply_delta(generator, delta, pivots[0].source if len(pivots) == 1 else
-                       "the scene's tuning")
+        return generator, None
+    source = pivots[0].source if len(pivots) == 1 else "the scene's tuning"
+    return apply_delta(generator, delta, source), delta
 
 
 def delta_for_pivots(generator: Generator, pivots: list[Pivot],

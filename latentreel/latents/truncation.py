@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from latentreel.latents.interpolate import slerp
+
 
 def linear_truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float) -> torch.Tensor:
     """``mean + psi * (latent - mean)``: StyleGAN's truncation in W."""
@@ -30,10 +32,10 @@ def sphere_truncate(latent: torch.Tensor, mean: torch.Tensor, psi: float,
     if na < eps or nm < eps:
         return linear_truncate(latent, mean, psi)
     ua, um = a / na, m / nm
-    cos = torch.dot(ua, um).clamp(-1, 1)
-    if abs(float(cos)) > 1 - eps:
+    if abs(float(torch.dot(ua, um))) > 1 - eps:
         return linear_truncate(latent, mean, psi)
-    omega = torch.arccos(cos)
-    direction = (torch.sin((1 - psi) * omega) * um + torch.sin(psi * omega) * ua) / torch.sin(omega)
+    # The direction is slerp between the unit vectors at t = psi (extrapolated for psi < 0);
+    # the norm is not slerp's: a reflection keeps the latent's norm.
+    direction = slerp(um, ua, torch.tensor([psi], dtype=torch.float64))[0]
     norm = nm + abs(psi) * (na - nm)
     return (direction * norm).reshape(latent.shape).to(latent.dtype)

@@ -11,7 +11,8 @@ from latentreel.scene.load import resolution_order
 from latentreel.scene.model import Keyframe, Scene
 
 # default_space moved down to models.base (the scene check needs it too); kept importable here.
-__all__ = ["default_space", "resolve_keyframes", "scene_delta", "scene_generator", "scene_space"]
+__all__ = ["default_space", "resolve_keyframes", "scene_generator", "scene_space",
+           "scene_tuning"]
 
 
 def scene_space(scene: Scene, generator: Generator) -> str:
@@ -73,24 +74,16 @@ def resolve_keyframes(
     return expanded, torch.stack(rows)
 
 
-def scene_delta(generator: Generator, shared: dict, *, progress: bool = True):
-    """What the scene's photos and tuned latent files add to ``generator``'s weights after
-    ``resolve_keyframes(..., shared=shared)`` (tuned jointly when there are several, cached
-    by content), or None when the scene has none: a WeightDelta (invert/delta.py)."""
-    pivots = shared.get("pivots", [])
-    if not pivots:
-        return None
-    from latentreel.invert.tuned import delta_for_pivots
+def scene_tuning(generator: Generator, shared: dict, *, progress: bool = True):
+    """(the generator to render with, its WeightDelta) after ``resolve_keyframes(...,
+    shared=shared)``: tuned for the scene's photos and tuned latent files (jointly when there
+    are several, cached by content), or ``(generator, None)`` when the scene has none."""
+    from latentreel.invert.tuned import tuned_for_pivots
 
-    return delta_for_pivots(generator, pivots, progress=progress)
+    return tuned_for_pivots(generator, shared.get("pivots", []), progress=progress)
 
 
 def scene_generator(generator: Generator, shared: dict, *, progress: bool = True) -> Generator:
     """The generator to render with after ``resolve_keyframes(..., shared=shared)``: tuned
     for the scene's photos and tuned latent files, or ``generator`` itself when it has none."""
-    delta = scene_delta(generator, shared, progress=progress)
-    if delta is None:
-        return generator
-    from latentreel.invert.delta import apply_delta
-
-    return apply_delta(generator, delta, "the scene's tuning")
+    return scene_tuning(generator, shared, progress=progress)[0]

@@ -14,13 +14,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from latentreel.invert.delta import WeightDelta, apply_delta
+from latentreel.invert.delta import WeightDelta
 from latentreel.latents.path import LatentPath
 from latentreel.models.base import Generator
 from latentreel.models.registry import load_generator
 from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
 from latentreel.render.frames import encoder_cpu_share, iter_frame_batches
-from latentreel.render.keyframes import resolve_keyframes, scene_delta, scene_space
+from latentreel.render.keyframes import resolve_keyframes, scene_space, scene_tuning
 from latentreel.render.schedule import build_path
 from latentreel.scene.model import Keyframe, Output, Scene
 from latentreel.upscale.runtime import rewrap, with_upscaler
@@ -157,9 +157,7 @@ def resolve_scene(scene: Scene, generator: Generator, *, fps: int, loop: bool,
     space = scene_space(scene, generator)
     shared: dict = {}
     keyframes, latents = resolve_keyframes(scene, generator, progress=progress, shared=shared)
-    delta = scene_delta(generator, shared, progress=progress)
-    if delta is not None:
-        generator = apply_delta(generator, delta, "the scene's tuning")
+    generator, delta = scene_tuning(generator, shared, progress=progress)
     plain = build_path(keyframes, latents, fps, loop,
                        offsets=transition_offsets(keyframes, generator, space))
     path = apply_timing(plain, keyframes, generator, space)
