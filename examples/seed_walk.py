@@ -7,7 +7,7 @@ import torch
 from latentreel.latents import LatentPath
 from latentreel.models.base import seed_latent
 from latentreel.models.registry import load_generator
-from latentreel.render.device import pick_device
+from latentreel.device import pick_device
 from latentreel.render.pipeline import write_path_video
 from latentreel.scene.model import Output
 

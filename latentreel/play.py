@@ -17,11 +17,9 @@ import numpy as np
 from latentreel.errors import BadInputError
 
 
-def _producer(generator, path, space, batch, out: queue.Queue, stop: threading.Event) -> None:
-    from latentreel.render.frames import iter_frame_batches
-
+def _producer(prepared, out: queue.Queue, stop: threading.Event) -> None:
     while not stop.is_set():  # loop the scene forever
-        for frames in iter_frame_batches(generator, path, space, batch):
+        for frames in prepared.batches():
             while not stop.is_set():
                 try:
                     out.put(frames.numpy(), timeout=0.1)
@@ -47,25 +45,20 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
         import pygame
     except ImportError:
         raise BadInputError("`latentreel play` needs pygame: pip install pygame") from None
-    from latentreel.models.registry import load_generator
-    from latentreel.render.device import default_batch_size, pick_device
-    from latentreel.render.pipeline import resolve_scene
-    from latentreel.upscale.runtime import rewrap, with_upscaler
+    from dataclasses import replace
 
-    # 1. Resolve the scene as `render` does (photos through the scene's tuned generator).
-    g = load_generator(scene.model, pick_device(device), base=scene.base)
+    from latentreel.render.prepared import prepare_scene
+
+    # 1. Prepare the scene as `render` does (photos through the scene's tuned generator),
+    #    upscaled towards the window, looping forever.
     side = size or scene.output.size
-    shown_g = with_upscaler(g, upscale or scene.output.upscale, side,
-                            smooth=scene.output.upscale_smooth)  # before any frame
-    resolved = resolve_scene(scene, g, fps=scene.output.fps, loop=True)  # loops forever
-    g, path, space = resolved.generator, resolved.path, resolved.space
-    shown_g = rewrap(shown_g, g)
+    output = replace(scene.output, size=side, upscale=upscale or scene.output.upscale)
+    prepared = prepare_scene(scene, output=output, device=device, loop=True)
     # 2. Start generating ahead of the display.
     frames: queue.Queue = queue.Queue(maxsize=4)
     stop = threading.Event()
     worker = threading.Thread(target=_producer, daemon=True, name="play-producer",
-                              args=(shown_g, path, space,
-                                    default_batch_size(g.device, g.resolution), frames, stop))
+                              args=(prepared, frames, stop))
     worker.start()
     # 3. Show frames at the scene's fps until told to stop.
     pygame.init()

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from latentreel.analysis.timing import (
+from latentreel.render.timing import (
     apply_perceptual_timing,
     change_profile,
     image_change,

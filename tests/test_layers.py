@@ -14,23 +14,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "latentreel"
 # Top to bottom; a room may import rooms on its own layer or below, never above.
 LAYERS = [
     {"__main__", "cli"},
-    {"bench", "analysis", "edits", "play"},
-    {"render", "feedback", "distributed"},  # distributed: the Ray runner beside render
-    {"scene"},
-    {"invert"},
+    {"bench", "analysis", "play"},
+    {"render", "distributed"},  # distributed: the Ray runner beside render
+    {"scene"},  # the registry of every keyframe kind, scene loading and checking
+    {"edits", "feedback"},  # each defines keyframe kinds of its own
+    {"invert", "spec"},  # spec: the vocabulary kinds are described in (Spec, located YAML)
     {"faces", "models", "video", "upscale"},  # upscale: learned upscalers beside the models
     {"latents", "latentfile"},
-    {"errors", "cache", "__init__"},
+    {"errors", "cache", "device", "__init__"},
 ]
 
-# Known upward imports, each one a lazy import left for its own issue. Do not add to this list:
-# move the shared piece down to the layer both rooms use instead.
-KNOWN_UPWARD = {
-    ("latentreel.edits.run", "latentreel.cli.options"),  # parse_int_list for `sheet`
-    ("latentreel.invert.cli_run", "latentreel.render.device"),  # pick_device for `invert`
-    ("latentreel.render.pipeline", "latentreel.analysis.timing"),  # `timing: perceptual`
-    ("latentreel.render.pipeline", "latentreel.edits.sweep"),  # `sweep:` transitions
-}
+# Upward imports are refused: move the shared piece down to the layer both rooms use instead.
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
 def _modules() -> dict[str, Path]:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from latentreel.cli import app
 from latentreel.edits import sheets as S
 from latentreel.models.dcgan import DCGANGenerator
-from latentreel.render.sheets import seed_latents
+from latentreel.models.base import seed_latents
 
 runner = CliRunner()
 

@@ -51,7 +51,7 @@ def test_default_space_is_wplus_and_truncation_lives_in_w(tiny):
     scene = tiny / "trunc.yaml"
     scene.write_text("model: tiny.pt\nkeyframes: [{seed: 1, name: a}, "
                      "{seed: 1, truncation: 0}, {anti: a}]\n")
-    _, lat = resolve_keyframes(load_scene(scene), g, progress=False)
+    lat = resolve_keyframes(load_scene(scene), g, progress=False).latents
     w_avg = g.mean_latent("w+")
     assert lat.shape == (3, g.num_ws, g.w_dim)
     assert torch.allclose(lat[1], w_avg)  # psi 0: the average face, not a zero z

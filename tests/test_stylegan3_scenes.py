@@ -57,7 +57,7 @@ def test_seeds_truncation_and_anti_faces_render_in_wplus(tiny, g):
     from latentreel.render.keyframes import resolve_keyframes
     from latentreel.scene import load_scene
 
-    _, lat = resolve_keyframes(load_scene(tiny / "faces.yaml"), g, progress=False)
+    lat = resolve_keyframes(load_scene(tiny / "faces.yaml"), g, progress=False).latents
     w_avg = g.mean_latent("w+")
     assert torch.allclose(lat[2] - w_avg, -(lat[0] - w_avg), atol=1e-5)
 

@@ -70,9 +70,9 @@ def test_dcgan_average_is_a_face_latent_not_the_origin(dcgan):
 def test_delta_is_compact(dcgan):
     import copy
 
-    from latentreel.invert.delta import attach, tunable_module
+    from latentreel.invert.delta import attach
 
-    factors = attach(tunable_module(copy.deepcopy(dcgan)), TuneSettings().rank)
+    factors = attach(copy.deepcopy(dcgan).tunable_module(), TuneSettings().rank)
     assert sum(f.numel() * 4 for f in factors) <= 0.1 * base_nbytes(dcgan)  # not a model copy
 
 
@@ -143,7 +143,7 @@ def test_invert_writes_a_tuned_latent_file(tuned_file):
 
 
 def test_scene_with_the_tuned_file_renders_the_tuned_face(small, tuned_file, write_scene):
-    from latentreel.render.keyframes import resolve_keyframes, scene_generator
+    from latentreel.render.prepared import prepare_scene
     from latentreel.scene import load_scene
 
     path = write_scene(f"""
@@ -151,9 +151,8 @@ def test_scene_with_the_tuned_file_renders_the_tuned_face(small, tuned_file, wri
           - latent: {tuned_file.path}
           - seed: 4
     """)
-    shared: dict = {}
-    _, latents = resolve_keyframes(load_scene(path), small, progress=False, shared=shared)
-    g = scene_generator(small, shared, progress=False)
+    prepared = prepare_scene(load_scene(path), generator=small, progress=False)
+    latents, g = prepared.latents, prepared.generator
     with torch.no_grad():
         frame = ((g.synthesize(latents[:1])[0].clamp(-1, 1) + 1) * 127.5).round()
     recon = torch.from_numpy(tuned_file.reconstruction).permute(2, 0, 1).float()

@@ -94,10 +94,14 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _resolve(scene: Path, generator):
-    from latentreel.render.pipeline import resolve_scene
+    from dataclasses import replace
+
+    from latentreel.render.prepared import prepare_scene
     from latentreel.scene import load_scene
 
-    return resolve_scene(load_scene(scene), generator, fps=5, loop=False, progress=False)
+    s = load_scene(scene)
+    return prepare_scene(s, output=replace(s.output, fps=5), generator=generator, loop=False,
+                         progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +120,7 @@ def photo_render(tunings, photos, dcgan, tmp_path_factory):
 
 def test_photo_keyframe_renders_the_tuned_reconstruction(photo_render, dcgan):
     _, frames, untuned_frames, resolved = photo_render
-    pivot = resolved.shared["pivots"][0]
+    pivot = resolved.state.pivots[0]
     crop = ((pivot.target.permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
     pivot_image = _image(dcgan, pivot.latent)
     assert _psnr(frames[0], _image(resolved.generator, pivot.latent)) > 35  # codec only
@@ -152,7 +156,7 @@ def test_two_photos_share_one_joint_tuning_and_rerender_does_not_retune(
     again = _render(scene, tmp_path / "b.mp4")
     assert len(tunings) == before + 1 and np.array_equal(again, frames)  # a cache hit
     resolved = _resolve(scene, dcgan)
-    for frame, pivot in zip((frames[0], frames[4]), resolved.shared["pivots"]):
+    for frame, pivot in zip((frames[0], frames[4]), resolved.state.pivots):
         crop = ((pivot.target.permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
         assert _psnr(frame, crop) > _psnr(_image(dcgan, pivot.latent), crop) + 1
 
@@ -211,8 +215,9 @@ def test_upscaled_render_wraps_the_tuned_generator_and_keeps_smoothing(me_npz, d
                        RenderOptions(upscale="realesr-animevideov3", upscale_smooth=True,
                                      progress=False), generator=dcgan)
     latent, _, tuned = _tuned_of(me_npz, dcgan)
-    assert plan.delta is not None and plan.generator.smooth_radius > 0
-    np.testing.assert_array_equal(_image(plan.generator.base, latent), _image(tuned, latent))
+    assert plan.delta is not None and plan.source.smooth_radius > 0
+    assert plan.source.generator is plan.generator
+    np.testing.assert_array_equal(_image(plan.generator, latent), _image(tuned, latent))
 
 
 def test_ray_worker_draws_with_the_shipped_tuning(me_npz, dcgan, tmp_path):
@@ -228,16 +233,17 @@ def test_ray_worker_draws_with_the_shipped_tuning(me_npz, dcgan, tmp_path):
     delta = WeightDelta.from_arrays(load_latent(me_npz).arrays)
     latent, _, tuned = _tuned_of(me_npz, dcgan)
     output = Output(path=tmp_path / "x.mp4", size=64)
-    drawn = worker._frames_from(output, (delta.digest(), delta.to_arrays()))
-    np.testing.assert_array_equal(_image(drawn, latent), _image(tuned, latent))
-    assert worker._frames_from(output, None) is worker.generator
+    drawn = worker._source(output, (delta.digest(), delta.to_arrays()))
+    np.testing.assert_array_equal(_image(drawn.generator, latent), _image(tuned, latent))
+    assert worker._source(output, None).generator is worker.generator
     sharp = Output(path=tmp_path / "x.mp4", size=256, upscale="realesr-animevideov3",
                    upscale_smooth=True)
-    up = worker._frames_from(sharp, (delta.digest(), delta.to_arrays()))
-    np.testing.assert_array_equal(_image(up.base, latent), _image(tuned, latent))
+    up = worker._source(sharp, (delta.digest(), delta.to_arrays()))
+    assert up.upscaler is not None and up.smooth_radius > 0
+    np.testing.assert_array_equal(_image(up.generator, latent), _image(tuned, latent))
     delta.fingerprint = "0123456789abcdef"
     with pytest.raises(LatentFileError, match="tuned for other model weights"):
-        worker._frames_from(output, (delta.digest(), delta.to_arrays()))
+        worker._source(output, (delta.digest(), delta.to_arrays()))
 
 
 def test_play_shows_the_tuned_face(me_npz, dcgan, write_scene, tmp_path, monkeypatch):

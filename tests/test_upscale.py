@@ -220,7 +220,7 @@ def test_ray_worker_upscales_as_the_scene_says(tmp_path):
     worker = dcgan_worker(tmp_path)
     plain = Output(path=tmp_path / "x.mp4", size=256)
     sharp = Output(path=tmp_path / "x.mp4", size=256, upscale="realesr-animevideov3")
-    assert worker._frames_from(plain) is worker.generator
-    upscaled = worker._frames_from(sharp)
+    assert worker._source(plain, None).generator is worker.generator
+    upscaled = worker._source(sharp, None)
     assert upscaled.resolution == 256 and upscaled.name.endswith("realesr-animevideov3-x4")
-    assert worker._frames_from(sharp) is upscaled  # loaded once per worker
+    assert worker._source(sharp, None) is upscaled  # loaded once per worker

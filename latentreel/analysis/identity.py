@@ -9,12 +9,13 @@ and the timing evenness figures.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from latentreel.analysis.timing import change_profile, timing_stats
+from latentreel.render.timing import change_profile, timing_stats
 
 MAX_FRAMES = 3000  # FaceNet over every frame of longer videos is subsampled to this
 
@@ -34,18 +35,18 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
 
     matplotlib.use("Agg")
     from latentreel.faces.facenet import load_facenet
-    from latentreel.models.registry import load_generator
-    from latentreel.render.device import pick_device
-    from latentreel.render.pipeline import resolve_scene
+    from latentreel.feedback.chain import FeedbackReport
+    from latentreel.feedback.search import SearchResult
+    from latentreel.render.prepared import prepare_scene
 
-    # 1. Resolve the scene exactly as `render` would (photos through the tuned generator).
-    base = load_generator(scene.model, pick_device(device), base=scene.base)
-    resolved = resolve_scene(scene, base, fps=scene.output.fps, loop=scene.loop,
-                             progress=progress)
-    g, space, shared = resolved.generator, resolved.space, resolved.shared
-    keyframes, latents = resolved.keyframes, resolved.latents
-    plain, path = resolved.plain_path, resolved.path
-    facenet = shared.get("facenet") or load_facenet(device=g.device)
+    # 1. Resolve the scene exactly as `render` would (photos through the tuned generator);
+    #    the analysis looks at the generator's own frames, not upscaled ones.
+    prepared = prepare_scene(scene, output=replace(scene.output, upscale="none"),
+                             device=device, progress=progress)
+    g, space, state = prepared.generator, prepared.space, prepared.state
+    keyframes, latents = prepared.keyframes, prepared.latents
+    plain, path = prepared.plain_path, prepared.path
+    facenet = state.facenet or load_facenet(device=g.device)
     # 2. Keyframe distance matrix.
     with torch.no_grad():
         kf_emb = facenet.embed(g.synthesize(latents.to(g.device), space)).cpu()
@@ -56,11 +57,12 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
                **_along_video(g, facenet, path, space, kf_emb)}
     if path is not plain:  # what perceptual timing changed
         summary["timing_without_perceptual"] = timing_stats(plain, change_profile(g, plain, space))
-    summary["feedback"] = [_feedback_summary(where, r)
-                           for where, r in shared.get("feedback_reports", [])]
+    reports = [(r.where, r.value) for r in state.reports]
+    summary["feedback"] = [_feedback_summary(where, r) for where, r in reports
+                           if isinstance(r, FeedbackReport)]
     summary["searches"] = [{"keyframe": where, "distance": round(r.distance, 5),
                             "evaluations": r.evaluations, "seconds": round(r.seconds, 2)}
-                           for where, r in shared.get("search_results", [])]
+                           for where, r in reports if isinstance(r, SearchResult)]
     # 4. Pictures and the summary.
     _write(summary, out_dir)
     return summary

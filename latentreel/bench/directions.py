@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from latentreel.edits.attributes import LANDMARK_ATTRIBUTES, measure
 from latentreel.edits.directions import DirectionStore, conditional
 from latentreel.edits.fit import fit_measured
-from latentreel.render.sheets import seed_latents
+from latentreel.models.base import seed_latents
 
 FITTED = ("yaw", "roll", "zoom", "brightness", "skin_tone", "background")
 MIN_COSINE = 0.2  # conditioning removes the shared linear part; pairs sharing less are noise

@@ -72,15 +72,16 @@ def alignment_effect(g, facenet, latents: torch.Tensor) -> dict:
 
 def timing_evenness(g, scene_files: list[Path], log) -> dict:
     """Max/median per-frame change within transitions, before and after perceptual timing."""
-    from latentreel.analysis.timing import apply_perceptual_timing, change_profile, timing_stats
     from latentreel.render.keyframes import resolve_keyframes
+    from latentreel.render.timing import apply_perceptual_timing, change_profile, timing_stats
     from latentreel.render.schedule import build_path
     from latentreel.scene import load_scene
 
     out = {}
     for f in scene_files:
         scene = load_scene(f)
-        kf, lat = resolve_keyframes(scene, g, progress=False)
+        resolved = resolve_keyframes(scene, g, progress=False)
+        kf, lat = resolved.keyframes, resolved.latents
         # Measure motion, not easing: the same transitions with linear easing.
         kf = [dataclasses.replace(k, transition=dataclasses.replace(k.transition, easing="linear"))
               for k in kf]

@@ -151,7 +151,7 @@ def run_invert_bench(*, model: str, n: int, steps: int, methods_n: int, photo, r
     from latentreel.faces.facenet import load_facenet
     from latentreel.invert.encoder import load_encoder
     from latentreel.models.registry import load_generator
-    from latentreel.render.device import pick_device
+    from latentreel.device import pick_device
 
     g = load_generator(model, pick_device("auto"))
     facenet = load_facenet(device=g.device)

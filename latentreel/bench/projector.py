@@ -40,7 +40,7 @@ def run_projector_bench(*, faces: int = 8, steps: int = 1000, space: str = "w+",
     from latentreel.invert.optimize import OptimizeSettings, optimize_latents
     from latentreel.models.stylegan2.backend import StyleGAN2Generator
     from latentreel.models.stylegan2.bench import random_generator
-    from latentreel.render.device import pick_device
+    from latentreel.device import pick_device
 
     dev = pick_device(device)
     net = small_generator() if small else random_generator(resolution)

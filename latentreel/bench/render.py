@@ -21,7 +21,7 @@ from PIL import Image
 from latentreel.bench.common import child_peak_rss_mb, machine_info, timed
 from latentreel.models.base import to_uint8
 from latentreel.models.registry import load_generator
-from latentreel.render.device import pick_device
+from latentreel.device import pick_device
 from latentreel.render.keyframes import default_space
 
 BATCHES = (1, 8, 32, 64, 128)
@@ -40,18 +40,15 @@ def bench_scene_yaml(frames: int, out: Path, size: int, fps: int = 30, model: st
 
 def bench_path(g, scene_file: Path):
     """The latent path of a bench scene: E2E renders it, and G, ENC and NAIVE get its frames."""
-    from latentreel.render.keyframes import resolve_keyframes
-    from latentreel.render.schedule import build_path
+    from latentreel.render.prepared import prepare_scene
     from latentreel.scene import load_scene
 
-    scene = load_scene(scene_file)
-    keyframes, latents = resolve_keyframes(scene, g, progress=False)
-    return build_path(keyframes, latents, scene.output.fps, scene.loop)
+    return prepare_scene(load_scene(scene_file), generator=g, progress=False).path
 
 
 def bench_generator(g, path, precision: str = "fp32", space: str = "z") -> dict:
     """Frames/s of latents -> uint8 host frames, by batch size (latents computed beforehand)."""
-    from latentreel.render.device import autocast_dtype
+    from latentreel.device import autocast_dtype
 
     dtype = autocast_dtype(precision, g.device)
     n = path.total_frames

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from latentreel.bench.common import machine_info, timed
-from latentreel.render.device import pick_device
+from latentreel.device import pick_device
 
 ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r")
 
@@ -117,7 +117,7 @@ def run_stylegan_bench(*, resolution: int = 1024, device: str = "auto", frames: 
 def _render_figures(g, dev: torch.device, table: dict, frames: int, size: int, log) -> dict:
     """ENC on frames rendered beforehand, and E2E (`render_scene`) of the same frames."""
     from latentreel.bench.render import bench_encoder, bench_path, bench_scene_yaml
-    from latentreel.render.device import default_batch_size
+    from latentreel.device import default_batch_size
     from latentreel.render.keyframes import default_space
     from latentreel.render.pipeline import RenderOptions, render_scene
     from latentreel.scene import load_scene

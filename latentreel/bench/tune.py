@@ -184,8 +184,8 @@ keyframes:
 def anti_me_face_rate(g, tuned_file: Path, folder: Path) -> dict:
     """Frames of the anti-me scene with a face: today's way and the new one."""
     from latentreel.latentfile import load_latent
-    from latentreel.render.frames import iter_frame_batches
-    from latentreel.render.keyframes import resolve_keyframes, scene_generator
+    from latentreel.render.frames import FrameSource
+    from latentreel.render.prepared import prepare_scene
     from latentreel.render.schedule import build_path
     from latentreel.scene import load_scene
 
@@ -194,14 +194,14 @@ def anti_me_face_rate(g, tuned_file: Path, folder: Path) -> dict:
         path = folder / f"anti-me-{name}.yaml"
         path.write_text(ANTI_ME.format(interp=interp, latent=tuned_file))
         scene = load_scene(path)
-        shared: dict = {}
-        keyframes, latents = resolve_keyframes(scene, g, progress=False, shared=shared)
-        gen = scene_generator(g, shared, progress=False)
+        prepared = prepare_scene(scene, generator=g, batch_size=64, progress=False)
+        source, lp = prepared.source, prepared.path
         if name == "today":  # untuned, the average at the origin, straight moves
             z = torch.from_numpy(load_latent(tuned_file).latent)
-            gen, latents = g, torch.stack([z, 0 * z, -z])
-        lp = build_path(keyframes, latents, scene.output.fps, scene.loop)
-        frames = np.concatenate([f.numpy() for f in iter_frame_batches(gen, lp, "z", 64)])
+            source = FrameSource(g)
+            lp = build_path(prepared.keyframes, torch.stack([z, 0 * z, -z]), scene.output.fps,
+                            scene.loop)
+        frames = np.concatenate([f.numpy() for f in source.batches(lp, "z", 64)])
         probs = face_probs(frames)
         out[name] = {"frames": len(frames), "face_rate": float((probs >= 0.9).mean())}
     return out
@@ -249,7 +249,7 @@ def run_tune_bench(*, photos: int = 5, steps: int = 300, tune_steps: int = 300,
     from latentreel.faces.dlib_rec import DlibRecognizer
     from latentreel.faces.facenet import load_facenet
     from latentreel.invert.photo import InvertSettings, pivot_of
-    from latentreel.invert.tuned import generator_for_pivots
+    from latentreel.invert.tuned import tuned_for_pivots
     from latentreel.models.registry import load_generator
 
     g = load_generator("dcgan-digiface", "cpu")
@@ -280,7 +280,7 @@ def run_tune_bench(*, photos: int = 5, steps: int = 300, tune_steps: int = 300,
         log("== locality on 256 seeds (each photo's tuned generator vs the untuned one)")
         results["locality"] = {}
         for name, res in zip(rows, tuned):
-            results["locality"][name] = locality(g, generator_for_pivots(g, [pivot_of(res)]))
+            results["locality"][name] = locality(g, tuned_for_pivots(g, [pivot_of(res)])[0])
             _log_locality(name, results["locality"][name], log)
         log(f"== the average face (centrality among {average_faces} random faces)")
         results["average_face"] = average_face(g, facenet, average_faces)
@@ -290,8 +290,8 @@ def run_tune_bench(*, photos: int = 5, steps: int = 300, tune_steps: int = 300,
         if len(tuned) > 1:
             several = tuned[::2]  # astronaut, off-centre, rescaled: three pivots at once
             log(f"== joint tuning of {len(several)} photos: locality and each photo's PSNR")
-            joint = generator_for_pivots(g, [pivot_of(t) for t in several],
-                                         settings=_tune_settings(tune_steps))
+            joint, _ = tuned_for_pivots(g, [pivot_of(t) for t in several],
+                                        settings=_tune_settings(tune_steps))
             results["locality"]["joint"] = locality(g, joint)
             results["joint_psnr"] = [_psnr(_images(joint, t.latent[None].cpu())[0], t.target)
                                      for t in several]

@@ -24,7 +24,7 @@ from latentreel.bench.common import child_peak_rss_mb, machine_info, timed
 from latentreel.bench.render import bench_encoder, bench_path, bench_scene_yaml
 from latentreel.models.base import to_uint8
 from latentreel.models.registry import load_generator
-from latentreel.render.device import pick_device
+from latentreel.device import pick_device
 from latentreel.upscale.registry import UPSCALERS, UpscalerInfo, resolve_upscaler, weight_files
 from latentreel.upscale.runtime import activation_bytes, load_upscaler, plan_upscale
 from latentreel.upscale.temporal import stabilise

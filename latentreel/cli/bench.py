@@ -74,7 +74,7 @@ def bench_stylegan(
     """StyleGAN2/3 (random FFHQ-shaped weights): images/s, E2E render, W+ inversion s/1000."""
     from latentreel.bench.common import write_json
     from latentreel.bench.stylegan import ARCHS, run_arch_bench, run_stylegan_bench
-    from latentreel.cli.options import parse_int_list
+    from latentreel.spec.lists import parse_int_list
     from latentreel.errors import BadInputError
 
     if arch not in ARCHS:
@@ -207,7 +207,7 @@ def bench_ray(
     """Plain render vs `--ray local --workers N`: frames/s, ratios, time to first frame."""
     from latentreel.bench.common import write_json
     from latentreel.bench.distributed import run_ray_bench
-    from latentreel.cli.options import parse_int_list
+    from latentreel.spec.lists import parse_int_list
     from latentreel.distributed.cluster import import_ray
 
     import_ray()  # without Ray: the install command, before any rendering

@@ -24,7 +24,7 @@ def _store_name(model: str) -> str:
 
 def _generator(model: str):
     from latentreel.models.registry import load_generator
-    from latentreel.render.device import pick_device
+    from latentreel.device import pick_device
 
     return load_generator(model, pick_device("auto"))
 

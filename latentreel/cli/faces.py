@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
-from latentreel.render.device import DEVICES
+from latentreel.device import DEVICES
 
 
 @app.command()
@@ -60,7 +60,7 @@ def train_encoder_cmd(
     """Train the image -> latent encoder on (z, G(z)) pairs; saved to the user cache."""
     from latentreel.invert.encoder import EncoderTraining, encoder_path, train_encoder
     from latentreel.models.registry import load_generator
-    from latentreel.render.device import pick_device
+    from latentreel.device import pick_device
 
     g = load_generator(model, pick_device(device))
     facenet = None

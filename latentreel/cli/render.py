@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
-from latentreel.render.device import DEVICES
+from latentreel.device import DEVICES
 
 
 @app.command()
@@ -105,7 +105,7 @@ def sample(
                                 "towards the cell size."),
 ) -> None:
     """Write a labelled contact sheet of seeds, to pick keyframes by eye."""
-    from latentreel.cli.options import parse_int_list
+    from latentreel.spec.lists import parse_int_list
     from latentreel.render.sheets import seed_sheet
 
     path = seed_sheet(parse_int_list(seeds), out, model=model, truncation=truncation, cell=cell,

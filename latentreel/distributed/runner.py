@@ -21,7 +21,8 @@ from tqdm import tqdm
 from latentreel.distributed.cluster import Cluster, RayOptions, connect, import_ray
 from latentreel.distributed.worker import WorkerSpec, plan_workers, start_workers
 from latentreel.errors import BadInputError, LatentreelError, RenderError
-from latentreel.render.pipeline import RenderOptions, RenderPlan, mux_soundtrack, plan_render
+from latentreel.render.pipeline import RenderOptions, mux_soundtrack, plan_render
+from latentreel.render.prepared import PreparedScene
 from latentreel.render.segments import DEFAULT_SEGMENT_SECONDS, SegmentWork, prepare_segments
 from latentreel.scene.model import Scene
 from latentreel.video.writer import atomic_output
@@ -67,10 +68,9 @@ def render_scene_ray(scene: Scene, options: RenderOptions, ray_options: RayOptio
         workers = start_workers(ray, spec)
         # 2. Resolve keyframes once, here, and open the work folder (finished segments stay).
         plan = plan_render(scene, options)
-        work = prepare_segments(plan.path, plan.output, plan.space,
+        work = prepare_segments(plan.output, plan.path.total_frames, plan.fingerprint(),
                                 segment_seconds=_segment_seconds(options, plan, spec),
-                                resume=options.resume, autocast=plan.autocast,
-                                progress=options.progress, tuning=plan.tuning)
+                                resume=options.resume, progress=options.progress)
         # 3. Wait (bounded) until the workers have their models.
         infos = _await_workers(ray, workers, cluster, ray_options, on_event)
         # 4. Hand out the missing segments; collect their bytes; retry lost ones.
@@ -85,7 +85,8 @@ def render_scene_ray(scene: Scene, options: RenderOptions, ray_options: RayOptio
                            retried=loop.retried)
 
 
-def _segment_seconds(options: RenderOptions, plan: RenderPlan, spec: WorkerSpec) -> float | None:
+def _segment_seconds(options: RenderOptions, plan: PreparedScene,
+                     spec: WorkerSpec) -> float | None:
     """The asked-for length; on resume the interrupted one's; else a few segments a worker."""
     if options.segment_seconds or options.resume:
         return options.segment_seconds
@@ -127,7 +128,7 @@ def cpu_path(path):
 class _SegmentLoop:
     """Idle workers take the next missing segment; results and deaths come back in any order."""
 
-    def __init__(self, ray, workers: list, infos: list[dict], plan: RenderPlan,
+    def __init__(self, ray, workers: list, infos: list[dict], plan: PreparedScene,
                  work: SegmentWork, progress: bool, t0: float, on_event):
         self.ray, self.plan, self.work, self.t0, self.on_event = ray, plan, work, t0, on_event
         self.path_ref = ray.put(cpu_path(plan.path))  # shipped once, read by every worker

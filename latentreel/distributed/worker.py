@@ -89,9 +89,10 @@ class SegmentWorker:
     def __init__(self, spec: WorkerSpec, model_bytes: bytes | None = None):
         import torch
 
-        from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
+        from latentreel.device import autocast_dtype, default_batch_size, pick_device
 
         self.error: tuple[str, int] | None = None
+        self._drawn = None  # (settings key, FrameSource) of the render in hand
         try:
             torch.set_num_threads(spec.num_cpus)  # Ray's own default would be one thread
             device = pick_device(spec.device)
@@ -114,35 +115,30 @@ class SegmentWorker:
         """
         with tempfile.TemporaryDirectory(prefix="latentreel-segment-") as tmp:
             dest = Path(tmp) / "segment.mp4"
-            generator = self._frames_from(output, tuning)
-            yield from encode_segment(generator, path, bounds, output, space, dest,
+            source = self._source(output, tuning)
+            yield from encode_segment(source, path, bounds, output, space, dest,
                                       batch_size=self.batch, autocast=self.autocast)
             yield dest.read_bytes()
 
-
-    def _frames_from(self, output: Output, tuning: tuple[str, dict] | None = None):
-        """The generator with the scene's tuning added, upscaled as ``output.upscale`` says
-        (built once per worker and render).
+    def _source(self, output: Output, tuning: tuple[str, dict] | None):
+        """What draws the render's frames, as the driver's prepared scene does: this worker's
+        model with the scene's tuning added, behind the upscaler ``output`` asks for (built
+        once per render).
 
         Raises:
             LatentFileError: the tuning was made on other weights than this worker's model.
         """
-        from latentreel.upscale.runtime import with_upscaler
+        from latentreel.invert.delta import WeightDelta, apply_delta
+        from latentreel.render.frames import frame_source
 
         key = (output.upscale, output.size, output.upscale_smooth,
                None if tuning is None else tuning[0])
-        if getattr(self, "_upscaled", (None,))[0] != key:
-            self._upscaled = (key, with_upscaler(self._tuned(tuning), output.upscale,
-                                                 output.size, smooth=output.upscale_smooth))
-        return self._upscaled[1]
-
-    def _tuned(self, tuning: tuple[str, dict] | None):
-        if tuning is None:
-            return self.generator
-        from latentreel.invert.delta import WeightDelta, apply_delta
-
-        return apply_delta(self.generator, WeightDelta.from_arrays(tuning[1]),
-                           "the scene's tuning")
+        if self._drawn is None or self._drawn[0] != key:
+            generator = self.generator if tuning is None else apply_delta(
+                self.generator, WeightDelta.from_arrays(tuning[1]), "the scene's tuning")
+            self._drawn = (key, frame_source(generator, upscale=output.upscale,
+                                             size=output.size, smooth=output.upscale_smooth))
+        return self._drawn[1]
 
 
 def _load(spec: WorkerSpec, model_bytes: bytes | None, device):

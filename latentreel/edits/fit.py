@@ -118,12 +118,14 @@ def from_latents(name: str, positive: np.ndarray, negative: np.ndarray,
 
 
 def _is_stylegan(generator) -> bool:
-    return "w" in generator.latent_spaces and hasattr(generator, "net")
+    return "w" in generator.latent_spaces  # a mapping network: StyleGAN2 or 3
 
 
 def _first_layer(generator) -> torch.nn.Module:
-    net = getattr(generator, "net", None)
-    if net is None or not hasattr(net, "main"):
+    from latentreel.models.dcgan import DCGANNet
+
+    net = generator.net
+    if not isinstance(net, DCGANNet):
         raise BadInputError(f"{generator.name}: pca and sefa directions need a DCGAN or a "
                             "StyleGAN model; use `directions fit` or `from-photos` instead")
     return net.main[0]

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import torch
 
-from latentreel.scene.fields import REQUIRED, Spec
-from latentreel.scene.kind_base import KeyframeKind, ModelCheck, ResolveContext
+from latentreel.spec.fields import REQUIRED, Spec
+from latentreel.spec.kind import KeyframeKind, ModelCheck, ResolveContext
 
 
 def edit_vector(ctx: ResolveContext, direction: str, keep: list[str], where: str) -> torch.Tensor:
     """The offset for one unit of ``amount`` in the scene's space, kept attributes projected out."""
     from latentreel.edits.directions import DirectionStore, edit_step
 
-    store = ctx.shared.setdefault(("directions", ctx.generator.name),
-                                  DirectionStore(ctx.generator.name))
-    step = edit_step(store, direction, keep, ctx.space, ctx.generator.latent_shape(ctx.space),
-                     where)
+    # Read afresh for each keyframe: a store is one small file, and its directions may change
+    # between scenes (`directions fit`).
+    step = edit_step(DirectionStore(ctx.generator.name), direction, keep, ctx.space,
+                     ctx.generator.latent_shape(ctx.space), where)
     return torch.from_numpy(step).to(ctx.generator.device)
 
 

@@ -15,7 +15,7 @@ def fit_attributes(g, names: list[str], *, samples: int, photo: Path | None = No
                    sheets: Path | None = None, space: str | None = None) -> list[Direction]:
     from latentreel.edits.attributes import ATTRIBUTES
     from latentreel.edits.fit import fit_measured
-    from latentreel.scene.fields import closest
+    from latentreel.spec.fields import closest
 
     for n in names:
         if n not in ATTRIBUTES:
@@ -133,9 +133,9 @@ def direction_sheet(g, d: Direction, out: Path, seeds=(0, 1, 2, 3)) -> Path:
 
 def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | None,
                amounts: str, plane: bool, axes: str | None, cell: int) -> Path:
-    from latentreel.cli.options import parse_float_list, parse_int_list
+    from latentreel.spec.lists import parse_float_list, parse_int_list
     from latentreel.edits import sheets as S
-    from latentreel.render.sheets import seed_latents
+    from latentreel.models.base import seed_latents
 
     chosen = [o for o, v in (("--psi", psi), ("--direction", direction), ("--plane", plane),
                              ("--axes", axes)) if v]

@@ -13,7 +13,7 @@ import torch
 
 from latentreel.errors import BadInputError
 from latentreel.models.base import style_space, truncate
-from latentreel.render.sheets import seed_latents, synthesize_uint8
+from latentreel.models.base import seed_latents, synthesize_uint8
 
 
 def psi_space(g) -> str:

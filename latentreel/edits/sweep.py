@@ -25,7 +25,7 @@ def sweep_amount(t: torch.Tensor, start: float, end: float) -> torch.Tensor:
 def sweep_offsets(keyframes, generator, space: str) -> dict:
     """Offset functions per transition index for the transitions that sweep."""
     from latentreel.edits.keyframes import edit_vector
-    from latentreel.scene.kind_base import ResolveContext
+    from latentreel.spec.kind import ResolveContext
 
     ctx = ResolveContext(generator=generator, space=space, scene_seed=0, scene_file=None)
     offsets = {}

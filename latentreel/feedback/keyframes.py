@@ -6,20 +6,19 @@ from tqdm import tqdm
 
 from latentreel.faces.photo import face_photo_problem
 from latentreel.feedback.maps import MAPS
-from latentreel.scene.fields import REQUIRED, Spec
-from latentreel.scene.kind_base import KeyframeKind, ResolveContext
+from latentreel.spec.fields import REQUIRED, Spec
+from latentreel.spec.kind import KeyframeKind, KindReport, ResolveContext
 
 
 def _resolve_feedback(params: dict, ctx: ResolveContext, where: str):
     from latentreel.feedback.chain import FeedbackSettings, run_chain
-    from latentreel.scene.kinds import _facenet
 
     settings = FeedbackSettings(steps=params["steps"], map=params["map"], mix=params["mix"],
                                 until=params["until"], threshold=params["threshold"],
                                 seed=ctx.scene_seed)
-    report = run_chain(ctx.generator, _facenet(ctx), ctx.named[params["from"]], settings,
+    report = run_chain(ctx.generator, ctx.facenet(), ctx.named[params["from"]], settings,
                        progress=ctx.progress, space=ctx.space)
-    ctx.shared.setdefault("feedback_reports", []).append((where, report))
+    ctx.state.reports.append(KindReport(where, report))
     if ctx.progress:
         found = []
         if report.fixed_point is not None:
@@ -38,18 +37,17 @@ def _resolve_search(params: dict, ctx: ResolveContext, where: str):
     from latentreel.faces.photo import load_photo
     from latentreel.faces.template import generator_template
     from latentreel.feedback.search import search_identity
-    from latentreel.scene.kinds import _facenet
 
     crop = align_face(load_photo(params["target"]), generator_template(ctx.generator), 160,
                       source=params["target"]).crop
-    facenet = _facenet(ctx)  # after the photo's checks: a photo without a face fails fast
+    facenet = ctx.facenet()  # after the photo's checks: a photo without a face fails fast
     with torch.no_grad():
         target = facenet.embed(torch.from_numpy(crop[None].copy()))
     result = search_identity(ctx.generator, facenet, target, dims=params["dims"],
                              method=params["method"], until=params["until"],
                              seconds=params["seconds"], seed=ctx.scene_seed,
                              progress=ctx.progress)
-    ctx.shared.setdefault("search_results", []).append((where, result))
+    ctx.state.reports.append(KindReport(where, result))
     if ctx.progress:
         tqdm.write(f"{where}: search reached FaceNet similarity {1 - result.distance:.3f} "
                    f"after {result.evaluations} faces in {result.seconds:.1f} s")

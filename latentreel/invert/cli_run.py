@@ -24,7 +24,7 @@ def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, r
     from latentreel.faces.photo import check_photo, load_photo
     from latentreel.invert.video import ProgressVideo, comparison_png
     from latentreel.models.registry import load_generator
-    from latentreel.render.device import pick_device
+    from latentreel.device import pick_device
 
     if method not in METHODS:
         raise BadInputError(f"--method {method}: use one of {', '.join(METHODS)}")

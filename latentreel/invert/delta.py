@@ -104,13 +104,6 @@ class WeightDelta:
         return delta
 
 
-def tunable_module(generator) -> nn.Module:
-    """The part of a generator that tuning changes: StyleGAN's synthesis network only (the
-    mapping network stays, so every seed keeps its w), the whole DCGAN."""
-    net = generator.net
-    return getattr(net, "synthesis", net)
-
-
 def base_nbytes(generator) -> int:
     """Bytes of the base network's float32 parameters (what a delta is compared against)."""
     return sum(p.numel() * 4 for p in generator.net.parameters())
@@ -160,7 +153,7 @@ def apply_delta(generator, delta: WeightDelta, source: str = "the latent file"):
     for space in generator.latent_spaces:  # the average stays the base model's
         generator.mean_latent(space)
     tuned = copy.deepcopy(generator)
-    params = dict(tunable_module(tuned).named_parameters())
+    params = dict(tuned.tunable_module().named_parameters())
     with torch.no_grad():
         for name, (a, b) in delta.low_rank.items():
             p = params[name]

@@ -166,7 +166,7 @@ def _fitted_noise(generator, space: str):
     the fitted maps (kept in the result and the latent file) never leak into other faces.
     Yields {name: live buffer} (empty when there is nothing to fit); after the block the
     dict holds copies of the fitted maps."""
-    maps = generator.noise_maps() if space != "z" and hasattr(generator, "noise_maps") else {}
+    maps = generator.noise_maps() if space != "z" else {}
     saved = {k: v.detach().clone() for k, v in maps.items()}
     fitted: dict[str, torch.Tensor] = dict(maps)
     try:

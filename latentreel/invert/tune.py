@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
-from latentreel.invert.delta import WeightDelta, apply_delta, attach, detach, tunable_module
+from latentreel.invert.delta import WeightDelta, apply_delta, attach, detach
 from latentreel.invert.objective import psnr
 from latentreel.invert.schedule import warmup_cosine
 from latentreel.models.base import Generator
@@ -73,7 +73,7 @@ def tune_generator(generator: Generator, pivots: list[Pivot],
     # 1. A copy of the generator with a zero delta on every tunable weight.
     fingerprint = weights_fingerprint(generator)
     work = copy.deepcopy(generator)
-    factors = attach(tunable_module(work), settings.rank, settings.seed)
+    factors = attach(work.tunable_module(), settings.rank, settings.seed)
     targets = [p.target[None].to(generator.device) for p in pivots]
     before = _pivot_psnr(generator, pivots, targets)
     # 2. Adam on the factors: pivots redraw their photos, locality latents stay put.
@@ -99,7 +99,7 @@ def tune_generator(generator: Generator, pivots: list[Pivot],
         loss.backward()
         opt.step()
     # 3. Read the delta off the copy; the tuned generator is the base plus that delta.
-    delta = detach(tunable_module(work), fingerprint)
+    delta = detach(work.tunable_module(), fingerprint)
     tuned = apply_delta(generator, delta)
     return Tuning(delta=delta, generator=tuned, psnr_before=before,
                   psnr_after=_pivot_psnr(tuned, pivots, targets),

@@ -51,33 +51,17 @@ def tuned_delta(generator: Generator, pivots: list[Pivot], settings: TuneSetting
     return result.delta, metrics
 
 
-def generator_for_pivots(generator: Generator, pivots: list[Pivot],
-                         settings: TuneSettings = TuneSettings(), *,
-                         progress: bool = False) -> Generator:
-    """The generator a scene renders with: the base when nothing is tuned, else the base plus
-    ``delta_for_pivots``."""
-    return tuned_for_pivots(generator, pivots, settings, progress=progress)[0]
-
-
 def tuned_for_pivots(generator: Generator, pivots: list[Pivot],
                      settings: TuneSettings = TuneSettings(), *,
                      progress: bool = False) -> tuple[Generator, WeightDelta | None]:
     """(the generator to draw with, the delta it carries): ``(generator, None)`` when nothing
-    is tuned."""
-    delta = delta_for_pivots(generator, pivots, settings, progress=progress)
-    if delta is None:
+    is tuned; a pivot's own delta when there is one tuned pivot that carries it (a tuned
+    latent file); else one delta tuned jointly on every pivot (multi-ID tuning, cached)."""
+    if not pivots:
         return generator, None
+    if len(pivots) == 1 and pivots[0].delta is not None:
+        delta = pivots[0].delta
+    else:
+        delta = tuned_delta(generator, pivots, settings, progress=progress)[0]
     source = pivots[0].source if len(pivots) == 1 else "the scene's tuning"
     return apply_delta(generator, delta, source), delta
-
-
-def delta_for_pivots(generator: Generator, pivots: list[Pivot],
-                     settings: TuneSettings = TuneSettings(), *,
-                     progress: bool = False) -> WeightDelta | None:
-    """None when nothing is tuned; a pivot's own delta when there is one tuned pivot that
-    carries it; else one delta tuned jointly on every pivot (multi-ID tuning, cached)."""
-    if not pivots:
-        return None
-    if len(pivots) == 1 and pivots[0].delta is not None:
-        return pivots[0].delta
-    return tuned_delta(generator, pivots, settings, progress=progress)[0]

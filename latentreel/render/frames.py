@@ -1,76 +1,114 @@
 """Batched synthesis: a latent path -> uint8 frames on the host, in order.
 
-Shared by the single-file writer (render.pipeline), the segmented writer (render.segments)
-and the live player, so none of them reaches into another for it; so is the torch-thread
-share that leaves the encoder its core.
+A FrameSource is what draws: the generator, and the learned upscaler with its temporal
+stabiliser when the output asks for one. The single-file writer (render.pipeline), the
+segmented writer (render.segments), Ray workers, sheets and the live player all draw through
+it; so is the torch-thread share that leaves the encoder its core.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from latentreel.latents.path import LatentPath
 from latentreel.models.base import Generator, to_uint8
+from latentreel.upscale.runtime import Upscaler, load_upscaler_for
 
 
-def iter_frame_batches(
-    generator: Generator, path: LatentPath, space: str, batch_size: int,
-    autocast: torch.dtype | None = None, *, start: int = 0, stop: int | None = None,
-) -> Iterator[torch.Tensor]:
-    """uint8 frames [B, H, W, 3] on the CPU, in order, ``batch_size`` at a time.
+@dataclass(frozen=True)
+class FrameSource:
+    """What draws a render's frames: a generator (tuned or not), optionally behind a learned
+    upscaler whose detail is stabilised over ``smooth_radius`` neighbouring frames."""
 
-    ``autocast``: run the generator in this lower precision (see render.device).
-    ``start``, ``stop``: only frames [start, stop) of ``path`` (a segment). A frame depends
-    only on its own latent and, under temporal smoothing, its neighbours' latents in
-    ``path``, so segments and batches cut anywhere give the frames of one whole render."""
-    stop = path.total_frames if stop is None else stop
-    radius = getattr(generator, "smooth_radius", 0)
-    with torch.inference_mode(), torch.autocast(generator.device.type, enabled=autocast is not None,
-                                                dtype=autocast or torch.bfloat16):
-        for first in range(start, stop, batch_size):
-            last = min(first + batch_size, stop)
-            if radius:
-                images = _synthesize_smoothed(generator, path, space, first, last, radius)
-            else:
-                idx = torch.arange(first, last)
-                latents = path.latents(idx).to(generator.device)
-                images = _synthesize_unique(generator, latents, space, path.cameras(idx)).float()
-            yield to_uint8(images).cpu()  # converted on the device: 4x less to copy
+    generator: Generator
+    upscaler: Upscaler | None = None
+    smooth_radius: int = 0  # neighbours each side (upscale.temporal; 0: none)
 
+    @property
+    def name(self) -> str:
+        """The model's name, and the upscaler's after a '+' when there is one."""
+        up = self.upscaler
+        return self.generator.name if up is None else f"{self.generator.name}+{up.info.name}"
 
-def _synthesize_smoothed(generator, path: LatentPath, space: str, first: int, last: int,
-                         radius: int) -> torch.Tensor:
-    """Frames [first, last) of an UpscaledGenerator, their learned detail stabilised over
-    ``radius`` neighbours each side, rendered as context: clipped at the video's ends, or
-    wrapped around for a looping scene, whose last frame leads into its first."""
-    from latentreel.upscale.temporal import stabilise
+    @property
+    def device(self) -> torch.device:
+        return self.generator.device
 
-    total = path.total_frames
-    if path.loop:
-        lo, hi = first - radius, last + radius
-        idx = torch.arange(lo, hi) % total
-    else:
-        lo, hi = max(0, first - radius), min(total, last + radius)
-        idx = torch.arange(lo, hi)
-    lat, cams, inverse = _distinct(path.latents(idx).to(generator.device), path.cameras(idx))
-    base = _synthesize(generator.base, lat, space, cams)
-    sr = generator.upscaler(base)
-    if inverse is not None:  # back in frame order: hold frames repeat their keyframe's images
-        base, sr = base[inverse], sr[inverse]
-    return stabilise(base.float(), sr.float(), first - lo, last - lo, radius)
+    @property
+    def resolution(self) -> int:
+        """Side of the frames drawn, in pixels (the upscaler's output when there is one)."""
+        factor = self.upscaler.factor if self.upscaler is not None else 1
+        return self.generator.resolution * factor
 
+    def images(self, latents: torch.Tensor, space: str,
+               cameras: torch.Tensor | None = None) -> torch.Tensor:
+        """Images [N, 3, R, R] in [-1, 1] (upscaled: not clamped) for latents [N, *S], each
+        frame on its own (no smoothing: these latents have no order)."""
+        images = self.generator.synthesize(latents, space, camera=cameras)
+        return images if self.upscaler is None else self.upscaler(images)
 
-def _synthesize_unique(generator: Generator, latents: torch.Tensor, space: str,
-                       cameras: torch.Tensor | None = None) -> torch.Tensor:
-    """Synthesize each distinct (latent, camera) once: hold frames repeat their keyframe's.
+    def uint8(self, latents: torch.Tensor, space: str) -> np.ndarray:
+        """Images [N, R, R, 3] uint8 on the host for latents [N, *S], in one batched call."""
+        with torch.inference_mode():
+            return to_uint8(self.images(latents.to(self.device), space)).cpu().numpy()
 
-    ``cameras`` [N, 3]: per-frame (x, y, angle) for models with a camera, else None."""
-    lat, cams, inverse = _distinct(latents, cameras)
-    images = _synthesize(generator, lat, space, cams)
-    return images if inverse is None else images[inverse]
+    def batches(self, path: LatentPath, space: str, batch_size: int,
+                autocast: torch.dtype | None = None, *, start: int = 0,
+                stop: int | None = None) -> Iterator[torch.Tensor]:
+        """uint8 frames [B, H, W, 3] on the CPU, in order, ``batch_size`` at a time.
+
+        ``autocast``: run the generator in this lower precision (see latentreel.device).
+        ``start``, ``stop``: only frames [start, stop) of ``path`` (a segment). A frame
+        depends only on its own latent and, under temporal smoothing, its neighbours' latents
+        in ``path``, so segments and batches cut anywhere give the frames of one whole render.
+        """
+        stop = path.total_frames if stop is None else stop
+        with torch.inference_mode(), torch.autocast(self.device.type,
+                                                    enabled=autocast is not None,
+                                                    dtype=autocast or torch.bfloat16):
+            for first in range(start, stop, batch_size):
+                last = min(first + batch_size, stop)
+                if self.smooth_radius and self.upscaler is not None:
+                    images = self._smoothed(path, space, first, last)
+                else:
+                    idx = torch.arange(first, last)
+                    latents = path.latents(idx).to(self.device)
+                    images = self._unique(latents, space, path.cameras(idx)).float()
+                yield to_uint8(images).cpu()  # converted on the device: 4x less to copy
+
+    def _smoothed(self, path: LatentPath, space: str, first: int, last: int) -> torch.Tensor:
+        """Frames [first, last), their learned detail stabilised over ``smooth_radius``
+        neighbours each side, rendered as context: clipped at the video's ends, or wrapped
+        around for a looping scene, whose last frame leads into its first."""
+        from latentreel.upscale.temporal import stabilise
+
+        radius, total = self.smooth_radius, path.total_frames
+        if path.loop:
+            lo, hi = first - radius, last + radius
+            idx = torch.arange(lo, hi) % total
+        else:
+            lo, hi = max(0, first - radius), min(total, last + radius)
+            idx = torch.arange(lo, hi)
+        lat, cams, inverse = _distinct(path.latents(idx).to(self.device), path.cameras(idx))
+        base = self.generator.synthesize(lat, space, camera=cams)
+        sr = self.upscaler(base)
+        if inverse is not None:  # back in frame order: hold frames repeat their keyframe's
+            base, sr = base[inverse], sr[inverse]
+        return stabilise(base.float(), sr.float(), first - lo, last - lo, radius)
+
+    def _unique(self, latents: torch.Tensor, space: str,
+                cameras: torch.Tensor | None = None) -> torch.Tensor:
+        """Draw each distinct (latent, camera) once: hold frames repeat their keyframe's.
+
+        ``cameras`` [N, 3]: per-frame (x, y, angle) for models with a camera, else None."""
+        lat, cams, inverse = _distinct(latents, cameras)
+        images = self.images(lat, space, cams)
+        return images if inverse is None else images[inverse]
 
 
 def _distinct(latents: torch.Tensor, cameras: torch.Tensor | None):
@@ -86,15 +124,25 @@ def _distinct(latents: torch.Tensor, cameras: torch.Tensor | None):
     return lat, (None if cameras is None else uniq[:, n:].float()), inverse
 
 
-def _synthesize(generator: Generator, latents: torch.Tensor, space: str,
-                cameras: torch.Tensor | None) -> torch.Tensor:
-    if cameras is None:
-        return generator.synthesize(latents, space)
-    return generator.synthesize(latents, space, camera=cameras)
+def frame_source(generator: Generator, *, upscale: str | None, size: int,
+                 smooth: bool = False) -> FrameSource:
+    """``generator``'s frames, upscaled by the named upscaler towards ``size`` px (none,
+    lanczos or None: as drawn). ``smooth``: video frames get their learned detail stabilised
+    over neighbouring frames (output.upscale_smooth).
+
+    Raises:
+        ModelError: unknown upscaler or weights not installed (with the install command).
+    """
+    upscaler = load_upscaler_for(upscale, generator.resolution, size, generator.device)
+    if upscaler is None:
+        return FrameSource(generator)
+    from latentreel.upscale.temporal import RADIUS
+
+    return FrameSource(generator, upscaler, RADIUS if smooth else 0)
 
 
 @contextmanager
-def encoder_cpu_share(generator: Generator, output):
+def encoder_cpu_share(source: FrameSource, output):
     """On the CPU, leave x264 a core when encoding dominates.
 
     Generator and encoder share the machine's cores. When frames are upscaled a lot, x264 is
@@ -102,7 +150,7 @@ def encoder_cpu_share(generator: Generator, output):
     core (measured on 2 cores at 64 -> 512 px: 98 vs 86 frames/s); at small output sizes
     the generator is the bottleneck and keeps every thread.
     """
-    if generator.device.type != "cpu" or output.size < 4 * generator.resolution:
+    if source.device.type != "cpu" or output.size < 4 * source.resolution:
         yield
         return
     before = torch.get_num_threads()

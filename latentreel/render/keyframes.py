@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from latentreel.errors import PhotoError
+from latentreel.errors import PhotoError, SceneError
 from latentreel.models.base import Generator, check_average_space, default_space, truncate
-from latentreel.scene.kinds import KINDS, ResolveContext
-from latentreel.scene.load import resolution_order
+from latentreel.scene.kinds import KINDS
+from latentreel.scene.load import camera_problem, resolution_order
 from latentreel.scene.model import Keyframe, Scene
+from latentreel.spec.kind import ResolveContext, SceneState
 
-# default_space moved down to models.base (the scene check needs it too); kept importable here.
-__all__ = ["default_space", "resolve_keyframes", "scene_generator", "scene_space",
-           "scene_tuning"]
+
+@dataclass(frozen=True)
+class ResolvedKeyframes:
+    """A scene's keyframes as latents, and what resolving them left behind."""
+
+    keyframes: list[Keyframe]  # expanded: a feedback chain contributes several
+    latents: torch.Tensor  # [K, *S], one row per expanded keyframe, truncated
+    state: SceneState  # pivots to tune for, kinds' reports, FaceNet if it was loaded
 
 
 def scene_space(scene: Scene, generator: Generator) -> str:
     """The latent space a scene moves in: its `space:` or the model's default."""
-    from latentreel.errors import SceneError
-
     space = scene.space or default_space(generator)
     if space not in generator.latent_spaces:
         raise SceneError([f"{scene.file}: space: {generator.name} has no {space!r} space; "
@@ -30,29 +36,22 @@ def check_camera(scene: Scene, generator: Generator) -> None:
     """Refuse `camera:` / `turns:` for a model without an input transform (a model file's
     kind is only known once it is loaded; registry names are refused by load_scene)."""
     where = scene.camera_where
-    if where is not None and not getattr(generator, "has_camera", False):
-        from latentreel.errors import SceneError
-        from latentreel.scene.load import camera_problem
-
+    if where is not None and not generator.has_camera:
         raise SceneError([f"{where}: {camera_problem(generator.name)}"])
 
 
-def resolve_keyframes(
-    scene: Scene, generator: Generator, *, progress: bool = True, shared: dict | None = None
-) -> tuple[list[Keyframe], torch.Tensor]:
+def resolve_keyframes(scene: Scene, generator: Generator, *,
+                      progress: bool = True) -> ResolvedKeyframes:
     """Resolve every keyframe to latents.
 
-    Returns:
-        (expanded keyframes, latents [K, *S]): a kind that expands into a chain (feedback)
-        contributes several entries, each carrying its keyframe's hold and transition.
-        Truncation is applied per keyframe; references see the untruncated latents.
-        ``shared`` receives what kinds leave behind (e.g. feedback reports).
+    A kind that expands into a chain (feedback) contributes several entries, each carrying
+    its keyframe's hold and transition. Truncation is applied per keyframe; references see
+    the untruncated latents.
     """
     space = scene_space(scene, generator)
     check_camera(scene, generator)
     ctx = ResolveContext(generator=generator, space=space, scene_seed=scene.seed,
-                         scene_file=scene.file, progress=progress,
-                         shared=shared if shared is not None else {})
+                         scene_file=scene.file, progress=progress)
     resolved: dict[int, torch.Tensor] = {}
     for kf in resolution_order(scene.keyframes):
         try:
@@ -71,19 +70,4 @@ def resolve_keyframes(
             expanded.append(kf)
             rows.append(truncate(latent, mean, kf.truncation, space) if kf.truncation != 1.0
                         else latent)
-    return expanded, torch.stack(rows)
-
-
-def scene_tuning(generator: Generator, shared: dict, *, progress: bool = True):
-    """(the generator to render with, its WeightDelta) after ``resolve_keyframes(...,
-    shared=shared)``: tuned for the scene's photos and tuned latent files (jointly when there
-    are several, cached by content), or ``(generator, None)`` when the scene has none."""
-    from latentreel.invert.tuned import tuned_for_pivots
-
-    return tuned_for_pivots(generator, shared.get("pivots", []), progress=progress)
-
-
-def scene_generator(generator: Generator, shared: dict, *, progress: bool = True) -> Generator:
-    """The generator to render with after ``resolve_keyframes(..., shared=shared)``: tuned
-    for the scene's photos and tuned latent files, or ``generator`` itself when it has none."""
-    return scene_tuning(generator, shared, progress=progress)[0]
+    return ResolvedKeyframes(expanded, torch.stack(rows), ctx.state)

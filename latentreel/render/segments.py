@@ -5,12 +5,12 @@ beside the output (``<name>.segments/``). Each segment appears only when complet
 rename), so ``--resume`` after a crash or Ctrl-C skips finished segments and continues with
 the next. At the end the segments are joined without re-encoding into one file, and the
 work folder is removed. A manifest records the scene and settings: resuming a different
-render starts afresh instead of splicing two videos.
+render starts afresh instead of splicing two videos: the fingerprint of the prepared scene
+(render.prepared) covers everything that decides a frame's pixels.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -20,28 +20,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from latentreel.latents.path import LatentPath
-from latentreel.render.frames import encoder_cpu_share, iter_frame_batches
+from latentreel.render.frames import FrameSource, encoder_cpu_share
 
 
 def work_dir(output_path: Path) -> Path:
     return output_path.with_name(output_path.name + ".segments")
-
-
-def _fingerprint(path: LatentPath, output, space: str, autocast, tuning: str | None) -> str:
-    h = hashlib.sha256()
-    if tuning is not None:  # the same latents drawn by a tuned generator are other frames
-        h.update(tuning.encode())
-    h.update(path.keyframes.detach().cpu().numpy().tobytes())
-    h.update(json.dumps([path.hold_frames, path.transition_frames, path.interpolation,
-                         path.easing, path.loop, sorted(path.t_override), space,
-                         output.fps, output.size, output.crf, output.preset,
-                         output.upscale, output.upscale_smooth, str(autocast)]).encode())
-    for i in sorted(path.t_override):
-        h.update(path.t_override[i].numpy().tobytes())
-    if path.camera is not None:
-        h.update(path.camera.numpy().tobytes())
-        h.update(json.dumps(path.turns).encode())
-    return h.hexdigest()[:24]
 
 
 DEFAULT_SEGMENT_SECONDS = 60.0
@@ -76,21 +59,16 @@ class SegmentWork:
         shutil.rmtree(self.folder)
 
 
-def prepare_segments(path, output, space: str, *, segment_seconds: float | None,
-                     resume: bool, autocast=None, progress: bool = True,
-                     tuning: str | None = None) -> SegmentWork:
-    """Open (or, on ``resume`` of the same render, reopen) the work folder of ``path``.
-
-    ``tuning``: the digest of the tuned generator's weight delta (None: untuned), so a resumed
-    render never splices frames of a tuned and an untuned generator.
+def prepare_segments(output, total: int, fingerprint: str, *, segment_seconds: float | None,
+                     resume: bool, progress: bool = True) -> SegmentWork:
+    """Open (or, on ``resume`` of the same render, reopen) the work folder of a render of
+    ``total`` frames to ``output.path`` whose prepared scene has ``fingerprint``.
 
     ``segment_seconds`` None: on ``resume``, the length the interrupted render used (so
     `--resume` alone continues it), otherwise DEFAULT_SEGMENT_SECONDS.
     """
     work = work_dir(output.path)
-    fingerprint = _fingerprint(path, output, space, autocast, tuning)
     seg_frames = _segment_frames(work, segment_seconds, output.fps, resume)
-    total = path.total_frames
     manifest = {"fingerprint": fingerprint, "segment_frames": seg_frames, "total_frames": total}
     if work.exists() and not (resume and _manifest_matches(work, manifest)):
         if resume and progress:
@@ -104,8 +82,9 @@ def prepare_segments(path, output, space: str, *, segment_seconds: float | None,
                        segment_frames=seg_frames, total=total)
 
 
-def encode_segment(generator, path, bounds: tuple[int, int], output, space: str, dest: Path, *,
-                   batch_size: int, autocast=None) -> Iterator[int]:
+def encode_segment(source: FrameSource, path: LatentPath, bounds: tuple[int, int], output,
+                   space: str, dest: Path, *, batch_size: int,
+                   autocast=None) -> Iterator[int]:
     """Encode frames [start, stop) of ``path`` into ``dest``; yields frames done per batch.
 
     ``dest`` appears only once the segment is complete (the writer renames atomically).
@@ -114,28 +93,29 @@ def encode_segment(generator, path, bounds: tuple[int, int], output, space: str,
 
     start, stop = bounds
     with FrameWriter(dest, fps=output.fps, size=output.size, crf=output.crf,
-                     preset=output.preset) as writer, encoder_cpu_share(generator, output):
+                     preset=output.preset) as writer, encoder_cpu_share(source, output):
         # The whole path, not a sub-path: smoothing reads frames beyond the segment's edges.
-        for frames in iter_frame_batches(generator, path, space, batch_size, autocast,
-                                         start=start, stop=stop):
+        for frames in source.batches(path, space, batch_size, autocast, start=start,
+                                     stop=stop):
             writer.write(frames.numpy())
             yield len(frames)
 
 
-def write_segmented(generator, path: LatentPath, output, space: str, *, batch_size: int,
-                    segment_seconds: float | None, resume: bool, progress: bool = True,
-                    autocast=None, tuning: str | None = None) -> int:
-    """Render ``path`` in segments and join them into ``output.path``; returns frames.
-
-    ``tuning``: see prepare_segments."""
-    work = prepare_segments(path, output, space, segment_seconds=segment_seconds, resume=resume,
-                            autocast=autocast, progress=progress, tuning=tuning)
+def write_segmented(prepared, *, segment_seconds: float | None, resume: bool,
+                    progress: bool = True) -> int:
+    """Render ``prepared`` (a PreparedScene) in segments and join them into its
+    ``output.path``; returns frames."""
+    output = prepared.output
+    work = prepare_segments(output, prepared.path.total_frames, prepared.fingerprint(),
+                            segment_seconds=segment_seconds, resume=resume, progress=progress)
     bar = tqdm(total=work.total, initial=work.done_frames(), unit="frame",
                desc=output.path.name, disable=not progress, dynamic_ncols=True)
     with bar:
         for i in work.pending():  # finished ones survived an interruption
-            for n in encode_segment(generator, path, work.bounds(i), output, space,
-                                    work.names[i], batch_size=batch_size, autocast=autocast):
+            for n in encode_segment(prepared.source, prepared.path, work.bounds(i), output,
+                                    prepared.space, work.names[i],
+                                    batch_size=prepared.batch_size,
+                                    autocast=prepared.autocast):
                 bar.update(n)
     work.join(output.path)
     return work.total

@@ -7,20 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latentreel.models.base import Generator, seed_latent, style_space, to_uint8, truncate
+from latentreel.device import pick_device
+from latentreel.models.base import seed_latents, style_space, truncate
 from latentreel.models.registry import load_generator
-from latentreel.render.device import pick_device
-
-
-def synthesize_uint8(generator: Generator, latents: torch.Tensor, space: str = "z") -> np.ndarray:
-    """Images [N, H, W, 3] uint8 for latents [N, *S], in one batched call."""
-    with torch.inference_mode():
-        return to_uint8(generator.synthesize(latents.to(generator.device), space)).cpu().numpy()
-
-
-def seed_latents(generator: Generator, seeds: list[int]) -> torch.Tensor:
-    """z for each seed [N, z_dim], drawn on the CPU (same faces on every device)."""
-    return torch.from_numpy(np.stack([seed_latent(s, generator.z_dim) for s in seeds]))
 
 
 def seed_sheet(seeds: list[int], out: Path, *, model: str = "dcgan-digiface",
@@ -30,17 +19,17 @@ def seed_sheet(seeds: list[int], out: Path, *, model: str = "dcgan-digiface",
 
     ``upscale``: a learned upscaler (upscale.registry) run towards ``cell`` px before the
     sheet's resize."""
-    from latentreel.upscale.runtime import with_upscaler
+    from latentreel.render.frames import frame_source
     from latentreel.video.sheet import contact_sheet, save_png
 
     g = load_generator(model, pick_device(device))
-    shown = with_upscaler(g, upscale, cell)
+    shown = frame_source(g, upscale=upscale, size=cell)
     space = style_space(g)  # StyleGAN truncates around w_avg
     with torch.inference_mode():
         latents = g.to_space(seed_latents(g, seeds).to(g.device), space)
     if truncation != 1.0:
         latents = truncate(latents, g.mean_latent(space), truncation, space)
-    images = synthesize_uint8(shown, latents, space)
+    images = shown.uint8(latents, space)
     title = f"{shown.name} seeds" + (f", truncation {truncation:g}" if truncation != 1.0 else "")
     sheet = contact_sheet(images, [f"seed {s}" for s in seeds], cell=cell, title=title)
     save_png(sheet, Path(out))

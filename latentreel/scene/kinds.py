@@ -1,7 +1,8 @@
-"""The closed registry of keyframe kinds: ``seed``, ``latent``, ``anti``, ...
+"""The closed registry of keyframe kinds: ``seed``, ``latent``, ``anti``, ``photo`` here,
+``edit`` from edits, ``feedback`` and ``search`` from feedback.
 
-Kinds from other parts of the package (edits, feedback, search) live beside their code and
-are listed by module name in ``_EXTENSIONS``: still a closed list, written here, not in YAML.
+Kinds from other parts of the package live beside their code and are imported here by name:
+the list below is every kind a scene can name, written here, never in YAML.
 
 Each kind declares the Spec of its value (for validation and the JSON Schema), the names of
 other keyframes it refers to (so references resolve in order and cycles are caught), and how
@@ -10,22 +11,24 @@ it turns into latents. A scene can only name kinds listed here; nothing in YAML 
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from latentreel.edits.keyframes import KEYFRAME_KINDS as EDIT_KINDS
+from latentreel.edits.keyframes import SCENE_CHECKS as EDIT_CHECKS
 from latentreel.errors import LatentFileError
 from latentreel.faces.photo import photo_problem
+from latentreel.feedback.keyframes import KEYFRAME_KINDS as FEEDBACK_KINDS
 from latentreel.models.base import (
     average_space_problem,
     check_average_space,
     seed_latent,
     truncate,
 )
-from latentreel.scene.fields import REQUIRED, Spec
-from latentreel.scene.kind_base import KeyframeKind, ModelCheck, ResolveContext, SceneCheck
+from latentreel.spec.fields import REQUIRED, Spec
+from latentreel.spec.kind import KeyframeKind, ModelCheck, ResolveContext, SceneCheck
 
 
 def _resolve_seed(seed: int, ctx: ResolveContext, where: str) -> torch.Tensor:
@@ -70,7 +73,7 @@ def _resolve_latent(path: Path, ctx: ResolveContext, where: str) -> torch.Tensor
 
 def _add_tuned_pivot(lf, latent: torch.Tensor, ctx: ResolveContext, source: str) -> None:
     """A latent file from a tuned inversion carries a weight delta and the crop it redraws:
-    the scene renders through a generator tuned for it (render.keyframes.scene_generator)."""
+    the scene renders through a generator tuned for it (render.prepared)."""
     from latentreel.invert.delta import WeightDelta, check_fingerprint
     from latentreel.invert.tune import Pivot
 
@@ -82,8 +85,7 @@ def _add_tuned_pivot(lf, latent: torch.Tensor, ctx: ResolveContext, source: str)
         raise LatentFileError(f"{source}: holds a tuned delta but not the photo crop it was "
                               "tuned on; write it again with `latentreel invert`")
     target = torch.from_numpy(lf.arrays["target"]).permute(2, 0, 1).float() / 127.5 - 1
-    ctx.shared.setdefault("pivots", []).append(
-        Pivot(latent=latent, space=lf.space, target=target, delta=delta, source=source))
+    ctx.state.pivots.append(Pivot(latent=latent, space=lf.space, target=target, delta=delta, source=source))
 
 
 def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
@@ -106,39 +108,30 @@ def _resolve_photo(params: dict, ctx: ResolveContext, where: str) -> torch.Tenso
                               tune=False)  # the scene tunes all its photos at once
     # A photo too small to hold a face fails before FaceNet loads (align: true needs one).
     check_photo(params["path"], min_side=MIN_FACE if params["align"] else 0)
-    result = invert_photo(params["path"], ctx.generator, settings, facenet=_facenet(ctx),
+    result = invert_photo(params["path"], ctx.generator, settings, facenet=ctx.facenet(),
                           progress=ctx.progress)
     if params["tune"]:
         from latentreel.invert.photo import pivot_of
 
-        ctx.shared.setdefault("pivots", []).append(pivot_of(result, f"{where}: photo"))
+        ctx.state.pivots.append(pivot_of(result, f"{where}: photo"))
     return convert_latent(result.latent, result.space, ctx, where, params["path"].name)
 
 
-def _facenet(ctx: ResolveContext):
-    """FaceNet on the generator's device, loaded once per scene."""
-    if "facenet" not in ctx.shared:
-        from latentreel.faces.facenet import load_facenet
-
-        ctx.shared["facenet"] = load_facenet(device=ctx.generator.device)
-    return ctx.shared["facenet"]
-
-
-KINDS: dict[str, KeyframeKind] = {
-    "seed": KeyframeKind(
+CORE_KINDS = [
+    KeyframeKind(
         name="seed",
         spec=Spec("int", help="random seed: the same seed gives the same face on any device",
                   min=0, max=2**32 - 1),
         help="a face from a random seed",
         resolve=_resolve_seed,
     ),
-    "latent": KeyframeKind(
+    KeyframeKind(
         name="latent",
         spec=Spec("path", help="a .npz/.npy latent file written by latentreel", must_exist=True),
         help="a saved latent (from `latentreel invert` or the Python API)",
         resolve=_resolve_latent,
     ),
-    "anti": KeyframeKind(
+    KeyframeKind(
         name="anti",
         spec=Spec(
             "mapping",
@@ -154,7 +147,7 @@ KINDS: dict[str, KeyframeKind] = {
         resolve=_resolve_anti,
         refs=lambda p: [("of", p["of"])],
     ),
-    "photo": KeyframeKind(
+    KeyframeKind(
         name="photo",
         spec=Spec(
             "mapping",
@@ -175,8 +168,7 @@ KINDS: dict[str, KeyframeKind] = {
         help="a photo of a face, inverted into the latent space",
         resolve=_resolve_photo,
     ),
-}
-
+]
 
 
 def _check_average_space(keyframes: list, check: ModelCheck) -> list:
@@ -192,25 +184,7 @@ def _check_average_space(keyframes: list, check: ModelCheck) -> list:
     return found
 
 
-# Checks of a scene against its model's metadata, run before anything loads (scene.load).
-SCENE_CHECKS: list[SceneCheck] = [_check_average_space]
-
-# Modules that define more kinds as a module-level list ``KEYFRAME_KINDS`` (and, optionally,
-# more checks as ``SCENE_CHECKS``).
-_EXTENSIONS = ("latentreel.edits.keyframes", "latentreel.feedback.keyframes")
-
-
-def _load_extensions() -> None:
-    for module in _EXTENSIONS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name is None or not module.startswith(e.name):
-                raise
-            continue
-        for kind in mod.KEYFRAME_KINDS:
-            KINDS[kind.name] = kind
-        SCENE_CHECKS.extend(getattr(mod, "SCENE_CHECKS", []))
-
-
-_load_extensions()
+# Every kind a scene can name, and the checks of a scene against its model's metadata, run
+# before anything loads (scene.load).
+KINDS: dict[str, KeyframeKind] = {k.name: k for k in (*CORE_KINDS, *EDIT_KINDS, *FEEDBACK_KINDS)}
+SCENE_CHECKS: list[SceneCheck] = [_check_average_space, *EDIT_CHECKS]

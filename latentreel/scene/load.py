@@ -14,12 +14,12 @@ from latentreel.errors import ModelError, SceneError
 from latentreel.latents.camera import CAMERA_FIELDS
 from latentreel.models.base import default_space
 from latentreel.models.registry import find_model
-from latentreel.scene.fields import Problems, closest, validate
-from latentreel.scene.kind_base import ModelCheck
+from latentreel.spec.fields import Problems, closest, validate
+from latentreel.spec.kind import ModelCheck
 from latentreel.scene.kinds import KINDS, SCENE_CHECKS
 from latentreel.scene.model import Keyframe, Output, Scene, Transition
 from latentreel.scene.schema import scene_spec
-from latentreel.scene.yamlpos import Located, format_path, load_located
+from latentreel.spec.yamlpos import Located, format_path, load_located
 
 
 def load_scene(path: str | Path) -> Scene:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from latentreel.latents.easing import EASINGS
 from latentreel.latents.interpolate import INTERPOLATIONS
 from latentreel.models.registry import DEFAULT_MODEL
-from latentreel.scene.fields import REQUIRED, Spec
+from latentreel.spec.fields import REQUIRED, Spec
 from latentreel.scene.kinds import KINDS
 from latentreel.upscale.registry import CHOICES as UPSCALERS
 
@@ -134,7 +134,7 @@ def scene_spec() -> Spec:
 
 def scene_json_schema() -> dict:
     """JSON Schema for editors: `latentreel schema > scene.schema.json`."""
-    from latentreel.scene.fields import json_schema
+    from latentreel.spec.fields import json_schema
 
     schema = json_schema(scene_spec())
     # Exactly one kind key per keyframe.

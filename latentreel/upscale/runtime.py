@@ -1,5 +1,5 @@
 """Running an upscaler on the device: batched in memory-bounded chunks, tiled when one frame
-is too big, and wrapped around a generator so the render pipeline needs no second code path.
+is too big. render.frames.FrameSource puts it behind a generator.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from latentreel.models.base import Generator
 from latentreel.upscale.registry import UpscalerInfo, weight_files
 
 # Peak activation bytes per output pixel (fp32), from the shapes: RRDBNet's x4 tail holds
@@ -104,60 +103,15 @@ def load_upscaler(info: UpscalerInfo, device: torch.device) -> Upscaler:
     return Upscaler(info, net, device)
 
 
-def rewrap(wrapped: Generator, generator: Generator) -> Generator:
-    """``generator`` behind the same upscaler and smoothing as ``wrapped`` (``generator``
-    itself when ``wrapped`` has none): for a generator that replaces the base after the
-    upscaler was loaded (tuned for a scene's photos), without loading the upscaler again."""
-    if not isinstance(wrapped, UpscaledGenerator):
-        return generator
-    return UpscaledGenerator(generator, wrapped.upscaler, smooth_radius=wrapped.smooth_radius)
-
-
-class UpscaledGenerator:
-    """A Generator whose images come out upscaled: the render pipeline, sheets and play take
-    it like any generator (same latents, ``resolution`` times the factor).
-
-    ``smooth_radius``: neighbours each side whose learned detail the render's frame loop
-    averages in (upscale.temporal; 0: none). Frame by frame ``synthesize`` never smooths:
-    it sees latents, not their order."""
-
-    def __init__(self, generator: Generator, upscaler: Upscaler, smooth_radius: int = 0):
-        self.base, self.upscaler, self.smooth_radius = generator, upscaler, smooth_radius
-        self.name = f"{generator.name}+{upscaler.info.name}"
-        self.z_dim = generator.z_dim
-        self.latent_spaces = generator.latent_spaces
-        self.resolution = generator.resolution * upscaler.factor
-        self.device = generator.device
-
-    def latent_shape(self, space: str) -> tuple[int, ...]:
-        return self.base.latent_shape(space)
-
-    def mean_latent(self, space: str) -> torch.Tensor:
-        return self.base.mean_latent(space)
-
-    def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
-        return self.base.to_space(z, space)
-
-    def synthesize(self, latents: torch.Tensor, space: str = "z", **camera) -> torch.Tensor:
-        """``camera``: passed on to a generator that takes one (StyleGAN3)."""
-        return self.upscaler(self.base.synthesize(latents, space, **camera))
-
-
-def with_upscaler(generator: Generator, name: str | None, size: int, *,
-                  smooth: bool = False) -> Generator:
-    """``generator`` upscaled by the named upscaler towards ``size`` px (unchanged for
-    none / lanczos / None). ``smooth``: video frames get their learned detail stabilised
-    over neighbouring frames (output.upscale_smooth).
+def load_upscaler_for(name: str | None, resolution: int, size: int,
+                      device: torch.device) -> Upscaler | None:
+    """The named upscaler for ``resolution`` px frames shown at ``size`` px, on ``device``
+    (None for none / lanczos / None: frames are resized by the encoder).
 
     Raises:
         ModelError: unknown upscaler or weights not installed (with the install command).
     """
     from latentreel.upscale.registry import resolve_upscaler
 
-    info = resolve_upscaler(name, generator.resolution, size)
-    if info is None:
-        return generator
-    from latentreel.upscale.temporal import RADIUS
-
-    return UpscaledGenerator(generator, load_upscaler(info, generator.device),
-                             smooth_radius=RADIUS if smooth else 0)
+    info = resolve_upscaler(name, resolution, size)
+    return None if info is None else load_upscaler(info, device)

@@ -13,8 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from latentreel.errors import BadInputError, ModelError, shown_path
+from latentreel.models.base import refuse_camera
 from latentreel.models.stylegan2.network import NOISE_MODES, Generator, truncate_ws
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -23,13 +25,14 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 class StyleGAN2Generator:
     """Generator protocol implementation for a StyleGAN2 network.
 
-    Attributes beyond the protocol: ``net`` (the nn.Module), ``w_dim``, ``num_ws``,
+    Attributes beyond the protocol: ``w_dim``, ``num_ws``,
     ``noise_mode`` ("const" by default, so videos do not flicker; "random"; "none"),
     ``precision`` and ``channels_last`` (NHWC activations: about 2x faster with oneDNN on a
     2-core CPU, measured at 256 px; the layout tensor cores want on GPUs).
     """
 
     latent_spaces = ("z", "w", "w+")
+    has_camera = False
 
     def __init__(self, net: Generator, device: str | torch.device = "cpu", *,
                  name: str = "stylegan2", precision: str = "auto", noise_mode: str = "const",
@@ -85,12 +88,17 @@ class StyleGAN2Generator:
         return w if space == "w" else w[:, None].repeat(1, self.num_ws, 1)
 
     def synthesize(self, latents: torch.Tensor, space: str = "z",
-                   noise_mode: str | None = None) -> torch.Tensor:
+                   noise_mode: str | None = None, *,
+                   camera: torch.Tensor | None = None) -> torch.Tensor:
         """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)]."""
+        refuse_camera(self, camera)
         ws = self.to_ws(latents, space)
         return self.net.synthesis(ws, noise_mode=noise_mode or self.noise_mode,
                                   half=self._half, half_all=self._half_all,
                                   channels_last=self.channels_last)
+
+    def tunable_module(self) -> nn.Module:
+        return self.net.synthesis
 
     # --- StyleGAN extras ------------------------------------------------------------------
 

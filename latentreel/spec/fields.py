@@ -12,7 +12,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from latentreel.scene.yamlpos import FieldPath, Located, format_path
+from latentreel.spec.yamlpos import FieldPath, Located, format_path
 
 REQUIRED = object()  # sentinel: the field has no default
 

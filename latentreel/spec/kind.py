@@ -5,14 +5,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from latentreel.models.base import Generator
 from latentreel.models.registry import ModelMeta
-from latentreel.scene.fields import Spec
-from latentreel.scene.yamlpos import FieldPath
+from latentreel.spec.fields import Spec
+from latentreel.spec.yamlpos import FieldPath
+
+if TYPE_CHECKING:
+    from latentreel.faces.facenet import FaceNet
+    from latentreel.invert.tune import Pivot
+
+
+@dataclass(frozen=True)
+class KindReport:
+    """What a kind found out while resolving one keyframe (a feedback chain's report, a
+    search's result): printed by `analyze`, which knows each report's type."""
+
+    where: str  # file:line:col of the keyframe
+    value: object
+
+
+@dataclass
+class SceneState:
+    """What resolving a scene's keyframes leaves for the steps after it, field by field."""
+
+    pivots: list[Pivot] = field(default_factory=list)  # what the generator is tuned to redraw
+    reports: list[KindReport] = field(default_factory=list)  # for `analyze`
+    facenet: FaceNet | None = None  # loaded by the first kind that needs it
 
 
 @dataclass
@@ -25,7 +47,15 @@ class ResolveContext:
     scene_file: Path
     named: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> latent [*S]
     progress: bool = True  # show progress bars for slow kinds (photo inversion, feedback)
-    shared: dict[str, Any] = field(default_factory=dict)  # loaded once per scene (FaceNet)
+    state: SceneState = field(default_factory=SceneState)
+
+    def facenet(self) -> FaceNet:
+        """FaceNet on the generator's device, loaded once per scene."""
+        if self.state.facenet is None:
+            from latentreel.faces.facenet import load_facenet
+
+            self.state.facenet = load_facenet(device=self.generator.device)
+        return self.state.facenet
 
 
 @dataclass(frozen=True)
