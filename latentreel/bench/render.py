@@ -170,7 +170,9 @@ def run_render_bench(*, frames: int = 900, sizes=(512, 64), device: str = "auto"
                 f"| {low}: E2E {e2e_low:.1f}, E2E/NAIVE {r[f'E2E_{low}_over_NAIVE']:.2f}")
         results["generator"] = gen
         results[f"generator_{low}"] = gen_low
-        if hasattr(g, "to_ws"):  # StyleGAN2: images/s by batch size and precision too
+        from latentreel.models.stylegan2.backend import StyleGAN2Generator
+
+        if isinstance(g, StyleGAN2Generator):  # images/s by batch size and precision too
             from latentreel.models.stylegan2.bench import bench_generator as sg_bench
 
             table = sg_bench(g, [1, 4, 16], ["fp32", "bf16", "fp16"], dev, min_seconds=2.0,
