@@ -95,12 +95,12 @@ def test_a_good_file_model_scene_validates_without_loading_weights(cache, write_
 
 
 def test_render_stops_at_the_scene_check(cache, write_scene, tmp_path, monkeypatch):
-    from latentreel.render import pipeline
+    from latentreel.render import prepared
 
     def no_loading(*args, **kwargs):
         raise AssertionError("the model was loaded before the scene was checked")
 
-    monkeypatch.setattr(pipeline, "load_generator", no_loading)
+    monkeypatch.setattr(prepared, "load_generator", no_loading)
     r = runner.invoke(app, ["render", str(write_scene("model: ffhq-256\nkeyframes: [{seed: 1}]\n")),
                             "-q", "-o", str(tmp_path / "x.mp4")])
     assert r.exit_code == 2 and "scene.yaml:1:8: model:" in r.output and "models pull" in r.output

@@ -283,18 +283,24 @@ def test_analyze_measures_the_tuned_face(me_npz, dcgan, write_scene, tmp_path, m
                                   atol=1e-2)
 
 
-def test_resume_never_splices_tuned_and_untuned_segments(tmp_path):
-    from latentreel.latents.path import LatentPath
+def test_resume_never_splices_tuned_and_untuned_segments(me_npz, dcgan, write_scene, tmp_path):
+    from dataclasses import replace
+
+    from latentreel.render.prepared import prepare_scene
     from latentreel.render.segments import prepare_segments
-    from latentreel.scene.model import Output
+    from latentreel.scene import load_scene
 
-    path = LatentPath(torch.zeros(2, 100), [2, 2], [2], ["slerp"], ["linear"], False)
-    output = Output(path=tmp_path / "x.mp4", size=64, fps=5)
+    scene = load_scene(write_scene(f"output: {{fps: 5, size: 64}}\n"
+                                   f"keyframes: [{{latent: {me_npz}, hold: 2}}]\n"))
+    tuned = prepare_scene(scene, generator=dcgan, progress=False)
+    untuned = replace(tuned, generator=dcgan, delta=None)  # the same latents, the base model
+    assert tuned.delta is not None
 
-    def reopen(tuning):
-        return prepare_segments(path, output, "z", segment_seconds=0.4, resume=True,
-                                progress=False, tuning=tuning)
+    def reopen(prepared):
+        return prepare_segments(replace(prepared.output, path=tmp_path / "x.mp4"),
+                                prepared.path.total_frames, prepared.fingerprint(),
+                                segment_seconds=0.4, resume=True, progress=False)
 
-    reopen("tuned-a").names[0].write_bytes(b"a finished segment")
-    assert reopen("tuned-a").pending() == [1, 2]  # the same render continues
-    assert reopen(None).pending() == [0, 1, 2]  # the untuned one starts afresh
+    reopen(tuned).names[0].write_bytes(b"a finished segment")
+    assert reopen(tuned).pending() == [1, 2, 3, 4]  # the same render continues
+    assert reopen(untuned).pending() == [0, 1, 2, 3, 4]  # the untuned one starts afresh
