@@ -23,7 +23,8 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         name = "cuda" if cuda else "mps" if mps else "cpu"
     if name.startswith("cuda") and not cuda:
-        raise BadInputError(f"--device {name}: CUDA is not available here; use --device cpu or auto")
+        raise BadInputError(
+            f"--device {name}: CUDA is not available here; use --device cpu or auto")
     if name == "mps" and not mps:
         raise BadInputError("--device mps: MPS is not available here; use --device cpu or auto")
     if name.startswith("cuda"):

@@ -99,7 +99,8 @@ def test_unknown_direction_is_exit_2_with_suggestion(cache, write_scene):
 def test_import_checks_shape(cache, tmp_path):
     np.save(tmp_path / "ok.npy", np.ones(100, np.float32))
     np.save(tmp_path / "bad.npy", np.ones(512, np.float32))
-    assert runner.invoke(app, ["directions", "import", "smile", str(tmp_path / "ok.npy")]).exit_code == 0
+    r = runner.invoke(app, ["directions", "import", "smile", str(tmp_path / "ok.npy")])
+    assert r.exit_code == 0
     r = runner.invoke(app, ["directions", "import", "age", str(tmp_path / "bad.npy")])
     assert r.exit_code == 2 and "shape [512]" in r.output and "[100]" in r.output
     r = runner.invoke(app, ["directions", "list"])

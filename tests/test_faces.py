@@ -67,7 +67,8 @@ def test_huge_photos_are_downscaled(tmp_path):
 
 
 @pytest.mark.parametrize("content,match", [
-    (None, "no such photo"), (b"", "not a readable image"), (b"\x89PNG\r\n\x1a\nbroken", "not a readable image"),
+    (None, "no such photo"), (b"", "not a readable image"),
+    (b"\x89PNG\r\n\x1a\nbroken", "not a readable image"),
 ], ids=["missing", "empty", "corrupt"])
 def test_bad_photos(tmp_path, content, match):
     path = tmp_path / "p.png"
@@ -121,7 +122,8 @@ def test_facenet_knows_the_same_person(astronaut, dcgan):
     a = align_face(astronaut, TEMPLATE, 160).crop
     b = np.ascontiguousarray(a[:, ::-1])  # mirrored: the same person
     with torch.no_grad():
-        faces = ((dcgan.synthesize(torch.randn(8, 100, generator=torch.Generator().manual_seed(0)))))
+        z = torch.randn(8, 100, generator=torch.Generator().manual_seed(0))
+        faces = dcgan.synthesize(z)
         emb = fn.embed(torch.from_numpy(np.stack([a, b])))
         rand = fn.embed(faces)
     same = float((emb[0] * emb[1]).sum())

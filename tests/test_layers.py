@@ -1,4 +1,4 @@
-"""The package's import graph reads top to bottom (STYLE.md), with no circles.
+"""The package's import graph reads top to bottom (docs/architecture.md), with no circles.
 
 Reads every module's imports with ``ast`` (lazy imports inside functions included), so it
 costs milliseconds and imports nothing.
@@ -59,7 +59,8 @@ def _layer(module: str) -> int:
     for i, rooms in enumerate(LAYERS):
         if room in rooms:
             return i
-    raise AssertionError(f"{module}: room {room!r} has no layer; add it to LAYERS (and STYLE.md)")
+    raise AssertionError(
+        f"{module}: room {room!r} has no layer; add it to LAYERS (and docs/architecture.md)")
 
 
 def test_every_room_has_a_layer():

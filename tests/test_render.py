@@ -24,7 +24,8 @@ keyframes:
 """
 
 
-@pytest.mark.parametrize("loop,frames", [("false", 3 + 3 + 2 + 7 + 5), ("true", 3 + 3 + 2 + 7 + 5 + 7)],
+@pytest.mark.parametrize("loop,frames",
+                         [("false", 3 + 3 + 2 + 7 + 5), ("true", 3 + 3 + 2 + 7 + 5 + 7)],
                          ids=["open", "loop"])
 def test_render_writes_exact_frames(write_scene, tmp_path, loop, frames):
     scene = write_scene(SCENE % loop)

@@ -17,7 +17,8 @@ def test_defaults_and_overrides(write_scene):
         defaults: {hold: 1.0, transition: 3.0, easing: linear}
         keyframes:
           - seed: 6
-          - {seed: 42, name: margaret, hold: 0.25, transition: {duration: 1.0, interpolation: spline}}
+          - {seed: 42, name: margaret, hold: 0.25,
+             transition: {duration: 1.0, interpolation: spline}}
           - {anti: margaret}
     """)
     scene = load_scene(path)
@@ -94,7 +95,8 @@ def test_every_problem_reported_at_once(write_scene):
         load_scene(path)
     text = str(info.value)
     assert len(info.value.problems) == 4, text
-    for field in ("output.fps", "output.crf", "keyframes[0].seed", "keyframes[1].transition.easing"):
+    for field in ("output.fps", "output.crf", "keyframes[0].seed",
+                  "keyframes[1].transition.easing"):
         assert field in text
 
 

@@ -8,7 +8,6 @@ by ``cheap_photos``: photo inversions skip their FaceNet stage and tuning takes 
 
 from __future__ import annotations
 
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 

@@ -93,12 +93,14 @@ def run_methods(generator, facenet, encoder, *, n: int = 64, steps: int = 300, r
             latents = init
         else:
             latents = optimize_latents(generator, target, settings, init=init).latents
-        seconds = (time.perf_counter() - t0) / n + (_encoder_seconds(encoder, target) if init is not None else 0)
+        seconds = (time.perf_counter() - t0) / n
+        seconds += _encoder_seconds(encoder, target) if init is not None else 0
         with torch.no_grad():
             recon = generator.synthesize(latents)
         p = psnr(recon, target)
         d = facenet.distance(recon, target)
-        out[name] = {"median_psnr": float(p.median()), "median_identity_distance": float(d.median()),
+        out[name] = {"median_psnr": float(p.median()),
+                     "median_identity_distance": float(d.median()),
                      "seconds_per_image": seconds,
                      "adam_steps": None if settings is None else settings.steps}
         log(f"{name:10s} PSNR {out[name]['median_psnr']:5.1f} dB  FaceNet distance "

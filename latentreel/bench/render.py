@@ -27,8 +27,8 @@ from latentreel.render.keyframes import default_space
 BATCHES = (1, 8, 32, 64, 128)
 
 
-def bench_scene_yaml(frames: int, out: Path, size: int, fps: int = 30, model: str = "dcgan-digiface",
-                     crf: int = 18) -> str:
+def bench_scene_yaml(frames: int, out: Path, size: int, fps: int = 30,
+                     model: str = "dcgan-digiface", crf: int = 18) -> str:
     """A looping scene of exactly ``frames`` frames (hold 0, 1 s transitions)."""
     n_keys = max(2, frames // fps)
     last = frames - fps * (n_keys - 1)  # the final transition absorbs the remainder

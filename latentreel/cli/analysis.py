@@ -27,7 +27,8 @@ def analyze(
     t = summary["timing"]
     typer.echo(f"wrote {out}/analysis.json and plots; worst per-transition max/median change "
                f"{t['worst_max_over_median'] or 0:.2f}"
-               + (f", loop seam {t['seam_over_median']:.2f} x median" if "seam_over_median" in t else ""))
+               + (f", loop seam {t['seam_over_median']:.2f} x median"
+                  if "seam_over_median" in t else ""))
 
 
 @bench_app.command("feedback")

@@ -1,12 +1,15 @@
 """The Typer application and the one place that turns errors into exit codes.
 
 Exit codes: 0 success, 2 bad input (scene, photo, model file, options), 1 anything else.
-Errors print one line (``error: ...``) and no traceback unless ``--debug`` is given.
+Errors print one line (``error: ...``) and no traceback unless ``--debug`` is given. A reader
+that stops early (``latentreel ... | head``) is not an error: the command ends quietly, with
+click's exit code for a closed stdout (1).
 """
 
 from __future__ import annotations
 
 import os
+import select
 import sys
 
 import typer
@@ -35,13 +38,23 @@ class _ErrorHandlingGroup(TyperGroup):
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
         except Exception as e:  # a bug or an environment problem: exit 1, short message
-            if _state["debug"]:
-                raise
+            if _state["debug"] or (isinstance(e, BrokenPipeError) and _stdout_reader_gone()):
+                raise  # typer's main turns a closed stdout into a quiet exit
             typer.echo(
                 f"error: {type(e).__name__}: {printable(str(e), 300)} (run with --debug for the "
                 "traceback)", err=True
             )
             raise typer.Exit(1) from None
+
+
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe whose reader has closed it, rather than, say, ffmpeg's stdin."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # no fd (CliRunner), closed, or no poll()
+        return False
 
 
 app = typer.Typer(

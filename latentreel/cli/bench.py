@@ -35,7 +35,8 @@ def bench_upscale(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
     frames: int = typer.Option(8, min=2, help="Frames per speed measurement."),
     flicker_frames: int = typer.Option(24, min=3, help="Frames for the flicker figures."),
-    e2e_frames: int = typer.Option(24, min=4, help="Frames per end-to-end render (RRDBNet: a quarter)."),
+    e2e_frames: int = typer.Option(24, min=4,
+                                   help="Frames per end-to-end render (RRDBNet: a quarter)."),
     memory: bool = typer.Option(True, help="Also measure peak memory, 40 vs 160 frames."),
     bf16: bool = typer.Option(True, help="Also time bf16 (CPU) and its deviation."),
     picture: Path = typer.Option(None, help="Also write lanczos vs each upscaler as a PNG."),
@@ -129,7 +130,8 @@ def bench_invert(
     steps: int = typer.Option(1000, min=1, help="Adam steps for the recovery table."),
     methods_n: int = typer.Option(64, "--methods-n", min=1, help="Faces for the method table."),
     photo: Path = typer.Option(None, help="A real photo (default: scikit-image's astronaut)."),
-    random_faces: int = typer.Option(1000, min=10, help="Random faces to beat in FaceNet distance."),
+    random_faces: int = typer.Option(1000, min=10,
+                                     help="Random faces to beat in FaceNet distance."),
     model: str = typer.Option("dcgan-digiface", help="Model name or file."),
 ) -> None:
     """Inversion: Lipton & Tripathi's recovery table, methods compared, a real photo."""

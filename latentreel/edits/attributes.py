@@ -65,7 +65,8 @@ def measure(images: torch.Tensor, names=ATTRIBUTES, facenet=None,
         out.update(landmark_attributes(images))
     if "similarity" in names and facenet is not None and target_embedding is not None:
         with torch.no_grad():
-            out["similarity"] = (facenet.embed(images) @ target_embedding.T).squeeze(1).cpu().numpy()
+            similarity = facenet.embed(images) @ target_embedding.T
+            out["similarity"] = similarity.squeeze(1).cpu().numpy()
     return {k: v for k, v in out.items() if k in names}
 
 

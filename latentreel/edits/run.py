@@ -163,7 +163,8 @@ def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | No
         title, cols = f"{g.name}: {direction} ({space})", len(amts)
     elif plane:
         if len(seed_list) < 3:
-            raise BadInputError("--plane needs three seeds: origin and two axes, e.g. --seeds 1,2,3")
+            raise BadInputError(
+                "--plane needs three seeds: origin and two axes, e.g. --seeds 1,2,3")
         lat, labels, rows = S.plane_grid(g, seed_list)
         title, cols = f"{g.name}: plane through seeds {seed_list[:3]}", len(S.PLANE_COORDS)
     elif axes:

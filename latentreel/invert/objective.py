@@ -29,8 +29,9 @@ class LossWeights:
 class Objective:
     """Per-sample loss against fixed targets (repeated for restarts by the caller)."""
 
-    def __init__(self, target: torch.Tensor, weights: LossWeights, *, mask: torch.Tensor | None = None,
-                 facenet=None, space: str = "z", lpips_model=None):
+    def __init__(self, target: torch.Tensor, weights: LossWeights, *,
+                 mask: torch.Tensor | None = None, facenet=None, space: str = "z",
+                 lpips_model=None):
         # target [N, 3, H, W]; mask [N, 1, H, W] in [0, 1] or None (all pixels count)
         self.target = target
         self.weights = weights

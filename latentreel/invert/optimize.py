@@ -157,7 +157,8 @@ def noise_penalty(noises: list[torch.Tensor]) -> torch.Tensor:
     for n in noises:
         m = n[None, None]
         while True:
-            total = total + (m * m.roll(1, -1)).mean().square() + (m * m.roll(1, -2)).mean().square()
+            total = (total + (m * m.roll(1, -1)).mean().square()
+                     + (m * m.roll(1, -2)).mean().square())
             if m.shape[-1] <= 8:
                 break
             m = torch.nn.functional.avg_pool2d(m, 2)

@@ -84,7 +84,8 @@ def _load_pulled(name: str, device: torch.device) -> Generator:
 
     path = installed_file(name)
     if path is None:
-        raise ModelError(f"model '{name}' is not downloaded yet; run: latentreel models pull {name}")
+        raise ModelError(
+            f"model '{name}' is not downloaded yet; run: latentreel models pull {name}")
     return load_network_file(path, device, name=name)
 
 
@@ -194,7 +195,8 @@ def _did_you_mean(word: str, options: list[str]) -> str:
         close[-1] + "?"
 
 
-def load_generator(name: str, device: str | torch.device = "cpu", base: Path | None = None) -> Generator:
+def load_generator(name: str, device: str | torch.device = "cpu",
+                   base: Path | None = None) -> Generator:
     """Build the generator a scene names: a registry name or a model file path.
 
     Raises:

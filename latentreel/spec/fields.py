@@ -134,7 +134,8 @@ def _validate_mapping(spec: Spec, value: Any, path, problems: Problems, base: Pa
         if name in value and value[name] is not None:
             out[name] = validate(sub, value[name], path + (name,), problems, base)
         elif sub.default is REQUIRED:
-            problems.add(path, f"missing required key '{name}'" + (f" ({sub.help})" if sub.help else ""))
+            problems.add(path, f"missing required key '{name}'"
+                         + (f" ({sub.help})" if sub.help else ""))
             out[name] = None
         else:
             out[name] = sub.default
@@ -167,7 +168,8 @@ def json_schema(spec: Spec) -> dict:
             s["required"] = required
         if spec.shorthand is not None:
             short = json_schema(spec.fields[spec.shorthand])
-            return {"description": spec.help, "oneOf": [short, s]} if spec.help else {"oneOf": [short, s]}
+            one_of = {"oneOf": [short, s]}
+            return {"description": spec.help, **one_of} if spec.help else one_of
         return s
     if spec.kind == "list":
         s.update(type="array", items=json_schema(spec.item), minItems=spec.min_items)

@@ -26,7 +26,8 @@ def parse_float_list(text: str, option: str) -> list[float]:
     try:
         values = [float(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise BadInputError(f"{option} {text!r}: write comma-separated numbers like 1,0.5,0,-1") from None
+        raise BadInputError(
+            f"{option} {text!r}: write comma-separated numbers like 1,0.5,0,-1") from None
     if not values:
         raise BadInputError(f"{option} is empty; write comma-separated numbers like 1,0.5,0,-1")
     return values
