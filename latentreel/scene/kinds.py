@@ -85,7 +85,8 @@ def _add_tuned_pivot(lf, latent: torch.Tensor, ctx: ResolveContext, source: str)
         raise LatentFileError(f"{source}: holds a tuned delta but not the photo crop it was "
                               "tuned on; write it again with `latentreel invert`")
     target = torch.from_numpy(lf.arrays["target"]).permute(2, 0, 1).float() / 127.5 - 1
-    ctx.state.pivots.append(Pivot(latent=latent, space=lf.space, target=target, delta=delta, source=source))
+    ctx.state.pivots.append(Pivot(latent=latent, space=lf.space, target=target, delta=delta,
+                                  source=source))
 
 
 def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
