@@ -108,7 +108,7 @@ def _load_model_file(path: Path, device: torch.device) -> Generator:
 
 # Model files recognised by suffix: NVIDIA network pickles (StyleGAN2 and StyleGAN3) and
 # rosinality checkpoints, all
-# read without running code from the file (see models/stylegan2/unpickle.py).
+# read without running code from the file (see models/pickles/unpickle.py).
 FILE_LOADERS: dict[str, Callable[[Path, torch.device], Generator]] = {
     ".pkl": _load_model_file,
     ".pt": _load_model_file,
