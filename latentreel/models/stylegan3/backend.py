@@ -21,7 +21,6 @@ from latentreel.models.stylegan2.backend import StyleGAN2Generator
 from latentreel.models.stylegan3.network import Generator
 
 
-
 def camera_transforms(camera: torch.Tensor) -> torch.Tensor:
     """Camera rows [N, 3] (x, y, angle in degrees) -> the input layer's inverse transforms
     [N, 3, 3] (how output coordinates map back onto the feature plane)."""
