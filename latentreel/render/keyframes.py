@@ -10,9 +10,7 @@ from latentreel.scene.kinds import KINDS, ResolveContext
 from latentreel.scene.load import resolution_order
 from latentreel.scene.model import Keyframe, Scene
 
-# default_space moved down to models.base (the scene check needs it too); kept importable here.
-__all__ = ["default_space", "resolve_keyframes", "scene_generator", "scene_space",
-           "scene_tuning"]
+__all__ = ["resolve_keyframes", "scene_generator", "scene_space", "scene_tuning"]
 
 
 def scene_space(scene: Scene, generator: Generator) -> str:
