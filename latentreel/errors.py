@@ -69,6 +69,18 @@ def quote(value: object, limit: int = 60) -> str:
     return "'" + "".join(_escape(ch) for ch in cut) + "'" + more
 
 
+def did_you_mean(word: str, options, n: int = 3) -> str:
+    """"did you mean 'a', 'b' or 'c'?" naming up to ``n`` of ``options`` close to ``word``
+    (difflib's similarity of at least 0.5), or "" when none is."""
+    from difflib import get_close_matches
+
+    close = [f"'{c}'" for c in get_close_matches(str(word), list(options), n=n, cutoff=0.5)]
+    if not close:
+        return ""
+    return "did you mean " + (", ".join(close[:-1]) + " or " if len(close) > 1 else "") + \
+        close[-1] + "?"
+
+
 def _escape(ch: str) -> str:
     if ch in "'\\":
         return "\\" + ch

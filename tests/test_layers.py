@@ -94,3 +94,12 @@ def _cycle_from(start: str) -> list[str] | None:
 def test_no_import_circle():
     circles = [c for c in map(_cycle_from, sorted(MODULES)) if c]
     assert circles == [], "; ".join(" -> ".join(c) for c in circles)
+
+
+def test_the_safe_loader_imports_no_backend():
+    """models/pickles serves StyleGAN2, StyleGAN3 and .pt files alike, so it imports none."""
+    room = "latentreel.models.pickles"
+    shared = {m: deps for m, deps in GRAPH.items() if m.startswith(room)}
+    backends = {(m, d) for m, deps in shared.items() for d in deps
+                if d.startswith("latentreel.models.") and not d.startswith(room)}
+    assert shared and backends == set()

@@ -21,7 +21,9 @@ import torch
 from typer.testing import CliRunner
 
 from latentreel.errors import ModelError
-from latentreel.models.stylegan2 import rosinality, unpickle
+from latentreel.models.pickles import standins, unpickle
+from latentreel.models.stylegan2 import load as pickle_load
+from latentreel.models.stylegan2 import rosinality
 from latentreel.models.stylegan2.backend import load_stylegan2_file
 from tests.test_stylegan2_pickle import (  # noqa: F401 - nvidia_modules is a fixture
     Persistent,
@@ -100,7 +102,7 @@ def no_build(monkeypatch):
     def refuse(cfg):
         raise AssertionError(f"the loader built a generator for {cfg}")
 
-    monkeypatch.setattr(unpickle, "empty_generator", refuse)
+    monkeypatch.setattr(pickle_load, "empty_generator", refuse)
     monkeypatch.setattr(rosinality, "empty_generator", refuse)
 
 
@@ -524,8 +526,6 @@ def test_build_cannot_change_the_loaders_own_classes_or_functions(tmp_path, nvid
                  "build-on-rebuild-defaults"):
         refused(CASES[name][0](tmp_path), "only the loader's own records take state")
     assert not hasattr(unpickle._EasyDict, "x")
-    from latentreel.models.stylegan2 import standins
-
     assert standins.rebuild_tensor.__defaults__ == (False, None, None)
 
 

@@ -19,10 +19,9 @@ import torch
 from PIL import Image
 
 from latentreel.bench.common import child_peak_rss_mb, machine_info, timed
-from latentreel.models.base import to_uint8
+from latentreel.models.base import default_space, to_uint8
 from latentreel.models.registry import load_generator
 from latentreel.device import pick_device
-from latentreel.render.keyframes import default_space
 
 BATCHES = (1, 8, 32, 64, 128)
 

@@ -118,7 +118,7 @@ def _render_figures(g, dev: torch.device, table: dict, frames: int, size: int, l
     """ENC on frames rendered beforehand, and E2E (`render_scene`) of the same frames."""
     from latentreel.bench.render import bench_encoder, bench_path, bench_scene_yaml
     from latentreel.device import default_batch_size
-    from latentreel.render.keyframes import default_space
+    from latentreel.models.base import default_space
     from latentreel.render.pipeline import RenderOptions, render_scene
     from latentreel.scene import load_scene
 

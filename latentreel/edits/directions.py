@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from difflib import get_close_matches
 from pathlib import Path
 
 import numpy as np
 
 from latentreel.cache import atomic_write, cache_dir
-from latentreel.errors import BadInputError, LatentFileError
+from latentreel.errors import BadInputError, LatentFileError, did_you_mean
 
 
 @dataclass
@@ -119,11 +118,9 @@ def step_in_space(d: Direction, space: str, shape: tuple[int, ...], where: str =
 
 def unknown_direction(name: str, known, model: str) -> str:
     """Why ``name`` is not among ``known`` directions of ``model``, with the closest names."""
-    close = [f"'{c}'" for c in get_close_matches(name, list(known), n=3, cutoff=0.5)]
-    hint = ("did you mean " + (", ".join(close[:-1]) + " or " if len(close) > 1 else "")
-            + close[-1] + "?" if close else
-            "fit one with `latentreel directions fit`" if not known else
-            f"known: {', '.join(sorted(known))}")
+    hint = (did_you_mean(name, known) or
+            ("fit one with `latentreel directions fit`" if not known else
+             f"known: {', '.join(sorted(known))}"))
     return f"no direction named '{name}' for {model}; {hint}"
 
 

@@ -21,6 +21,7 @@ import torch
 
 from latentreel.edits.directions import Direction
 from latentreel.errors import BadInputError
+from latentreel.models.base import style_space
 
 
 def ridge_direction(z: np.ndarray, y: np.ndarray, alpha: float = 1.0, holdout: float = 0.2,
@@ -38,13 +39,6 @@ def ridge_direction(z: np.ndarray, y: np.ndarray, alpha: float = 1.0, holdout: f
     r2 = 1 - ((y[test] - pred) ** 2).sum() / max(((y[test] - y[test].mean()) ** 2).sum(), 1e-12)
     return (w / np.linalg.norm(w)).astype(np.float32), {
         "r2": float(r2), "samples": int(ok.sum()), "per_unit": float(np.linalg.norm(w))}
-
-
-def default_space(generator) -> str:
-    """Where directions are found for a model: w when it has one (StyleGAN), else z."""
-    from latentreel.models.base import style_space
-
-    return style_space(generator)
 
 
 def mapped_samples(generator, z: torch.Tensor, space: str, batch: int = 1024) -> np.ndarray:
@@ -83,7 +77,7 @@ def fit_measured(generator, names, *, samples: int = 2000, seed: int = 0, facene
     """
     from latentreel.edits.attributes import sample_and_measure
 
-    space = space or default_space(generator)
+    space = space or style_space(generator)
     if space not in ("z", "w"):
         raise BadInputError(f"--space {space}: directions are fitted in z or w (a w direction "
                             "also works in w+ scenes)")

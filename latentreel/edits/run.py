@@ -35,9 +35,10 @@ def fit_attributes(g, names: list[str], *, samples: int, photo: Path | None = No
 
 
 def _photo_embedding(g, photo: Path):
-    from latentreel.faces.align import align_face, generator_template
+    from latentreel.faces.align import align_face
     from latentreel.faces.facenet import load_facenet
     from latentreel.faces.photo import load_photo
+    from latentreel.faces.template import generator_template
 
     facenet = load_facenet(device=g.device)
     crop = align_face(load_photo(photo), generator_template(g), 160, source=photo).crop
@@ -96,9 +97,10 @@ def unsupervised(g, method: str, k: int, sheets: Path | None) -> list[Direction]
 def import_direction(g, name: str, file: Path, space: str | None = None) -> Direction:
     """A .npy vector from elsewhere (e.g. an InterFaceGAN boundary), checked and stored."""
     from latentreel.edits.directions import import_vector
-    from latentreel.edits.fit import default_space, latent_sigma
+    from latentreel.edits.fit import latent_sigma
+    from latentreel.models.base import style_space
 
-    space = space or default_space(g)
+    space = space or style_space(g)
     if space not in g.latent_spaces:
         raise BadInputError(f"--space {space}: {g.name} has the spaces "
                             f"{', '.join(g.latent_spaces)}")

@@ -18,12 +18,6 @@ from PIL import Image
 from latentreel.errors import PhotoError
 from latentreel.faces.detect import MIN_FACE, detect_faces
 from latentreel.faces.photo import too_small
-from latentreel.faces.template import DETECT_SIZE, generator_template, measure_template
-
-# generator_template, measure_template and DETECT_SIZE live in template.py; kept importable
-# from here, where callers align photos.
-__all__ = ["DETECT_SIZE", "AlignedFace", "align_face", "center_crop", "coverage",
-           "generator_template", "measure_template", "similarity_transform", "warp", "warp_mask"]
 
 GREY = (128, 128, 128)  # fill outside the photo, as photo.py composites transparency
 PRESHRINK_BELOW = 0.75  # scales below this are first done by an anti-aliased resize

@@ -71,8 +71,9 @@ class PhotoInversion:
 def prepare_target(photo: Path, generator: Generator,
                    settings: InvertSettings) -> tuple[np.ndarray, np.ndarray | None]:
     """The aligned face crop [R, R, 3] uint8 (and its mask, from an alpha channel)."""
-    from latentreel.faces.align import align_face, center_crop, generator_template
+    from latentreel.faces.align import align_face, center_crop
     from latentreel.faces.photo import load_photo_with_mask
+    from latentreel.faces.template import generator_template
 
     image, mask = load_photo_with_mask(photo)
     size = generator.resolution

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-CAMERA_FIELDS = ("x", "y", "angle")
+CAMERA_FIELDS = ("x", "y", "angle")  # columns of a camera tensor [N, 3]
 STILL = (0.0, 0.0, 0.0)  # no move, no turn
 
 

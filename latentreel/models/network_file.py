@@ -25,12 +25,8 @@ def load_network_file(path: Path, device: str | torch.device = "cpu", *,
     path = Path(path)
     if path.suffix.lower() != ".pkl" or not path.is_file():
         return load_stylegan2_file(path, device, name=name, precision=precision)
-    from latentreel.models.stylegan2.unpickle import (
-        find_generator,
-        is_stylegan3,
-        load_network_pickle,
-        read_network_pickle,
-    )
+    from latentreel.models.pickles.unpickle import find_generator, is_stylegan3, read_network_pickle
+    from latentreel.models.stylegan2.load import load_network_pickle
 
     obj = read_network_pickle(path)
     if not is_stylegan3(find_generator(obj, path)):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from latentreel.errors import ModelError, quote, shown_path
+from latentreel.errors import ModelError, did_you_mean, quote, shown_path
 from latentreel.models.base import Generator
 from latentreel.models.dcgan import INSTALL_HINT as DCGAN_INSTALL
 
@@ -109,7 +109,7 @@ def _load_model_file(path: Path, device: torch.device) -> Generator:
 
 # Model files recognised by suffix: NVIDIA network pickles (StyleGAN2 and StyleGAN3) and
 # rosinality checkpoints, all
-# read without running code from the file (see models/stylegan2/unpickle.py).
+# read without running code from the file (see models/pickles/unpickle.py).
 FILE_LOADERS: dict[str, Callable[[Path, torch.device], Generator]] = {
     ".pkl": _load_model_file,
     ".pt": _load_model_file,
@@ -172,27 +172,17 @@ def _close_names(name: str) -> str:
     from latentreel.models.stylegan2.pull import models_dir
 
     pulled = [p.stem for p in models_dir().glob("*") if p.suffix in (".pkl", ".pt")]
-    close = _did_you_mean(name, list(MODELS) + pulled)
-    hint = close or f"; known models: {', '.join(MODELS)}"
+    close = did_you_mean(name, list(MODELS) + pulled)
+    hint = f"; {close}" if close else f"; known models: {', '.join(MODELS)}"
     return hint + " (`latentreel models` lists them; or give a .pkl/.pt file path)"
 
 
 def _close_files(path: Path) -> str:
     if not path.parent.is_dir():
         return ""
-    return _did_you_mean(path.name, [p.name for p in path.parent.iterdir()
+    close = did_you_mean(path.name, [p.name for p in path.parent.iterdir()
                                      if p.suffix.lower() in FILE_LOADERS])
-
-
-def _did_you_mean(word: str, options: list[str]) -> str:
-    """"; did you mean 'a', 'b' or 'c'?" for the closest options, or ""."""
-    from difflib import get_close_matches
-
-    close = [f"'{c}'" for c in get_close_matches(word, options, n=3, cutoff=0.5)]
-    if not close:
-        return ""
-    return "; did you mean " + (", ".join(close[:-1]) + " or " if len(close) > 1 else "") + \
-        close[-1] + "?"
+    return f"; {close}" if close else ""
 
 
 def load_generator(name: str, device: str | torch.device = "cpu",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+from latentreel.errors import did_you_mean
 from latentreel.spec.yamlpos import FieldPath, Located, format_path
 
 REQUIRED = object()  # sentinel: the field has no default
@@ -65,9 +65,9 @@ def describe(value: Any) -> str:
 
 def closest(word: str, options) -> str:
     """' (did you mean 'x'?)' or a list of valid options."""
-    match = get_close_matches(str(word), list(options), n=1, cutoff=0.5)
+    match = did_you_mean(word, options, n=1)
     if match:
-        return f"; did you mean '{match[0]}'?"
+        return f"; {match}"
     return f"; valid: {', '.join(sorted(options))}"
 
 

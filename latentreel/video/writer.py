@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentreel.cache import atomic_write, partial_file
 from latentreel.errors import RenderError
 
 _DONE = object()  # end-of-stream marker on the writer queue
@@ -49,40 +50,37 @@ def h264_args(*, crf: int, preset: str, width: int, height: int, src_width: int,
 
 # ---------------------------------------------------------------- atomic output files
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _cannot_write(path: Path, e: OSError) -> RenderError:
+    return RenderError(f"cannot write {path}: {e.strerror or e}; "
+                       "choose an output folder you can write to")
 
 
 def partial_path(path: Path) -> Path:
-    """Create a hidden, empty temporary file next to ``path`` (same folder, so rename works).
+    """cache.partial_file for an output the user named.
 
     Raises:
         RenderError: the folder cannot be created or written to.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}",
-                                   dir=path.parent)
+        return partial_file(path)
     except OSError as e:
-        raise RenderError(f"cannot write {path}: {e.strerror or e}; "
-                          "choose an output folder you can write to") from None
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a video is meant for sharing
-    return Path(tmp)
+        raise _cannot_write(path, e) from None
 
 
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path``; renamed onto it only if the block succeeds."""
+    """cache.atomic_write for an output the user named: ``path`` is complete or absent.
+
+    Raises:
+        RenderError: the folder cannot be created or written to.
+    """
     path = Path(path)
-    tmp = partial_path(path)
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            tmp = stack.enter_context(atomic_write(path))
+        except OSError as e:
+            raise _cannot_write(path, e) from None
         yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def run_ffmpeg(args: list[str], what: str) -> bytes:

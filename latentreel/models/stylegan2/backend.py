@@ -155,7 +155,7 @@ def load_stylegan2_file(path: Path, device: str | torch.device = "cpu", *,
     check_model_file(path)
     suffix = path.suffix.lower()
     if suffix == ".pkl":
-        from latentreel.models.stylegan2.unpickle import load_network_pickle
+        from latentreel.models.stylegan2.load import load_network_pickle
 
         net = load_network_pickle(path)
     elif suffix == ".pt":

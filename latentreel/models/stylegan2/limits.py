@@ -6,20 +6,19 @@ run before any real tensor is allocated:
 
 1. ``check_config``: every field within sane bounds (no published StyleGAN2 comes near them),
    so even the shape-only network below is cheap to make;
-2. ``check_storage_claims``: every tensor is backed by bytes the file holds (no stride-0 or
-   overlapping views that claim more elements than their storage has);
+2. ``check_storage_claims`` (models/pickles/tensors.py): every tensor is backed by bytes the
+   file holds (no stride-0 or overlapping views that claim more elements than their storage
+   has);
 3. ``check_fit`` (weights.py) with ``expected_shapes``: the network the configuration
    describes (names and shapes, computed, not built) has exactly the tensors the file
    supplies, so building the real one allocates no more than the file's own tensors justify.
 
-``check_finite`` then refuses NaN/inf weights by name.
+``check_finite`` (models/pickles/tensors.py) then refuses NaN/inf weights by name.
 """
 
 from __future__ import annotations
 
 import math
-
-import torch
 
 from latentreel.errors import quote
 from latentreel.models.stylegan2.network import StyleGAN2Config
@@ -104,35 +103,3 @@ def expected_shapes(cfg: StyleGAN2Config) -> dict[str, tuple[int, ...]]:
     for i in range(cfg.mapping_layers):
         affine(f"mapping.fc{i}", sizes[i + 1], sizes[i])
     return shapes
-
-
-def check_storage_claims(tensors: dict[str, torch.Tensor]) -> None:
-    """Every tensor's elements must exist in its storage, counted once across all tensors.
-
-    Raises:
-        ValueError: a view claiming more elements than its storage holds (stride-0 or
-            overlapping views), or tensors sharing storages to claim more than the file has.
-    """
-    held: dict[tuple[int, int], int] = {}
-    claimed = 0
-    for name, t in tensors.items():
-        storage = t.untyped_storage()
-        elements = storage.nbytes() // max(t.element_size(), 1)
-        if t.numel() > elements:
-            raise ValueError(f"tensor {quote(name)} claims {t.numel()} elements from a storage "
-                             f"of {elements} (a stride-0 or overlapping view)")
-        held[(storage.data_ptr(), storage.nbytes())] = storage.nbytes()
-        claimed += t.numel() * t.element_size()
-    if claimed > sum(held.values()):
-        raise ValueError(f"tensors claim {claimed} bytes from storages holding "
-                         f"{sum(held.values())} (views sharing one storage)")
-
-
-def check_finite(tensors: dict[str, torch.Tensor]) -> None:
-    """Raises ValueError naming the first floating-point tensor that holds NaN or inf."""
-    for name, t in tensors.items():
-        # A sum is NaN or inf whenever an element is (and a sum is ~20x cheaper than an
-        # elementwise test); only a sum that overflowed needs the exact test to confirm.
-        if t.is_floating_point() and not bool(torch.isfinite(t.sum())) and \
-                not bool(torch.isfinite(t).all()):
-            raise ValueError(f"tensor {quote(name)} holds NaN or infinite values")

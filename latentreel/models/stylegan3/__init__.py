@@ -1,6 +1,6 @@
 """StyleGAN3 backend (Karras et al. 2021, "Alias-Free Generative Adversarial Networks"): a
 clean-room PyTorch generator for configs T and R, read from NVIDIA's network pickles through
-the StyleGAN2 backend's allow-listed unpickler, with a per-frame camera on its input layer.
+the allow-listed unpickler in models/pickles/, with a per-frame camera on its input layer.
 
 Modules: filters (windowed-sinc/jinc design, filtered leaky ReLU), network (the generator),
 kwargs (recorded constructor arguments -> config), backend (the Generator protocol, loading,

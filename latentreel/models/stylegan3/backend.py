@@ -20,8 +20,6 @@ import torch
 from latentreel.models.stylegan2.backend import StyleGAN2Generator
 from latentreel.models.stylegan3.network import Generator
 
-CAMERA_FIELDS = ("x", "y", "angle")  # columns of a camera tensor [N, 3]
-
 
 def camera_transforms(camera: torch.Tensor) -> torch.Tensor:
     """Camera rows [N, 3] (x, y, angle in degrees) -> the input layer's inverse transforms

@@ -1,4 +1,4 @@
-"""A StyleGAN3 generator from an unpickled NVIDIA network record (see stylegan2/unpickle.py:
+"""A StyleGAN3 generator from an unpickled NVIDIA network record (see pickles/unpickle.py:
 the file has already been read with the allow-list, and nothing in it ran)."""
 
 from __future__ import annotations
@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from latentreel.errors import ModelError
-from latentreel.models.stylegan2.limits import check_finite, check_storage_claims
-from latentreel.models.stylegan2.unpickle import _BadContent, PersistentRecord, record_tensors
+from latentreel.models.pickles.standins import BadContent
+from latentreel.models.pickles.tensors import check_finite, check_storage_claims
+from latentreel.models.pickles.unpickle import PersistentRecord, record_tensors
 from latentreel.models.stylegan2.weights import assign_tensors, estimate_w_avg
 from latentreel.models.stylegan3.kwargs import config_from_init
 from latentreel.models.stylegan3.network import Generator, StyleGAN3Config, plan_layers
@@ -52,7 +53,7 @@ def network_from_record(record: PersistentRecord, path: Path) -> Generator:
         tensors = record_tensors(record)
         check_storage_claims(tensors)  # views must be backed by the file's own bytes
         check_finite(tensors)
-    except (ValueError, TypeError, AttributeError, _BadContent) as e:
+    except (ValueError, TypeError, AttributeError, BadContent) as e:
         raise ModelError(f"{path}: unsupported StyleGAN3 network: {e}") from None
     # A configuration needing more weights than the file holds is refused before it is built:
     # a few hundred bytes must not make the loader allocate gigabytes.

@@ -1,4 +1,4 @@
-"""Read NVIDIA's StyleGAN2 network pickles without running any code they carry.
+"""Read NVIDIA's network pickles (StyleGAN2, StyleGAN3) without running code they carry.
 
 Format (stylegan2-ada-pytorch and stylegan3): a pickled dict with ``G``, ``D``, ``G_ema`` and
 ``augment_pipe`` (sometimes more). Each network is a ``torch_utils.persistence`` object: it
@@ -15,9 +15,9 @@ resolves only an explicit allow-list of globals, each mapped to plain data or to
 function or record that checks its arguments (standins.py). The persistence
 reconstructor becomes an inert ``PersistentRecord``; tensors are rebuilt by torch's own
 functions from storages that torch loads with ``weights_only=True``. Anything else a file asks
-for stops the load before anything runs. Our own generator is then built from G_ema's recorded
-init kwargs, once limits.py has bounded them and matched them against the tensors the file
-holds, and its tensors are copied in by name.
+for stops the load before anything runs. ``find_generator`` then picks G_ema's record and
+``record_tensors`` its tensors; each backend builds its own generator from them
+(stylegan2/load.py, stylegan3/load.py).
 """
 
 from __future__ import annotations
@@ -31,30 +31,15 @@ from pathlib import Path
 import torch
 
 from latentreel.errors import ModelError, quote, shown_path
-from latentreel.models.stylegan2 import standins
-from latentreel.models.stylegan2.kwargs import config_from_init
-from latentreel.models.stylegan2.limits import (
-    check_finite,
-    check_storage_claims,
-    expected_shapes,
-)
-from latentreel.models.stylegan2.network import Generator
-from latentreel.models.stylegan2.prescan import (
+from latentreel.models.pickles import standins
+from latentreel.models.pickles.prescan import (
     PickleMalformed,
     PickleRefused,
     PickleTruncated,
     ScanPolicy,
     scan_pickle,
 )
-from latentreel.models.stylegan2.weights import (
-    assign_tensors,
-    check_fit,
-    empty_generator,
-    estimate_w_avg,
-)
-
-_Refused = PickleRefused  # the pickle asked for a global outside the allow-list
-_BadContent = standins.BadContent  # well-formed, but something a network file never holds
+from latentreel.models.pickles.standins import BadContent
 
 
 @dataclass
@@ -66,7 +51,7 @@ class PersistentRecord:
     module_src_chars: int  # length of the source it carried (never executed)
 
     def __setstate__(self, state):  # a well-formed file never BUILDs a record
-        raise _BadContent("a persistent record with extra state")
+        raise BadContent("a persistent record with extra state")
 
 
 class _EasyDict(dict):
@@ -74,18 +59,18 @@ class _EasyDict(dict):
 
     def __setstate__(self, state):  # older pickles BUILD it with its empty __dict__
         if state:
-            raise _BadContent("an EasyDict with attribute state")
+            raise BadContent("an EasyDict with attribute state")
 
 
 def _record_from_meta(meta) -> PersistentRecord:
     if not isinstance(meta, dict) or not isinstance(meta.get("class_name"), str):
-        raise _BadContent("a persistent object without a class name")
+        raise BadContent("a persistent object without a class name")
     if meta.get("type", "class") != "class":
-        raise _BadContent(f"a persistent object of type {quote(meta.get('type'))}")
+        raise BadContent(f"a persistent object of type {quote(meta.get('type'))}")
     state = meta.get("state")
     state = {} if state is None else state
     if not isinstance(state, dict):
-        raise _BadContent(f"{quote(meta['class_name'])} with a non-dict state")
+        raise BadContent(f"{quote(meta['class_name'])} with a non-dict state")
     source = meta.get("module_src")
     return PersistentRecord(meta["class_name"], dict(state),
                             len(source) if isinstance(source, str) else 0)
@@ -93,7 +78,7 @@ def _record_from_meta(meta) -> PersistentRecord:
 
 _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")  # numpy 1.x, 2.x
 
-# Every global a StyleGAN2 pickle may name, mapped to what it becomes here. Each value is
+# Every global a network pickle may name, mapped to what it becomes here. Each value is
 # either plain data (OrderedDict, set, frozenset, torch.Size) or a loader-owned function or
 # record that checks its arguments: never a callable that allocates what a file asks for.
 ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
@@ -123,17 +108,18 @@ STATEFUL_GLOBALS: frozenset[tuple[str, str]] = frozenset({
     *((mod, "_reconstruct") for mod in _NUMPY_MODULES),
 })
 
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Resolves only ALLOWED_GLOBALS; refuses persistent ids (torch.save's zip format)."""
 
     def find_class(self, module: str, name: str):
         found = ALLOWED_GLOBALS.get((module, name))
         if found is None:
-            raise _Refused(f"{module}.{name}")
+            raise PickleRefused(f"{module}.{name}")
         return found
 
     def persistent_load(self, pid):
-        raise _BadContent("a persistent id (a torch.save checkpoint? give it a .pt suffix)")
+        raise BadContent("a persistent id (a torch.save checkpoint? give it a .pt suffix)")
 
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -142,7 +128,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 def _prescan(f, size: int) -> None:
     """Refuse hostile streams before unpickling (see prescan.py); ``f`` is rewound."""
     if f.read(4) == _ZIP_MAGIC:
-        raise _BadContent("a zip archive: a torch.save checkpoint, not an NVIDIA network "
+        raise BadContent("a zip archive: a torch.save checkpoint, not an NVIDIA network "
                           "pickle; if it is a rosinality checkpoint, give it a .pt suffix")
     f.seek(0)
     scan_pickle(f, size, ScanPolicy(allowed=ALLOWED_GLOBALS, stateful=STATEFUL_GLOBALS))
@@ -160,14 +146,14 @@ def read_network_pickle(path: Path) -> object:
         with open(path, "rb") as f:
             _prescan(f, os.fstat(f.fileno()).st_size)
             return RestrictedUnpickler(f).load()
-    except _Refused as e:
+    except PickleRefused as e:
         hint = ""
         if e.name.startswith("dnnlib.tflib"):
             hint = " (a TensorFlow-era StyleGAN pickle: use the PyTorch release of the network)"
         raise ModelError(f"refusing to load {where}: it asks for {quote(e.name, 100)}"
                          f"{e.context}{hint}; latentreel never runs code from a model file"
                          ) from None
-    except _BadContent as e:
+    except BadContent as e:
         raise ModelError(f"{where}: not a StyleGAN2 network pickle: it holds {e}") from None
     except PickleTruncated:
         raise ModelError(f"{where}: the file is truncated (an interrupted download?); "
@@ -244,16 +230,16 @@ def record_tensors(record: PersistentRecord, prefix: str = "") -> dict[str, torc
     while todo:
         rec, pre, depth = todo.pop()
         if id(rec) in seen:
-            raise _BadContent(f"module {quote(pre.rstrip('.'))} reached twice in the tree")
+            raise BadContent(f"module {quote(pre.rstrip('.'))} reached twice in the tree")
         if depth > MAX_MODULE_DEPTH:
-            raise _BadContent(f"modules nested more than {MAX_MODULE_DEPTH} deep")
+            raise BadContent(f"modules nested more than {MAX_MODULE_DEPTH} deep")
         seen.add(id(rec))
         for group in ("_parameters", "_buffers"):
             for name, t in _group(rec, group, pre):
                 if t is None:
                     continue
                 if not isinstance(t, torch.Tensor):
-                    raise _BadContent(f"{quote(pre + str(name))} that is {_describe(t)}, "
+                    raise BadContent(f"{quote(pre + str(name))} that is {_describe(t)}, "
                                       "not a tensor")
                 out[pre + name] = t
         children = []
@@ -261,11 +247,11 @@ def record_tensors(record: PersistentRecord, prefix: str = "") -> dict[str, torc
             if child is None:
                 continue
             if not isinstance(child, PersistentRecord):
-                raise _BadContent(f"module {quote(pre + str(name))} that is {_describe(child)}")
+                raise BadContent(f"module {quote(pre + str(name))} that is {_describe(child)}")
             children.append((child, f"{pre}{name}.", depth + 1))
         todo.extend(reversed(children))
         if len(out) > MAX_TENSORS:
-            raise _BadContent(f"more than {MAX_TENSORS} tensors")
+            raise BadContent(f"more than {MAX_TENSORS} tensors")
     return out
 
 
@@ -275,47 +261,8 @@ def _group(record: PersistentRecord, group: str, prefix: str) -> list:
     if items is None:
         return []
     if not isinstance(items, dict):
-        raise _BadContent(f"{quote(prefix + group)} that is {_describe(items)}, not a dict")
+        raise BadContent(f"{quote(prefix + group)} that is {_describe(items)}, not a dict")
     bad = next((k for k in items if not isinstance(k, str)), None)
     if bad is not None:
-        raise _BadContent(f"a {group} name that is {_describe(bad)}")
+        raise BadContent(f"a {group} name that is {_describe(bad)}")
     return list(items.items())
-
-
-def load_network_pickle(path: Path, obj: object = None) -> Generator:
-    """Build our StyleGAN2 generator from an NVIDIA network pickle, safely.
-
-    ``obj``: the file as read_network_pickle returned it, if the caller has read it already
-    (models.network_file does, to tell StyleGAN2 from StyleGAN3).
-
-    Raises:
-        ModelError: refused globals, unreadable file, unsupported or mismatching network.
-    """
-    where = shown_path(path)
-    # 1. Pre-scan and unpickle with the allow-list; find G_ema.
-    obj = read_network_pickle(path) if obj is None else obj
-    record = find_generator(obj, path)
-    if is_stylegan3(record):
-        raise ModelError(f"{where}: this is a StyleGAN3 (alias-free) generator; load it with "
-                         "latentreel.models.network_file.load_network_file")
-    try:
-        # 2. Its tensors, and our architecture from its recorded constructor arguments.
-        tensors = record_tensors(record)
-        cfg = config_from_init(record.state.get("_init_args", ()),
-                               record.state.get("_init_kwargs", {}))
-        # 3. Before allocating anything: the tensors are backed by the file's bytes, and the
-        #    network the configuration describes has exactly these tensors.
-        check_storage_claims(tensors)
-        shapes = expected_shapes(cfg)
-    except (ValueError, TypeError, AttributeError, _BadContent) as e:
-        raise ModelError(f"{where}: unsupported StyleGAN2 network: {e}") from None
-    check_fit(shapes, tensors, where)
-    try:
-        check_finite(tensors)
-    except ValueError as e:
-        raise ModelError(f"{where}: G_ema's {e}; the file is damaged") from None
-    # 4. Build it and copy its tensors in by name.
-    net = empty_generator(cfg)
-    if assign_tensors(net, tensors, where):
-        net.mapping.w_avg.copy_(estimate_w_avg(net))
-    return net

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from latentreel.errors import quote
-from latentreel.models.stylegan2.prescan import (
+from latentreel.models.pickles.prescan import (
     PickleMalformed,
     PickleRefused,
     ScanPolicy,
