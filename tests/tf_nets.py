@@ -144,3 +144,22 @@ def write_tf_pickle(path, kw: dict, seed: int = 0, **options):
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+# Parity configs (tests/test_tf_parity.py, tests/data/tf_parity/make_reference.py): static
+# kwargs as TensorFlow training records them, and how the snapshot is written.
+CONFIGS = {
+    "tf32_map2": ({"resolution": 32, "num_channels": 3, "label_size": 0, "latent_size": 32,
+                   "dlatent_size": 32, "mapping_layers": 2, "fmap_base": 128, "fmap_max": 32,
+                   "architecture": "skip"},
+                  {"seed": 1, "version": 5, "lod": False}),
+    "tf64_map8": ({"resolution": 64, "num_channels": 3, "label_size": 0, "latent_size": 48,
+                   "dlatent_size": 40, "mapping_layers": 8, "mapping_fmaps": 24,
+                   "fmap_base": 512, "fmap_max": 32, "truncation_psi": 0.5,
+                   "style_mixing_prob": 0.9},
+                  {"seed": 2, "version": 4, "lod": True}),
+    "tf32_orig": ({"resolution": 32, "num_channels": 3, "latent_size": 32, "dlatent_size": 32,
+                   "mapping_layers": 8, "fmap_base": 256, "fmap_max": 16, "architecture": "orig",
+                   "conv_clamp": 2.0},
+                  {"seed": 3, "version": 5, "lod": False}),
+}
