@@ -114,8 +114,9 @@ def _variables(value) -> list[tuple[str, NumpyArray]]:
 
 
 def is_tf_pickle(obj: object) -> bool:
-    """A TensorFlow-era snapshot: a tuple holding TensorFlow networks."""
-    return isinstance(obj, tuple) and any(isinstance(n, TFNetworkRecord) for n in obj)
+    """A TensorFlow-era snapshot: a TensorFlow network, or a tuple holding them."""
+    return isinstance(obj, TFNetworkRecord) or (
+        isinstance(obj, tuple) and any(isinstance(n, TFNetworkRecord) for n in obj))
 
 
 def find_tf_generator(obj: object, path: Path) -> TFNetworkRecord:
