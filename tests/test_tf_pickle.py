@@ -15,7 +15,7 @@ from latentreel.errors import ModelError
 from latentreel.models.stylegan2 import tf_load
 from latentreel.models.stylegan2.backend import load_stylegan2_file
 from tests import tf_nets
-from tests.tf_nets import CONFIGS, Network, tf_modules, tf_snapshot, write_tf_pickle
+from tests.tf_nets import CONFIGS, tf_modules, tf_snapshot, write_tf_pickle
 
 KW, _ = CONFIGS["tf32_map2"]
 
