@@ -40,7 +40,7 @@ def _number(kw: dict, key: str, default, kinds):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, kinds):
-        raise ValueError(f"static kwarg {key}={quote(value)} is not "  # noqa: TRY004 - bad file content
+        raise ValueError(f"static kwarg {key}={quote(value)} is not "  # noqa: TRY004
                          f"{'an int' if kinds is int else 'a number'}")
     return value
 
@@ -77,7 +77,7 @@ def config_from_tf_kwargs(kw: dict) -> StyleGAN2Config:
                          f"{MAX_FILTER_TAPS} numbers")
     use_noise = kw.get("use_noise", True)
     if not isinstance(use_noise, (bool, int)):
-        raise ValueError(f"static kwarg use_noise={quote(use_noise)} is not a bool")  # noqa: TRY004 - bad file content
+        raise ValueError(f"static kwarg use_noise={quote(use_noise)} is not a bool")  # noqa: TRY004
     beta = nums["w_avg_beta"]
     cfg = StyleGAN2Config(
         img_resolution=ints["resolution"], z_dim=ints["latent_size"],
