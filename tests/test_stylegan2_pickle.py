@@ -209,10 +209,10 @@ def test_hostile_storage_bytes_are_refused(tmp_path, nvidia_modules):
     assert not marker.exists()
 
 
-def test_tensorflow_pickles_get_a_hint(tmp_path):
+def test_a_lone_tensorflow_network_is_not_a_snapshot(tmp_path):
     body = b"\x80\x02cdnnlib.tflib.network\nNetwork\nq\x00)\x81q\x01."
     (tmp_path / "tf.pkl").write_bytes(body)
-    with pytest.raises(ModelError, match="dnnlib.tflib.network.Network' .*TensorFlow"):
+    with pytest.raises(ModelError, match=r"TensorFlow-era pickle, but not the \(G, D, Gs\)"):
         load_stylegan2_file(tmp_path / "tf.pkl", "cpu")
 
 

@@ -64,3 +64,18 @@ def pull(
         resumed = f", resumed after {result.resumed_from} bytes" if result.resumed_from else ""
         typer.echo(f"{name}: downloaded {result.downloaded} bytes to {result.path}{resumed}")
     typer.echo(f"sha256 {result.sha256}")
+
+
+@models_app.command("convert")
+def convert(
+    src: str = typer.Argument(..., help="A StyleGAN2 file: TensorFlow- or PyTorch-era .pkl, or "
+                                        "a rosinality .pt."),
+    out: str = typer.Option(..., "-o", "--output", help="Where to write the converted .pkl."),
+) -> None:
+    """Convert a StyleGAN2 network once into a code-free PyTorch-era pickle."""
+    from pathlib import Path
+
+    from latentreel.models.stylegan2.convert import convert_network_file
+
+    net = convert_network_file(Path(src), Path(out))
+    typer.echo(f"{out}: StyleGAN2 generator, {net.img_resolution} px, written")

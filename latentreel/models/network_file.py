@@ -1,5 +1,6 @@
 """A model file -> the backend for what it holds: NVIDIA network pickles (StyleGAN2 or
-StyleGAN3, told apart by their records, read once with the allow-listed unpickler) and
+StyleGAN3, told apart by their records, read once with the allow-listed unpickler; TensorFlow-era
+StyleGAN2 pickles too) and
 rosinality StyleGAN2 checkpoints.
 
 This sits above both backends so that neither imports the other.
@@ -25,11 +26,12 @@ def load_network_file(path: Path, device: str | torch.device = "cpu", *,
     path = Path(path)
     if path.suffix.lower() != ".pkl" or not path.is_file():
         return load_stylegan2_file(path, device, name=name, precision=precision)
+    from latentreel.models.pickles.tfnetwork import is_tf_pickle
     from latentreel.models.pickles.unpickle import find_generator, is_stylegan3, read_network_pickle
     from latentreel.models.stylegan2.load import load_network_pickle
 
     obj = read_network_pickle(path)
-    if not is_stylegan3(find_generator(obj, path)):
+    if is_tf_pickle(obj) or not is_stylegan3(find_generator(obj, path)):
         net = load_network_pickle(path, obj)
         return StyleGAN2Generator(net, device, name=name or path.stem, precision=precision)
     from latentreel.models.stylegan3.backend import StyleGAN3Generator

@@ -40,6 +40,8 @@ from latentreel.models.pickles.prescan import (
     scan_pickle,
 )
 from latentreel.models.pickles.standins import BadContent
+from latentreel.models.pickles.tfnetwork import GLOBAL as TF_NETWORK
+from latentreel.models.pickles.tfnetwork import TFNetworkRecord
 
 
 @dataclass
@@ -97,6 +99,7 @@ ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
     **{(mod, "scalar"): standins.numpy_scalar for mod in _NUMPY_MODULES},
     ("numpy", "ndarray"): standins.NumpyArrayType,
     ("numpy", "dtype"): standins.NumpyDtype,
+    TF_NETWORK: TFNetworkRecord,  # TensorFlow-era snapshots: state kept as data (tfnetwork.py)
 }
 
 # The allowed globals whose results may then receive BUILD state: only the loader's own
@@ -105,6 +108,7 @@ ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
 STATEFUL_GLOBALS: frozenset[tuple[str, str]] = frozenset({
     ("dnnlib.util", "EasyDict"),
     ("numpy", "dtype"),
+    TF_NETWORK,
     *((mod, "_reconstruct") for mod in _NUMPY_MODULES),
 })
 
@@ -149,7 +153,7 @@ def read_network_pickle(path: Path) -> object:
     except PickleRefused as e:
         hint = ""
         if e.name.startswith("dnnlib.tflib"):
-            hint = " (a TensorFlow-era StyleGAN pickle: use the PyTorch release of the network)"
+            hint = " (a TensorFlow-era pickle holds only dnnlib.tflib.network.Network objects)"
         raise ModelError(f"refusing to load {where}: it asks for {quote(e.name, 100)}"
                          f"{e.context}{hint}; latentreel never runs code from a model file"
                          ) from None

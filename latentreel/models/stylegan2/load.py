@@ -1,4 +1,5 @@
-"""A StyleGAN2 generator from an NVIDIA network pickle, read with the allow-listed unpickler
+"""A StyleGAN2 generator from an NVIDIA network pickle (PyTorch-era; TensorFlow-era ones go to
+tf_load.py), read with the allow-listed unpickler
 (models/pickles/unpickle.py: nothing in the file runs). Our own generator is built from G_ema's
 recorded init kwargs, once limits.py has bounded them and matched them against the tensors the
 file holds, and its tensors are copied in by name."""
@@ -10,6 +11,7 @@ from pathlib import Path
 from latentreel.errors import ModelError, shown_path
 from latentreel.models.pickles.standins import BadContent
 from latentreel.models.pickles.tensors import check_finite, check_storage_claims
+from latentreel.models.pickles.tfnetwork import is_tf_pickle
 from latentreel.models.pickles.unpickle import (
     find_generator,
     is_stylegan3,
@@ -19,6 +21,7 @@ from latentreel.models.pickles.unpickle import (
 from latentreel.models.stylegan2.kwargs import config_from_init
 from latentreel.models.stylegan2.limits import expected_shapes
 from latentreel.models.stylegan2.network import Generator
+from latentreel.models.stylegan2.tf_load import load_tf_generator
 from latentreel.models.stylegan2.weights import (
     assign_tensors,
     check_fit,
@@ -39,6 +42,8 @@ def load_network_pickle(path: Path, obj: object = None) -> Generator:
     where = shown_path(path)
     # 1. Pre-scan and unpickle with the allow-list; find G_ema.
     obj = read_network_pickle(path) if obj is None else obj
+    if is_tf_pickle(obj):  # TensorFlow-era (G, D, Gs): its own layout and kwargs
+        return load_tf_generator(obj, path)
     record = find_generator(obj, path)
     if is_stylegan3(record):
         raise ModelError(f"{where}: this is a StyleGAN3 (alias-free) generator; load it with "
