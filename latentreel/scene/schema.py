@@ -50,11 +50,11 @@ def transition_spec(with_defaults: bool) -> Spec:
                           help="StyleGAN3: whole camera turns on the way (1: a full spin)"),
             "sweep": Spec("mapping", help="push along a direction during the transition",
                           fields={
-                              "direction": Spec("string", default=REQUIRED,
+                              "direction": Spec("string", default=REQUIRED, os_name=True,
                                                 help="a direction from `latentreel directions list`"),
                               "from": Spec("number", default=-3.0, min=-20, max=20),
                               "to": Spec("number", default=3.0, min=-20, max=20),
-                              "keep": Spec("list", item=Spec("string"), default=None,
+                              "keep": Spec("list", item=Spec("string", os_name=True), default=None,
                                            help="directions to hold still"),
                           }),
         },
@@ -119,7 +119,8 @@ def scene_spec() -> Spec:
         "mapping",
         help="a latentreel scene: keyframes in a generator's latent space and moves between them",
         fields={
-            "model": Spec("string", help="registry name or .pkl/.pt file", default=DEFAULT_MODEL),
+            "model": Spec("string", help="registry name or .pkl/.pt file", default=DEFAULT_MODEL,
+                          os_name=True),
             "space": Spec("enum", choices=SPACES, help="latent space to move in (default: w+ on StyleGAN models, z on the DCGAN)"),
             "seed": Spec("int", help="seeds everything random in the scene", default=0,
                          min=0, max=2**32 - 1),
