@@ -8,14 +8,16 @@ import typer
 
 from latentreel.cli.app import app
 from latentreel.cli.bench import bench_app
+from latentreel.cli.options import DEVICE_HELP, QUIET_HELP, checked_name
 
 
 @app.command()
 def analyze(
     scene: Path = typer.Argument(..., help="The scene YAML file."),
-    out: Path = typer.Option(None, "-o", "--out", help="Folder for plots and analysis.json."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    out: Path = typer.Option(None, "-o", "--out", callback=checked_name,
+                             help="Folder for plots and analysis.json."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """FaceNet distance matrix, per-frame change, transitions, feedback chains: PNGs + JSON."""
     from latentreel.analysis.identity import analyze_scene
@@ -50,7 +52,7 @@ def play(
     size: int = typer.Option(None, min=16, max=4096, help="Window size (default: output size)."),
     frames: int = typer.Option(None, "--frames", min=1, help="Stop after this many frames."),
     screenshot: Path = typer.Option(None, help="Save the last frame shown as a PNG."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     upscale: str = typer.Option(None, help="Override output.upscale: none | lanczos | an "
                                 "upscaler from `latentreel models`."),
 ) -> None:

@@ -30,3 +30,20 @@ def parse_float_list(text: str, option: str) -> list[float]:
     if not values:
         raise BadInputError(f"{option} is empty; write comma-separated numbers like 1,0.5,0,-1")
     return values
+
+
+def checked_name(value):
+    """A typer callback for -o/--out: a name the OS refuses (too long, NUL bytes) is bad input
+    here, in one line, rather than an OSError once the work is done."""
+    from latentreel.errors import quote
+    from latentreel.osnames import name_problem
+
+    problem = None if value is None else name_problem(str(value))
+    if problem:
+        raise BadInputError(f"-o/--out {quote(str(value))} {problem}")
+    return value
+
+
+# Help shared by every command that has the option, so each reads the same way.
+DEVICE_HELP = "Where to compute: auto (a GPU when there is one), cpu, cuda or mps."
+QUIET_HELP = "No progress bars (only the closing line and errors)."

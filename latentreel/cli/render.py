@@ -8,14 +8,15 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
-from latentreel.render.device import DEVICES
+from latentreel.cli.options import DEVICE_HELP, QUIET_HELP, checked_name
 
 
 @app.command()
 def render(
     scene: Path = typer.Argument(..., help="The scene YAML file."),
-    out: Path = typer.Option(None, "-o", "--out", help="Output MP4 (default: the scene's)."),
-    device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
+    out: str = typer.Option(None, "-o", "--out", help="Output MP4 (default: the scene's); "
+                            "a folder keeps the scene's file name."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Frames per generator call."),
     fps: int = typer.Option(None, "--fps", min=1, max=240, help="Override output fps."),
     size: int = typer.Option(None, "--size", min=16, max=4096, help="Override output size."),
@@ -23,7 +24,7 @@ def render(
                                  "(no learned upscaler unless --upscale)."),
     precision: str = typer.Option("fp32", help="fp32 | bf16 | fp16: lower is faster where "
                                   "the hardware supports it, a few pixel levels off."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     segment_seconds: float = typer.Option(None, "--segment-seconds", min=0.1,
                                           help="Write complete segments of this length "
                                           "(--resume alone keeps the interrupted one's)."),
@@ -96,11 +97,12 @@ def schema() -> None:
 @app.command()
 def sample(
     seeds: str = typer.Option("0-15", help="Seeds: numbers and ranges, e.g. 0-15,42."),
-    out: Path = typer.Option(Path("seeds.png"), "-o", "--out", help="Contact sheet PNG."),
+    out: Path = typer.Option(Path("seeds.png"), "-o", "--out", callback=checked_name,
+                             help="Contact sheet PNG."),
     model: str = typer.Option("dcgan-digiface", help="Model name or file."),
     truncation: float = typer.Option(1.0, min=-3, max=3, help="psi towards the average face."),
     cell: int = typer.Option(128, min=32, max=1024, help="Cell size in pixels."),
-    device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     upscale: str = typer.Option(None, help="A learned upscaler from `latentreel models`, run "
                                 "towards the cell size."),
 ) -> None:
@@ -116,7 +118,8 @@ def sample(
 @app.command()
 def strip(
     video: Path = typer.Argument(..., help="An MP4 to sample."),
-    out: Path = typer.Option(Path("strip.png"), "-o", "--out", help="PNG to write."),
+    out: Path = typer.Option(Path("strip.png"), "-o", "--out", callback=checked_name,
+                             help="PNG to write."),
     frames: int = typer.Option(8, min=1, max=64, help="How many evenly spaced frames."),
     cell: int = typer.Option(96, min=16, max=512, help="Height of each frame in pixels."),
 ) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from latentreel.cache import atomic_write, cache_dir
-from latentreel.errors import BadInputError, LatentFileError
+from latentreel.errors import BadInputError, LatentFileError, quote
 
 
 @dataclass
@@ -83,14 +83,26 @@ class DirectionStore:
         prefix = f"{where}: " if where else ""
         raise BadInputError(prefix + unknown_direction(name, self.directions, self.model))
 
-    def rename(self, old: str, new: str) -> None:
+    def rename(self, old: str, new: str, *, force: bool = False) -> None:
+        """Call ``old`` ``new``; an existing ``new`` is replaced only with ``force``."""
         d = self.get(old)
-        if new in self.directions and new != old:
-            raise BadInputError(f"a direction named '{new}' already exists for {self.model}; "
-                                "pick another name")
+        if new != old:
+            self.check_free(new, force=force)
         del self.directions[old]
         d.name = new
         self.directions[new] = d
+
+    def check_free(self, name: str, *, force: bool = False) -> None:
+        """The one rule for commands that name a direction (``name``, ``import``): an existing
+        direction is replaced only when asked to (``--force``), never silently.
+
+        Raises:
+            BadInputError: ``name`` is taken and ``force`` is false.
+        """
+        if name in self.directions and not force:
+            raise BadInputError(f"a direction named {quote(name)} already exists for "
+                                f"{self.model}; pick another name, or add --force to "
+                                "replace it")
 
     def summary(self) -> list[dict]:
         return [{"name": d.name, "source": d.source, "space": d.space, **d.stats}

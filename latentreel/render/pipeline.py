@@ -21,6 +21,7 @@ from latentreel.models.registry import load_generator
 from latentreel.render.device import autocast_dtype, default_batch_size, pick_device
 from latentreel.render.frames import encoder_cpu_share, iter_frame_batches
 from latentreel.render.keyframes import resolve_keyframes, scene_space, scene_tuning
+from latentreel.render.outpath import settle_output_path
 from latentreel.render.schedule import build_path
 from latentreel.scene.model import Keyframe, Output, Scene
 from latentreel.upscale.runtime import rewrap, with_upscaler
@@ -28,7 +29,7 @@ from latentreel.upscale.runtime import rewrap, with_upscaler
 
 @dataclass(frozen=True)
 class RenderOptions:
-    out: Path | None = None  # override the scene's output.path
+    out: Path | str | None = None  # override output.path; a folder (or 'dir/') keeps its name
     device: str = "auto"  # auto | cpu | cuda | mps
     batch_size: int | None = None  # frames per generator call (default: by device)
     fps: int | None = None  # override output.fps
@@ -206,9 +207,9 @@ def _output_settings(scene: Scene, options: RenderOptions):
                                  ("upscale", options.upscale)) if v}
     if options.upscale_smooth is not None:
         changes["upscale_smooth"] = options.upscale_smooth
-    if options.out is not None:
-        changes["path"] = Path(options.out)
-    return replace(output, **changes)
+    output = replace(output, **changes)
+    # Checked now, before minutes of inversion: a folder, a bad place, one of the inputs.
+    return replace(output, path=settle_output_path(options.out, output.path, scene))
 
 
 def write_path_video(generator, path: LatentPath, output, space: str, *, batch_size: int,

@@ -45,6 +45,8 @@ class Spec:
     item: Spec | None = None  # for list
     must_exist: bool = False  # for path: the file must exist (relative to the scene)
     check: Callable[[Path], str | None] | None = None  # for path: the problem with the file
+    name_check: Callable[[Path], str | None] | None = None  # for path: the problem with its
+    # name, whether or not the file exists yet (an output's suffix)
     min_items: int = 0  # for list
     os_name: bool = False  # for string: the value names a file (model, direction): the OS
     # must accept it as a name (paths always must)
@@ -133,6 +135,7 @@ def _validate_scalar(spec: Spec, value: Any, path, problems: Problems, base: Pat
             )
             return None
         problem = spec.check(resolved) if spec.check and resolved.is_file() else None
+        problem = problem or (spec.name_check(resolved) if spec.name_check else None)
         if problem:
             problems.add(path, problem)
             return None

@@ -8,6 +8,7 @@ from latentreel.models.registry import DEFAULT_MODEL
 from latentreel.scene.fields import REQUIRED, Spec
 from latentreel.scene.kinds import KINDS
 from latentreel.upscale.registry import CHOICES as UPSCALERS
+from latentreel.video.formats import suffix_problem
 
 SPACES = ("z", "w", "w+")
 TIMINGS = ("uniform", "perceptual")
@@ -66,7 +67,8 @@ OUTPUT = Spec(
     help="where and how to write the video",
     default=None,
     fields={
-        "path": Spec("path", help="the MP4 to write, relative to the scene file", default=None),
+        "path": Spec("path", help="the MP4 to write, relative to the scene file", default=None,
+                     name_check=suffix_problem),
         "fps": Spec("int", help="frames per second", default=30, min=1, max=240),
         "size": Spec("int", help="width and height in pixels", default=512, min=16, max=4096),
         "crf": Spec("int", help="x264 quality, 0 (lossless) to 51; 18 looks lossless",
