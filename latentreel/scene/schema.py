@@ -8,6 +8,7 @@ from latentreel.models.registry import DEFAULT_MODEL
 from latentreel.scene.fields import REQUIRED, Spec
 from latentreel.scene.kinds import KINDS
 from latentreel.upscale.registry import CHOICES as UPSCALERS
+from latentreel.video.audio import audio_problem
 from latentreel.video.formats import suffix_problem
 
 SPACES = ("z", "w", "w+")
@@ -74,7 +75,8 @@ OUTPUT = Spec(
         "crf": Spec("int", help="x264 quality, 0 (lossless) to 51; 18 looks lossless",
                     default=18, min=0, max=51),
         "preset": Spec("enum", choices=PRESETS, default="medium", help="x264 speed vs size"),
-        "audio": Spec("path", help="soundtrack, trimmed or looped to the video", must_exist=True),
+        "audio": Spec("path", help="soundtrack, trimmed or looped to the video", must_exist=True,
+                      check=audio_problem),
         "upscale": Spec("enum", choices=UPSCALERS, default="none",
                         help="learned upscaling before the resize to size (none: lanczos only)"),
         "upscale_smooth": Spec("bool", default=True,
