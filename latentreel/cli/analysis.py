@@ -30,6 +30,13 @@ def analyze(
     typer.echo(f"wrote {out}/analysis.json and plots; worst per-transition max/median change "
                f"{t['worst_max_over_median'] or 0:.2f}"
                + (f", loop seam {t['seam_over_median']:.2f} x median" if "seam_over_median" in t else ""))
+    off = summary["off_shell"]
+    if off["frames"]:
+        runs = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in off["ranges"][:5])
+        more = ", ..." if len(off["ranges"]) > 5 else ""
+        typer.echo(f"warning: {off['frames']} frames leave the face shell (latent norm more "
+                   f"than {off['tolerance']:.0%} off their keyframes'): frames {runs}{more}; "
+                   "they may show texture, not a face (try interpolation: slerp there)")
 
 
 @bench_app.command("feedback")
