@@ -51,7 +51,9 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     from latentreel.render.device import default_batch_size, pick_device
     from latentreel.render.pipeline import resolve_scene
     from latentreel.upscale.runtime import rewrap, with_upscaler
+    from latentreel.window import check_display, open_window
 
+    check_display()  # before the scene resolves: no display, no minutes of work
     # 1. Resolve the scene as `render` does (photos through the scene's tuned generator).
     g = load_generator(scene.model, pick_device(device), base=scene.base)
     side = size or scene.output.size
@@ -68,12 +70,10 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
                                     default_batch_size(g.device, g.resolution), frames, stop))
     worker.start()
     # 3. Show frames at the scene's fps until told to stop.
-    pygame.init()
-    flags = pygame.FULLSCREEN if fullscreen else 0
-    screen = pygame.display.set_mode((0, 0) if fullscreen else (side, side), flags)
-    pygame.display.set_caption(f"latentreel: {scene.file.name}")
     clock, shown = pygame.time.Clock(), 0
     try:
+        screen = open_window(pygame, side=side, fullscreen=fullscreen,
+                             caption=f"latentreel: {scene.file.name}")
         while max_frames is None or shown < max_frames:
             if _quit_requested(pygame):
                 break
