@@ -123,3 +123,11 @@ def test_analyze_warns_about_frames_off_the_shell(write_scene, tmp_path):
     assert r.exit_code == 0, r.output
     assert "warning: " in r.output and "frames leave the face shell" in r.output
     assert json.loads((tmp_path / "a" / "analysis.json").read_text())["off_shell"]["frames"] > 0
+
+
+def test_perceptual_timing_shows_progress_when_asked(dcgan, capsys):
+    path = _path((6, 42), 10)
+    apply_perceptual_timing(dcgan, path, ["perceptual", "uniform"], "z", progress=True)
+    assert "perceptual timing" in capsys.readouterr().err
+    apply_perceptual_timing(dcgan, path, ["perceptual", "uniform"], "z")
+    assert capsys.readouterr().err == ""

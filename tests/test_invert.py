@@ -150,3 +150,19 @@ def test_encoder_trains_saves_and_guesses(dcgan, tmp_path, monkeypatch):
     encoder_path(dcgan.name).write_bytes(b"junk")
     with pytest.raises(ModelError, match="train-encoder"):
         load_encoder(dcgan)
+
+
+def test_lbfgs_polish_shows_progress(dcgan, capsys):
+    from latentreel.invert.optimize import lbfgs_polish
+
+    with torch.no_grad():
+        target = dcgan.synthesize(torch.zeros(1, 100))
+    x = torch.randn(1, 100, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+
+    def objective(images, latents):
+        return (images - target).square().flatten(1).mean(1)
+
+    lbfgs_polish(dcgan, objective, x, "z", 4, progress=True)
+    assert "polishing (L-BFGS)" in capsys.readouterr().err
+    lbfgs_polish(dcgan, objective, x, "z", 2)  # quiet unless asked
+    assert capsys.readouterr().err == ""

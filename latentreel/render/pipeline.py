@@ -46,12 +46,17 @@ class RenderOptions:
 @dataclass(frozen=True)
 class RenderResult:
     path: Path
-    frames: int
+    frames: int  # frames in the video
     seconds: float  # wall time of the whole render
+    setup_seconds: float = 0.0  # of which before the first frame: model, inversions, timing
+    rendered: int | None = None  # frames rendered by this run (None: all; fewer on --resume)
 
     @property
     def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+        """Render speed: frames rendered per second of rendering (set-up not counted)."""
+        frames = self.frames if self.rendered is None else self.rendered
+        busy = self.seconds - self.setup_seconds
+        return frames / busy if busy > 0 else float("inf")
 
 
 @dataclass(frozen=True)
@@ -100,22 +105,24 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
     t0 = time.perf_counter()
     # 1-3. Settle the output, load the generator, resolve keyframes into a frame path.
     plan = plan_render(scene, options, generator=generator)
+    setup = time.perf_counter() - t0
+    rendered = None
     # 4. Synthesize in batches and stream to the encoder (in segments for long renders).
     if options.segment_seconds or options.resume:
         from latentreel.render.segments import write_segmented
 
-        frames = write_segmented(plan.generator, plan.path, plan.output, plan.space,
-                                 batch_size=plan.batch_size,
-                                 segment_seconds=options.segment_seconds,
-                                 resume=options.resume, progress=options.progress,
-                                 autocast=plan.autocast, tuning=plan.tuning)
+        frames, rendered = write_segmented(
+            plan.generator, plan.path, plan.output, plan.space, batch_size=plan.batch_size,
+            segment_seconds=options.segment_seconds, resume=options.resume,
+            progress=options.progress, autocast=plan.autocast, tuning=plan.tuning)
     else:
         frames = write_path_video(plan.generator, plan.path, plan.output, plan.space,
                                   batch_size=plan.batch_size, progress=options.progress,
                                   autocast=plan.autocast)
     # 5. Mux the soundtrack, if any.
     mux_soundtrack(plan.output)
-    return RenderResult(path=plan.output.path, frames=frames, seconds=time.perf_counter() - t0)
+    return RenderResult(path=plan.output.path, frames=frames, seconds=time.perf_counter() - t0,
+                        setup_seconds=setup, rendered=rendered)
 
 
 def plan_render(scene: Scene, options: RenderOptions, *,
@@ -161,7 +168,7 @@ def resolve_scene(scene: Scene, generator: Generator, *, fps: int, loop: bool,
     generator, delta = scene_tuning(generator, shared, progress=progress)
     plain = build_path(keyframes, latents, fps, loop,
                        offsets=transition_offsets(keyframes, generator, space))
-    path = apply_timing(plain, keyframes, generator, space)
+    path = apply_timing(plain, keyframes, generator, space, progress=progress)
     return ResolvedScene(generator=generator, delta=delta, keyframes=keyframes,
                          latents=latents, space=space, plain_path=plain, path=path,
                          shared=shared)
@@ -175,14 +182,15 @@ def mux_soundtrack(output: Output) -> None:
         mux_audio(output.path, output.audio, output.path)
 
 
-def apply_timing(path: LatentPath, keyframes, generator: Generator, space: str) -> LatentPath:
+def apply_timing(path: LatentPath, keyframes, generator: Generator, space: str, *,
+                 progress: bool = False) -> LatentPath:
     """``path`` with its `timing: perceptual` transitions re-timed (unchanged otherwise)."""
     timings = [kf.transition.timing for kf in keyframes]
     if "perceptual" not in timings:
         return path
     from latentreel.analysis.timing import apply_perceptual_timing
 
-    return apply_perceptual_timing(generator, path, timings, space)
+    return apply_perceptual_timing(generator, path, timings, space, progress=progress)
 
 
 def transition_offsets(keyframes, generator: Generator, space: str) -> dict:

@@ -124,13 +124,15 @@ def encode_segment(generator, path, bounds: tuple[int, int], output, space: str,
 
 def write_segmented(generator, path: LatentPath, output, space: str, *, batch_size: int,
                     segment_seconds: float | None, resume: bool, progress: bool = True,
-                    autocast=None, tuning: str | None = None) -> int:
-    """Render ``path`` in segments and join them into ``output.path``; returns frames.
+                    autocast=None, tuning: str | None = None) -> tuple[int, int]:
+    """Render ``path`` in segments and join them into ``output.path``; returns the frames
+    in the video and those rendered by this call (fewer after a resume).
 
     ``tuning``: see prepare_segments."""
     work = prepare_segments(path, output, space, segment_seconds=segment_seconds, resume=resume,
                             autocast=autocast, progress=progress, tuning=tuning)
-    bar = tqdm(total=work.total, initial=work.done_frames(), unit="frame",
+    reused = work.done_frames()
+    bar = tqdm(total=work.total, initial=reused, unit="frame",
                desc=output.path.name, disable=not progress, dynamic_ncols=True)
     with bar:
         for i in work.pending():  # finished ones survived an interruption
@@ -138,7 +140,7 @@ def write_segmented(generator, path: LatentPath, output, space: str, *, batch_si
                                     work.names[i], batch_size=batch_size, autocast=autocast):
                 bar.update(n)
     work.join(output.path)
-    return work.total
+    return work.total, work.total - reused
 
 
 def _read_manifest(work: Path) -> dict | None:
