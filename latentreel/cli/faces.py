@@ -17,7 +17,8 @@ def invert(
                              help="Latent file to write (.npz)."),
     model: str = typer.Option("dcgan-digiface", help="Model name or file."),
     method: str = typer.Option("auto", help="auto | optimize | encoder | hybrid"),
-    steps: int = typer.Option(300, min=1, help="Optimiser steps."),
+    steps: int = typer.Option(300, min=1, help="Optimiser steps; the L-BFGS polish (60) "
+                              "and the FaceNet stage (80) take at most as many."),
     restarts: int = typer.Option(8, min=1, max=256, help="Random starts, kept: the best."),
     no_align: bool = typer.Option(False, "--no-align", help="Centre-crop instead of aligning."),
     face: int = typer.Option(None, "--face", min=0, help="Which face (0 = largest)."),

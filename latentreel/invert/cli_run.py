@@ -14,6 +14,14 @@ from latentreel.invert.photo import (
 )
 
 
+def stage_steps(steps: int) -> dict[str, int]:
+    """--steps caps every stage: the L-BFGS polish and the FaceNet stage run their usual
+    counts at most, and no more than ``steps`` (so `--steps 1` is a quick look)."""
+    default = InvertSettings()
+    return {"polish_steps": min(default.polish_steps, steps),
+            "facenet_steps": min(default.facenet_steps, steps)}
+
+
 def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, restarts: int,
                align: bool, face: int | None, video: Path | None, identity: float,
                device: str, progress: bool, space: str = "auto", w_noise: float = 0.0,
@@ -32,7 +40,8 @@ def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, r
     g = load_generator(model, pick_device(device))
     settings = InvertSettings(method=method, steps=steps, restarts=restarts, align=align,
                               face=face, identity=identity, space=space, w_noise=w_noise,
-                              lpips=lpips, tune=tune, tune_steps=tune_steps)
+                              lpips=lpips, tune=tune, tune_steps=tune_steps,
+                              **stage_steps(steps))
     facenet = load_facenet(device=g.device)
     callback = None
     if video is not None:

@@ -247,7 +247,10 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
 
     photo = Path(photo)
     check_photo(photo, min_side=MIN_FACE if settings.align else 0)  # before its bytes are hashed
-    key = inversion_key(photo, generator.name, settings.pivot_settings())
+    # "auto" is keyed as the space it resolves to: `invert` and a `photo:` keyframe (which
+    # names its space) share one cached inversion.
+    key = inversion_key(photo, generator.name, dict(settings.pivot_settings(),
+                                                    space=inversion_space(settings, generator)))
     cached = cached_inversion_path(key)
     if use_cache and cached.is_file() and callback is None:
         result = _from_cache(load_latent(cached), generator)
