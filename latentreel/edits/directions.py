@@ -134,9 +134,26 @@ def unknown_direction(name: str, known, model: str) -> str:
     close = [f"'{c}'" for c in get_close_matches(name, list(known), n=3, cutoff=0.5)]
     hint = ("did you mean " + (", ".join(close[:-1]) + " or " if len(close) > 1 else "")
             + close[-1] + "?" if close else
-            "fit one with `latentreel directions fit`" if not known else
+            maker_of(name, model) if not known else
             f"known: {', '.join(sorted(known))}")
-    return f"no direction named '{name}' for {model}; {hint}"
+    return f"no direction named {quote(name)} for {model}; {hint}"
+
+
+def maker_of(name: str, model: str) -> str:
+    """The command that makes direction ``name``: sefa0.. and pc0.. come from their own
+    commands, measured attributes (yaw, zoom, ...) from `fit`, anything else from example
+    photos or an imported vector."""
+    from latentreel.edits.attributes import ATTRIBUTES
+    from latentreel.models.registry import DEFAULT_MODEL
+
+    flag = "" if model == DEFAULT_MODEL else f" --model {model}"
+    for prefix, command in (("sefa", "sefa"), ("pc", "pca")):
+        if name.startswith(prefix) and name[len(prefix):].isdigit():
+            return f"make {prefix}0.. with `latentreel directions {command}{flag}`"
+    if name in ATTRIBUTES:
+        return f"fit it with `latentreel directions fit {name}{flag}`"
+    return (f"make it with `latentreel directions from-photos`{flag and ' (' + flag[1:] + ')'}"
+            f" or `directions import`, or fit one of {', '.join(ATTRIBUTES)}")
 
 
 def space_mismatch(name: str, direction_space: str, space: str) -> str | None:
