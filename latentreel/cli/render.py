@@ -137,10 +137,14 @@ def strip(
 ) -> None:
     """A horizontal strip of frames from a video (for READMEs and notes)."""
     from latentreel.errors import BadInputError
-    from latentreel.video.probe import read_frames
+    from latentreel.video.probe import read_frames, still_image_format
     from latentreel.video.sheet import frame_strip, save_png
 
     if not video.is_file():
         raise BadInputError(f"{video}: no such video file; check the path")
+    picture = still_image_format(video)
+    if picture:
+        raise BadInputError(f"{video}: is a still picture ({picture.removesuffix('_pipe')}), "
+                            "not a video; give an MP4 or another video file")
     save_png(frame_strip(read_frames(video), n=frames, cell=cell), out)
     typer.echo(f"wrote {out}")
