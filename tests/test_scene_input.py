@@ -88,3 +88,22 @@ def test_enum_error_lists_the_valid_values_once(write_scene):
     result = runner.invoke(app, ["validate", str(scene)])
     assert result.exit_code == 2
     assert result.output.count("ease-in-out") == 1, result.output
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["render", "s.yaml", "-o", "b" * 300 + ".mp4"], "-o/--out"),
+    (["sample", "-o", "b" * 300 + ".png"], "-o/--out"),
+    (["strip", "v.mp4", "-o", "b" * 300 + ".png"], "-o/--out"),
+    (["sheet", "-o", "b" * 300 + ".png"], "-o/--out"),
+    (["invert", "p.png", "-o", "b" * 300 + ".npz"], "-o/--out"),
+    (["analyze", "s.yaml", "-o", "b" * 300], "-o/--out"),
+    (["sample", "--model", LONG], "--model"),
+    (["directions", "list", "--model", "m" * 300], "--model"),
+    (["invert", "p.png", "-o", "x.npz", "--model", "x\0y"], "--model"),
+], ids=["render", "sample", "strip", "sheet", "invert", "analyze", "sample-model",
+        "directions-model", "invert-model-nul"])
+def test_flags_naming_files_the_os_refuses_are_bad_input(write_scene, args, flag):
+    scene = str(write_scene("keyframes: [{seed: 1}]\n"))
+    result = runner.invoke(app, [scene if a == "s.yaml" else a for a in args])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {flag} '") and "Errno" not in result.output

@@ -8,7 +8,7 @@ import typer
 
 from latentreel.cli.app import app
 from latentreel.cli.bench import bench_app
-from latentreel.cli.options import DEVICE_HELP, QUIET_HELP, checked_name
+from latentreel.cli.options import DEVICE_HELP, MODEL_HELP, QUIET_HELP, checked_name
 
 
 @app.command()
@@ -43,7 +43,7 @@ def analyze(
 def bench_feedback(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
     steps: int = typer.Option(50, min=5, help="Feedback iterations to time."),
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
 ) -> None:
     """Feedback iterations/s at batch 1, the cost split, and timing evenness before/after."""
     from latentreel.bench.common import write_json

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
-from latentreel.cli.options import DEVICE_HELP
+from latentreel.cli.options import DEVICE_HELP, MODEL_HELP, checked_name
 
 bench_app = typer.Typer(help="Benchmarks: speed and memory, side by side, as ratios.",
                         no_args_is_help=True)
@@ -19,7 +19,7 @@ def bench_render(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
     frames: int = typer.Option(900, min=60, help="Frames per measurement."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     memory: bool = typer.Option(True, help="Also measure peak memory, 300 vs 3,000 frames."),
 ) -> None:
     """Generator, encoder, full render and the naive way: frames/s and ratios."""
@@ -131,7 +131,7 @@ def bench_invert(
     methods_n: int = typer.Option(64, "--methods-n", min=1, help="Faces for the method table."),
     photo: Path = typer.Option(None, help="A real photo (default: scikit-image's astronaut)."),
     random_faces: int = typer.Option(1000, min=10, help="Random faces to beat in FaceNet distance."),
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
 ) -> None:
     """Inversion: Lipton & Tripathi's recovery table, methods compared, a real photo."""
     from latentreel.bench.common import write_json

@@ -7,13 +7,13 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
-from latentreel.cli.options import checked_name
+from latentreel.cli.options import MODEL_HELP, checked_name
 
 directions_app = typer.Typer(help="Named latent directions (smile, yaw, ...) per model.",
                              no_args_is_help=True)
 app.add_typer(directions_app, name="directions")
 
-MODEL = typer.Option("dcgan-digiface", "--model", help="Model name or file.")
+MODEL = typer.Option("dcgan-digiface", "--model", callback=checked_name, help=MODEL_HELP)
 FORCE = typer.Option(False, "--force", help="Replace a direction of that name if one exists.")
 K = typer.Option(10, "--k", min=1, max=100, help="How many components to keep (the first k).")
 SPACE = typer.Option(None, "--space", help="Latent space of the directions: z, or w (the "

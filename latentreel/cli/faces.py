@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
-from latentreel.cli.options import DEVICE_HELP, QUIET_HELP, checked_name
+from latentreel.cli.options import DEVICE_HELP, MODEL_HELP, QUIET_HELP, checked_name
 
 
 @app.command()
@@ -15,7 +15,7 @@ def invert(
     photo: Path = typer.Argument(..., help="A photo with a face."),
     out: Path = typer.Option(..., "-o", "--out", callback=checked_name,
                              help="Latent file to write (.npz)."),
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     method: str = typer.Option("auto", help="auto | optimize | encoder | hybrid"),
     steps: int = typer.Option(300, min=1, help="Optimiser steps; the L-BFGS polish (60) "
                               "and the FaceNet stage (80) take at most as many."),
@@ -52,7 +52,7 @@ def invert(
 
 @app.command("train-encoder")
 def train_encoder_cmd(
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     steps: int = typer.Option(1500, min=1, help="Training steps."),
     batch: int = typer.Option(32, min=1, help="Pairs per step."),
     perceptual: float = typer.Option(0.0, help="FaceNet perceptual loss weight (slow on CPU)."),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import typer
+
 from latentreel.errors import BadInputError
 
 
@@ -32,16 +34,21 @@ def parse_float_list(text: str, option: str) -> list[float]:
     return values
 
 
-def checked_name(value):
-    """A typer callback for -o/--out: a name the OS refuses (too long, NUL bytes) is bad input
-    here, in one line, rather than an OSError once the work is done."""
+def checked_name(value: object, param: typer.CallbackParam):
+    """A typer callback for options that name files (-o/--out, --model): a name the OS
+    refuses (too long, NUL bytes) is bad input here, in one line, rather than an OSError
+    once the work is done."""
     from latentreel.errors import quote
     from latentreel.osnames import name_problem
 
     problem = None if value is None else name_problem(str(value))
     if problem:
-        raise BadInputError(f"-o/--out {quote(str(value))} {problem}")
+        flag = "/".join(sorted(param.opts, key=len))
+        raise BadInputError(f"{flag} {quote(str(value))} {problem}")
     return value
+
+
+MODEL_HELP = "Model name or file."
 
 
 # Help shared by every command that has the option, so each reads the same way.

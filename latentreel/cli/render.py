@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
-from latentreel.cli.options import DEVICE_HELP, QUIET_HELP, checked_name
+from latentreel.cli.options import DEVICE_HELP, MODEL_HELP, QUIET_HELP, checked_name
 
 
 @app.command()
@@ -111,7 +111,7 @@ def sample(
     seeds: str = typer.Option("0-15", help="Seeds: numbers and ranges, e.g. 0-15,42."),
     out: Path = typer.Option(Path("seeds.png"), "-o", "--out", callback=checked_name,
                              help="Contact sheet PNG."),
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     truncation: float = typer.Option(1.0, min=-3, max=3, help="psi towards the average face."),
     cell: int = typer.Option(128, min=32, max=1024, help="Cell size in pixels."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
