@@ -14,13 +14,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "latentreel"
 # Top to bottom; a room may import rooms on its own layer or below, never above.
 LAYERS = [
     {"__main__", "cli"},
-    {"bench", "analysis", "edits", "play"},
+    {"bench", "analysis", "edits", "play", "window"},  # window: the display `play` opens
     {"render", "feedback", "distributed"},  # distributed: the Ray runner beside render
     {"scene"},
     {"invert"},
     {"faces", "models", "video", "upscale"},  # upscale: learned upscalers beside the models
     {"latents", "latentfile"},
-    {"errors", "cache", "__init__"},
+    {"errors", "cache", "osnames", "__init__"},  # osnames: names the OS refuses
 ]
 
 # Known upward imports, each one a lazy import left for its own issue. Do not add to this list:
