@@ -183,7 +183,7 @@ def test_auto_space_and_the_space_it_means_share_one_cached_inversion(astronaut_
 
 
 def test_invert_steps_cap_every_stage():
-    from latentreel.invert.cli_run import stage_steps
+    from latentreel.invert.photo import stage_steps
 
     assert stage_steps(1) == {"polish_steps": 1, "facenet_steps": 1}
     assert stage_steps(300) == {"polish_steps": 60, "facenet_steps": 80}  # the usual counts

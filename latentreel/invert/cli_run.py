@@ -11,15 +11,8 @@ from latentreel.invert.photo import (
     inversion_space,
     invert_photo,
     prepare_target,
+    stage_steps,
 )
-
-
-def stage_steps(steps: int) -> dict[str, int]:
-    """--steps caps every stage: the L-BFGS polish and the FaceNet stage run their usual
-    counts at most, and no more than ``steps`` (so `--steps 1` is a quick look)."""
-    default = InvertSettings()
-    return {"polish_steps": min(default.polish_steps, steps),
-            "facenet_steps": min(default.facenet_steps, steps)}
 
 
 def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, restarts: int,

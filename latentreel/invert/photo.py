@@ -56,6 +56,14 @@ class InvertSettings:
         return {k: v for k, v in asdict(self).items() if k not in ("tune", "tune_steps")}
 
 
+def stage_steps(steps: int) -> dict[str, int]:
+    """What a user's step count means for every stage (`invert --steps`, a `photo:`
+    keyframe's `steps:`): the L-BFGS polish and the FaceNet stage run their usual counts,
+    and no more than ``steps`` (so one step is a quick look, not 140 hidden ones)."""
+    return {"polish_steps": min(InvertSettings.polish_steps, steps),
+            "facenet_steps": min(InvertSettings.facenet_steps, steps)}
+
+
 @dataclass
 class PhotoInversion:
     latent: torch.Tensor  # [*S]
