@@ -48,7 +48,9 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     from dataclasses import replace
 
     from latentreel.render.prepared import prepare_scene
+    from latentreel.window import check_display, open_window
 
+    check_display()  # before the scene resolves: no display, no minutes of work
     # 1. Prepare the scene as `render` does (photos through the scene's tuned generator),
     #    upscaled towards the window, looping forever.
     side = size or scene.output.size
@@ -61,12 +63,10 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
                               args=(prepared, frames, stop))
     worker.start()
     # 3. Show frames at the scene's fps until told to stop.
-    pygame.init()
-    flags = pygame.FULLSCREEN if fullscreen else 0
-    screen = pygame.display.set_mode((0, 0) if fullscreen else (side, side), flags)
-    pygame.display.set_caption(f"latentreel: {scene.file.name}")
     clock, shown = pygame.time.Clock(), 0
     try:
+        screen = open_window(pygame, side=side, fullscreen=fullscreen,
+                             caption=f"latentreel: {scene.file.name}")
         while max_frames is None or shown < max_frames:
             if _quit_requested(pygame):
                 break

@@ -46,6 +46,8 @@ def test_analyze_writes_plots_and_a_summary(write_scene, tmp_path):
     assert m.shape == (4, 4) and np.allclose(m, m.T, atol=1e-3)
     assert np.allclose(np.diag(m), 0, atol=1e-3)
     assert summary["frames"] == 20 and len(summary["per_frame_change"]["pixel"]) == 20
+    assert summary["off_shell"] == {"frames": 0, "tolerance": 0.2, "ranges": []}
+    assert "leave the face shell" not in r.output
     assert len(summary["transitions"]) == 4 and len(summary["transitions"][0]["to_end"]) == 5
     chain = summary["feedback"][0]
     assert chain["steps"] == 3 and len(chain["step_distances"]) == 3
@@ -102,3 +104,30 @@ def test_uniform_timing_leaves_the_path_alone(dcgan):
     assert apply_perceptual_timing(dcgan, path, ["uniform", "uniform"], "z") is path
     retimed = apply_perceptual_timing(dcgan, path, ["uniform", "perceptual"], "z")
     assert set(retimed.t_override) == {1}
+
+
+def test_analyze_warns_about_frames_off_the_shell(write_scene, tmp_path):
+    # A straight line from a face to its exact negative crosses the origin: a texture.
+    from latentreel.latentfile import LatentFile, save_latent
+
+    z = seed_latent(5, 100)
+    save_latent(tmp_path / "neg.npz", LatentFile(latent=-z, space="z", model="dcgan-digiface"))
+    scene = write_scene("""
+        output: {fps: 5, size: 32}
+        defaults: {hold: 0, transition: 2, interpolation: linear}
+        keyframes:
+          - seed: 5
+          - latent: neg.npz
+    """)
+    r = runner.invoke(app, ["analyze", str(scene), "-o", str(tmp_path / "a"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "warning: " in r.output and "frames leave the face shell" in r.output
+    assert json.loads((tmp_path / "a" / "analysis.json").read_text())["off_shell"]["frames"] > 0
+
+
+def test_perceptual_timing_shows_progress_when_asked(dcgan, capsys):
+    path = _path((6, 42), 10)
+    apply_perceptual_timing(dcgan, path, ["perceptual", "uniform"], "z", progress=True)
+    assert "perceptual timing" in capsys.readouterr().err
+    apply_perceptual_timing(dcgan, path, ["perceptual", "uniform"], "z")
+    assert capsys.readouterr().err == ""

@@ -72,3 +72,42 @@ def test_bad_audio_is_bad_input_naming_the_file(tmp_path, video, content, messag
     assert str(wav) in str(err.value)
     assert out.read_bytes() == b"previous"
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_muxing_in_place_that_fails_leaves_no_silent_video(tmp_path, video):
+    garbage = tmp_path / "song.wav"
+    garbage.write_bytes(b"RIFF this is not a wave file")
+    with pytest.raises(BadInputError):
+        mux_audio(video, garbage, video)
+    assert not video.exists()
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"RIFF this is not a wave file", "holds no sound ffmpeg can read"),
+    ("video", "holds no sound ffmpeg can read"),  # a silent video is not a soundtrack
+], ids=["garbage", "silent-video"])
+def test_validate_refuses_a_soundtrack_that_is_not_sound(write_scene, tmp_path, video,
+                                                         content, message):
+    from typer.testing import CliRunner
+
+    from latentreel.cli import app
+
+    song = tmp_path / "song.mp3"
+    song.write_bytes(video.read_bytes() if content == "video" else content)
+    scene = write_scene("output: {audio: song.mp3, fps: 4, size: 32}\n"
+                        "keyframes:\n  - seed: 1\n")
+    for command in (["validate"], ["render", "-q", "--device", "cpu"]):
+        result = CliRunner().invoke(app, command + [str(scene)])
+        assert result.exit_code == 2
+        assert f"{scene}:1:17: output.audio: song.mp3 {message}" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_validate_accepts_real_sound(write_scene, tmp_path):
+    from typer.testing import CliRunner
+
+    from latentreel.cli import app
+
+    sine_wav(tmp_path / "song.wav", 0.5)
+    scene = write_scene("output: {audio: song.wav}\nkeyframes:\n  - seed: 1\n")
+    assert CliRunner().invoke(app, ["validate", str(scene)]).exit_code == 0

@@ -109,6 +109,22 @@ def test_import_checks_shape(cache, tmp_path):
     assert r.exit_code == 0 and "grin" in runner.invoke(app, ["directions", "list"]).output
 
 
+@pytest.mark.parametrize("command", ["import", "name"])
+def test_taken_names_are_replaced_only_with_force(cache, tmp_path, command):
+    """One rule for `directions import` and `directions name`: refuse, unless --force."""
+    for name, value in (("a", 1.0), ("b", -1.0)):
+        np.save(tmp_path / f"{name}.npy", np.full(100, value, np.float32))
+        assert runner.invoke(app, ["directions", "import", name,
+                                   str(tmp_path / f"{name}.npy")]).exit_code == 0
+    args = (["directions", "import", "b", str(tmp_path / "a.npy")] if command == "import"
+            else ["directions", "name", "a", "b"])
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and "'b' already exists" in r.output and "--force" in r.output
+    assert DirectionStore("dcgan-digiface").get("b").vector[0] < 0  # untouched
+    assert runner.invoke(app, args + ["--force"]).exit_code == 0
+    assert DirectionStore("dcgan-digiface").get("b").vector[0] > 0  # now a's vector
+
+
 @pytest.mark.parametrize("args", [
     ["--psi", "1,0.5,0,-1"], ["--plane", "--seeds", "1,2,3"], ["--axes", "0-3"], [],
 ], ids=["psi-row", "plane", "axes", "seeds"])

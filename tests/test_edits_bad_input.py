@@ -142,3 +142,17 @@ def test_from_photos_checks_faces_before_inverting(cache, dcgan, tmp_path, no_in
     Image.fromarray(data.astronaut()).resize((128, 128)).save(tmp_path / "face.png")
     Image.new("RGB", (80, 80), (128, 128, 128)).save(tmp_path / "blank.png")
     _fails_cleanly(_from_photos(tmp_path / "face.png", tmp_path / "blank.png"), "blank.png", "face")
+
+
+@pytest.mark.parametrize("name,model,hint", [
+    ("sefa0", "dcgan-digiface", "make sefa0.. with `latentreel directions sefa`"),
+    ("pc3", "net", "make pc0.. with `latentreel directions pca --model net`"),
+    ("yaw", "dcgan-digiface", "fit it with `latentreel directions fit yaw`"),
+    ("smile", "dcgan-digiface", "make it with `latentreel directions from-photos` or "
+                                "`directions import`"),
+], ids=["sefa", "pca", "attribute", "other"])
+def test_no_directions_yet_names_the_command_that_makes_one(name, model, hint):
+    from latentreel.edits.directions import unknown_direction
+
+    message = unknown_direction(name, {}, model)
+    assert message.startswith(f"no direction named '{name}' for {model}; {hint}"), message

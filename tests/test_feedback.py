@@ -225,3 +225,17 @@ def test_search_keyframe_validates_its_target(write_scene):
     r = runner.invoke(app, ["validate", str(scene)])
     assert r.exit_code == 2
     assert "keyframes[0].search.target: file 'missing.jpg' not found" in r.output
+
+
+def test_search_progress_label_reads_cleanly(dcgan, capsys):
+    from latentreel.feedback.search import search_identity
+
+    class Embedder:  # a stand-in FaceNet: every face embeds the same
+        def embed(self, images):
+            return torch.nn.functional.normalize(torch.ones(len(images), 512), dim=1)
+
+    target = torch.nn.functional.normalize(-torch.ones(1, 512), dim=1)
+    search_identity(dcgan, Embedder(), target, method="random", max_evaluations=3,
+                    progress=True)
+    err = capsys.readouterr().err
+    assert "search stopped: 3 faces" in err and ": :" not in err

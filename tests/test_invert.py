@@ -150,3 +150,40 @@ def test_encoder_trains_saves_and_guesses(dcgan, tmp_path, monkeypatch):
     encoder_path(dcgan.name).write_bytes(b"junk")
     with pytest.raises(ModelError, match="train-encoder"):
         load_encoder(dcgan)
+
+
+def test_lbfgs_polish_shows_progress(dcgan, capsys):
+    from latentreel.invert.optimize import lbfgs_polish
+
+    with torch.no_grad():
+        target = dcgan.synthesize(torch.zeros(1, 100))
+    x = torch.randn(1, 100, generator=torch.Generator().manual_seed(1)).requires_grad_(True)
+
+    def objective(images, latents):
+        return (images - target).square().flatten(1).mean(1)
+
+    lbfgs_polish(dcgan, objective, x, "z", 4, progress=True)
+    assert "polishing (L-BFGS)" in capsys.readouterr().err
+    lbfgs_polish(dcgan, objective, x, "z", 2)  # quiet unless asked
+    assert capsys.readouterr().err == ""
+
+
+def test_auto_space_and_the_space_it_means_share_one_cached_inversion(astronaut_png, dcgan):
+    """`invert` (space auto) and a `photo:` keyframe (space z on the DCGAN) invert once."""
+    from latentreel.invert.photo import InvertSettings, invert_photo
+
+    cheap = dict(steps=2, restarts=1, polish_steps=0, facenet_steps=0, align=False, tune=False,
+                 seed=24)
+    first = invert_photo(astronaut_png, dcgan, InvertSettings(space="auto", **cheap),
+                         progress=False)
+    second = invert_photo(astronaut_png, dcgan, InvertSettings(space="z", **cheap),
+                          progress=False)
+    assert not first.metrics.get("cached") and second.metrics["cached"]
+    assert torch.equal(first.latent, second.latent)
+
+
+def test_invert_steps_cap_every_stage():
+    from latentreel.invert.photo import stage_steps
+
+    assert stage_steps(1) == {"polish_steps": 1, "facenet_steps": 1}
+    assert stage_steps(300) == {"polish_steps": 60, "facenet_steps": 80}  # the usual counts

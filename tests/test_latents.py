@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentreel.latents import EASINGS, LatentPath, ease, hermite_spline, lerp, slerp
+from latentreel.latents import (
+    EASINGS,
+    LatentPath,
+    ease,
+    hermite_spline,
+    lerp,
+    shell_spline,
+    slerp,
+)
 
 T = torch.linspace(0, 1, 101, dtype=torch.float64)
 
@@ -160,3 +168,79 @@ def test_batched_equals_one_by_one(interp):
     assert torch.allclose(batch, single)
     shuffled = idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(0))]
     assert torch.allclose(path.latents(shuffled), batch[shuffled])
+
+
+# Splines on the shell (issue 24.3): a loop through a face, another and the first's anti-face.
+def _anti_loop():
+    from latentreel.latents.truncation import sphere_truncate
+    from latentreel.models.base import seed_latent
+
+    a, b, mean = (torch.from_numpy(seed_latent(s, 100)).double() for s in (1, 2, 3))
+    points = torch.stack([a, b, sphere_truncate(a, mean, -1.0)])
+    return points, torch.tensor([0.0, 15.0, 30.0, 45.0], dtype=torch.float64)
+
+
+def test_plain_hermite_leaves_the_shell_around_an_anti_face():
+    # The failure shell_spline exists for: the move back from the anti-face cuts towards the
+    # origin, where the DCGAN draws a texture.
+    points, knots = _anti_loop()
+    n = hermite_spline(points, knots, torch.linspace(0, 45, 451, dtype=torch.float64),
+                       closed=True).norm(dim=1)
+    assert float(n.min()) < 0.5 * float(points.norm(dim=1).min())
+
+
+@pytest.mark.parametrize("closed", [False, True], ids=["open", "loop"])
+def test_shell_spline_stays_on_the_shell(closed):
+    points, knots = _anti_loop()
+    knots = knots if closed else knots[:3]
+    t = torch.linspace(0, float(knots[-1]), 451, dtype=torch.float64)
+    n = shell_spline(points, knots, t, closed=closed).norm(dim=1)
+    norms = points.norm(dim=1)
+    assert float(n.min()) >= float(norms.min()) * 0.99  # 0.3 % shy where it nears the origin
+    assert float(n.max()) <= float(norms.max()) * (1 + 1e-6)
+
+
+def _shell_velocity(points, knots, t, closed=False, h=1e-7):
+    ts = torch.tensor([t - h, t + h], dtype=torch.float64)
+    y = shell_spline(points, knots, ts, closed)
+    return (y[1] - y[0]) / (2 * h)
+
+
+def test_shell_spline_passes_through_keyframes_and_is_c1():
+    g = torch.Generator().manual_seed(1)
+    p = torch.randn(4, 5, generator=g, dtype=torch.float64) * torch.tensor([[1.0], [2], [1], [3]])
+    knots = torch.tensor([0.0, 10.0, 40.0, 45.0], dtype=torch.float64)  # unequal durations
+    assert torch.allclose(shell_spline(p, knots, knots), p, atol=1e-9)
+    for k in (10.0, 40.0):
+        left = _shell_velocity(p, knots, k - 1e-5)
+        right = _shell_velocity(p, knots, k + 1e-5)
+        assert torch.allclose(left, right, atol=1e-3), (k, left, right)
+    loop = torch.cat([knots, torch.tensor([60.0], dtype=torch.float64)])
+    end = shell_spline(p, loop, loop[-1:], closed=True)
+    assert torch.allclose(end[0], p[0], atol=1e-9)
+    assert torch.allclose(_shell_velocity(p, loop, 60.0 - 1e-5, closed=True),
+                          _shell_velocity(p, loop, 1e-5, closed=True), atol=1e-3)
+
+
+def test_shell_spline_through_an_exact_negative_passes_where_slerp_does():
+    a = torch.randn(6, dtype=torch.float64)
+    knots = torch.tensor([0.0, 10.0], dtype=torch.float64)
+    t = torch.tensor([0.0, 2.5, 5.0, 10.0], dtype=torch.float64)
+    mid = shell_spline(torch.stack([a, -a]), knots, t)
+    assert torch.allclose(mid[2], torch.zeros(6, dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(mid[[0, 3]], slerp(a, -a, t / 10)[[0, 3]], atol=1e-9)
+
+
+def test_analysis_flags_frames_that_leave_the_shell():
+    from latentreel.latents.shell import frame_ranges, off_shell_frames
+
+    a = torch.randn(8, dtype=torch.float64)
+    b = torch.randn(8, dtype=torch.float64)
+    keys = torch.stack([a, -a, b])
+    straight = LatentPath(keys, [1, 1, 1], [10, 10], ["linear", "slerp"], ["linear"] * 2, False)
+    flagged = off_shell_frames(straight)
+    assert flagged and all(1 <= f < 11 for f in flagged) and 6 in flagged  # the origin
+    assert frame_ranges(flagged) == [(flagged[0], flagged[-1])]
+    on_shell = LatentPath(keys[[0, 2]], [1, 1], [10], ["spline"], ["linear"], False)
+    assert off_shell_frames(on_shell) == []
+    assert frame_ranges([9, 3, 4, 5]) == [(3, 5), (9, 9)]

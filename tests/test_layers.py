@@ -14,14 +14,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "latentreel"
 # Top to bottom; a room may import rooms on its own layer or below, never above.
 LAYERS = [
     {"__main__", "cli"},
-    {"bench", "analysis", "play"},
+    {"bench", "analysis", "play", "window"},  # window: the display `play` opens
     {"render", "distributed"},  # distributed: the Ray runner beside render
     {"scene"},  # the registry of every keyframe kind, scene loading and checking
     {"edits", "feedback"},  # each defines keyframe kinds of its own
     {"invert", "spec"},  # spec: the vocabulary kinds are described in (Spec, located YAML)
     {"faces", "models", "video", "upscale"},  # upscale: learned upscalers beside the models
     {"latents", "latentfile"},
-    {"errors", "cache", "device", "__init__"},
+    {"errors", "cache", "device", "osnames", "__init__"},  # osnames: names the OS refuses
 ]
 
 # Upward imports are refused: move the shared piece down to the layer both rooms use instead.

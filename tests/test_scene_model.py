@@ -69,9 +69,9 @@ BAD = {  # name: (scene, [(line:col, fragments of that problem's line)])
          ("4:44", ["edit.keep[0]: direction 'zsmile' lives in z, but this scene moves in w+"]),
          ("5:51", ["sweep.keep[0]: no direction named 'frown' for net"])]),
     "with-other-problems": ("model: no-such\nkeyframes: [{seed: 1, hodl: 2}, {anti: b}]\n",
-                            [("2:23", ["unknown key 'hodl'"]),
-                             ("2:40", ["no keyframe is named 'b'"]),
-                             ("1:8", ["unknown model 'no-such'"])]),
+                            [("1:8", ["unknown model 'no-such'"]),  # in the file's order
+                             ("2:23", ["unknown key 'hodl'"]),
+                             ("2:40", ["no keyframe is named 'b'"])]),
 }
 
 

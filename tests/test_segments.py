@@ -52,6 +52,9 @@ def test_interrupted_render_resumes_to_the_same_video(write_scene, tmp_path, mon
     r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(out), "--segment-seconds", "1",
                             "--batch-size", "10", "--resume"])
     assert r.exit_code == 0, r.output
+    # The speed counts the 16 frames this run rendered, not the 20 it reused.
+    assert "36 frames in " in r.output and "then 16 rendered at " in r.output
+    assert r.output.rstrip().endswith("; 20 reused)")
     a, b = read_frames(whole), read_frames(out)
     assert a.shape == b.shape == (36, 64, 64, 3)
     assert np.array_equal(a, b)  # frame for frame, after decoding
@@ -107,3 +110,13 @@ def test_concat_of_a_missing_segment_leaves_nothing(tmp_path):
     with pytest.raises(RenderError, match="ffmpeg failed"):
         concat_segments([tmp_path / "a.mp4", tmp_path / "c.mp4"], tmp_path / "all.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "c.mp4"]
+
+
+def test_closing_line_separates_set_up_from_render_speed():
+    from latentreel.cli.render import timing_summary
+    from latentreel.render.pipeline import RenderResult
+
+    result = RenderResult(path=None, frames=100, seconds=12.0, setup_seconds=10.0, rendered=40)
+    assert result.fps == 20.0  # 40 frames in the 2 s spent rendering
+    assert timing_summary(100, 40, 12.0, 10.0) == \
+        "100 frames in 12.0 s: 10.0 s set-up, then 40 rendered at 20.0 frames/s; 60 reused"

@@ -80,3 +80,13 @@ def test_direction_row_moves_each_seed_along_the_vector(dcgan):
     z = seed_latents(dcgan, [1, 2])
     assert torch.allclose(lat[2] - lat[0], 6 * v) and torch.equal(lat[4], z[1])
     assert labels[:3] == ["x -3", "x +0", "x +3"] and rows == ["seed 1", "seed 2"]
+
+
+@pytest.mark.parametrize("name,fmt", [("photo.png", "PNG"), ("photo.mp4", "JPEG")],
+                         ids=["png", "jpeg-named-mp4"])
+def test_strip_refuses_a_still_picture(tmp_path, name, fmt):
+    picture = tmp_path / name
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(picture, format=fmt)
+    r = CliRunner().invoke(app, ["strip", str(picture), "-o", str(tmp_path / "s.png")])
+    assert r.exit_code == 2 and "is a still picture" in r.output and "not a video" in r.output
+    assert not (tmp_path / "s.png").exists()

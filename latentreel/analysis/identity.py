@@ -55,6 +55,7 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
     summary = {"scene": str(scene.file), "keyframes": len(keyframes),
                "frames": path.total_frames, "keyframe_distance_matrix": dist.round(4).tolist(),
                **_along_video(g, facenet, path, space, kf_emb)}
+    summary["off_shell"] = _off_shell(path)
     if path is not plain:  # what perceptual timing changed
         summary["timing_without_perceptual"] = timing_stats(plain, change_profile(g, plain, space))
     reports = [(r.where, r.value) for r in state.reports]
@@ -66,6 +67,15 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
     # 4. Pictures and the summary.
     _write(summary, out_dir)
     return summary
+
+
+def _off_shell(path) -> dict:
+    """Frames whose latent leaves the keyframes' shell (they draw texture, not a face)."""
+    from latentreel.latents.shell import TOLERANCE, frame_ranges, off_shell_frames
+
+    frames = off_shell_frames(path)
+    return {"frames": len(frames), "tolerance": TOLERANCE,
+            "ranges": [list(r) for r in frame_ranges(frames)]}
 
 
 def _along_video(g, facenet, path, space: str, kf_emb: torch.Tensor) -> dict:

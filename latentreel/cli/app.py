@@ -66,9 +66,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"latentreel {version('latentreel')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("latentreel (not installed; version unknown)")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print latentreel's version and exit."),
 ) -> None:
     if debug:
         _state["debug"] = True

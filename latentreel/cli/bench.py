@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
+from latentreel.cli.options import DEVICE_HELP, MODEL_HELP, checked_name
 
 bench_app = typer.Typer(help="Benchmarks: speed and memory, side by side, as ratios.",
                         no_args_is_help=True)
@@ -17,8 +18,8 @@ app.add_typer(bench_app, name="bench")
 def bench_render(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
     frames: int = typer.Option(900, min=60, help="Frames per measurement."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     memory: bool = typer.Option(True, help="Also measure peak memory, 300 vs 3,000 frames."),
 ) -> None:
     """Generator, encoder, full render and the naive way: frames/s and ratios."""
@@ -42,7 +43,7 @@ def bench_upscale(
     picture: Path = typer.Option(None, help="Also write lanczos vs each upscaler as a PNG."),
     flicker_only: bool = typer.Option(False, "--flicker-only", help="Only the flicker and "
                                       "sharpness figures, raw and stabilised."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """Learned upscalers: frames/s vs the ncnn runtime, E2E ratio, memory, flicker."""
     from latentreel.bench.common import write_json
@@ -62,7 +63,7 @@ def bench_stylegan(
                                          "Default: 1024, and 256 too for StyleGAN3."),
     arch: str = typer.Option("stylegan2", help="stylegan2 | stylegan3-t | stylegan3-r "
                              "(StyleGAN3 runs beside a StyleGAN2 of the same resolution)."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     frames: int = typer.Option(240, min=4, help="Frames for the encoder and E2E figures."),
     size: int = typer.Option(None, help="Video size (default: the resolution)."),
     batches: str = typer.Option("1,4,16,32", help="Batch sizes for images/s, e.g. 1,4."),
@@ -109,7 +110,7 @@ def bench_projector(
     space: str = typer.Option("w+", help="w or w+"),
     small: bool = typer.Option(True, help="A 32 px network (--no-small: FFHQ-shaped)."),
     resolution: int = typer.Option(256, help="Resolution of the FFHQ-shaped network."),
-    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
 ) -> None:
     """W/W+ inversion: cosine vs NVIDIA's held lr vs its latent noise ramp, median PSNR."""
     from latentreel.bench.common import write_json
@@ -132,7 +133,7 @@ def bench_invert(
     photo: Path = typer.Option(None, help="A real photo (default: scikit-image's astronaut)."),
     random_faces: int = typer.Option(1000, min=10,
                                      help="Random faces to beat in FaceNet distance."),
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
 ) -> None:
     """Inversion: Lipton & Tripathi's recovery table, methods compared, a real photo."""
     from latentreel.bench.common import write_json

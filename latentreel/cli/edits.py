@@ -7,12 +7,15 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
+from latentreel.cli.options import MODEL_HELP, checked_name
 
 directions_app = typer.Typer(help="Named latent directions (smile, yaw, ...) per model.",
                              no_args_is_help=True)
 app.add_typer(directions_app, name="directions")
 
-MODEL = typer.Option("dcgan-digiface", "--model", help="Model name or file.")
+MODEL = typer.Option("dcgan-digiface", "--model", callback=checked_name, help=MODEL_HELP)
+FORCE = typer.Option(False, "--force", help="Replace a direction of that name if one exists.")
+K = typer.Option(10, "--k", min=1, max=100, help="How many components to keep (the first k).")
 SPACE = typer.Option(None, "--space", help="Latent space of the directions: z, or w (the "
                      "default for StyleGAN models; w directions also work in w+ scenes).")
 
@@ -82,7 +85,7 @@ def from_photos_cmd(
 
 
 @directions_app.command("pca")
-def pca_cmd(model: str = MODEL, k: int = typer.Option(10, min=1, max=100),
+def pca_cmd(model: str = MODEL, k: int = K,
             sheets: Path = typer.Option(None, help="Folder for a -3..+3 sheet per component.")):
     """GANSpace-style components pc0.. (PCA of the first layer's activations)."""
     from latentreel.edits.run import unsupervised
@@ -92,7 +95,7 @@ def pca_cmd(model: str = MODEL, k: int = typer.Option(10, min=1, max=100),
 
 
 @directions_app.command("sefa")
-def sefa_cmd(model: str = MODEL, k: int = typer.Option(10, min=1, max=100),
+def sefa_cmd(model: str = MODEL, k: int = K,
              sheets: Path = typer.Option(None, help="Folder for a -3..+3 sheet per component.")):
     """SeFa components sefa0.. (closed-form factorisation of the first layer's weight)."""
     from latentreel.edits.run import unsupervised
@@ -102,31 +105,41 @@ def sefa_cmd(model: str = MODEL, k: int = typer.Option(10, min=1, max=100),
 
 
 @directions_app.command("name")
-def name_cmd(old: str, new: str, model: str = MODEL) -> None:
+def name_cmd(
+    old: str = typer.Argument(..., help="The direction's current name, e.g. pc3."),
+    new: str = typer.Argument(..., help="Its new name, e.g. light."),
+    model: str = MODEL,
+    force: bool = FORCE,
+) -> None:
     """Give a direction a name people understand: `directions name pc3 light`."""
     from latentreel.edits.directions import DirectionStore
 
     store = DirectionStore(_store_name(model))
-    store.rename(old, new)
+    store.rename(old, new, force=force)
     store.save()
     typer.echo(f"{old} is now {new}")
 
 
 @directions_app.command("import")
-def import_cmd(name: str, file: Path, model: str = MODEL,
-               space: str = typer.Option(None, "--space", help="Space the vector lives in: "
-                                         "z, w or w+ (default: w for StyleGAN, z otherwise).")
-               ) -> None:
+def import_cmd(
+    name: str = typer.Argument(..., help="Name to store the direction under, e.g. smile."),
+    file: Path = typer.Argument(..., help="A .npy vector of the model's latent shape."),
+    model: str = MODEL,
+    space: str = typer.Option(None, "--space", help="Space the vector lives in: "
+                              "z, w or w+ (default: w for StyleGAN, z otherwise)."),
+    force: bool = FORCE,
+) -> None:
     """Add a .npy direction from elsewhere (checked against the model's latent shape)."""
     from latentreel.edits.run import import_direction
 
-    d = import_direction(_generator(model), name, file, space)
+    d = import_direction(_generator(model), name, file, space, force=force)
     typer.echo(f"imported {name} ({d.space}) from {file}")
 
 
 @app.command()
 def sheet(
-    out: Path = typer.Option(Path("sheet.png"), "-o", "--out"),
+    out: Path = typer.Option(Path("sheet.png"), "-o", "--out", callback=checked_name,
+                             help="PNG to write."),
     seeds: str = typer.Option("0-3", help="Seeds for the rows."),
     psi: str = typer.Option(None, help="A psi row per seed, e.g. 1,0.7,0.5,0,-0.5,-1."),
     direction: str = typer.Option(None, help="A direction row per seed (-3..+3)."),
@@ -134,7 +147,7 @@ def sheet(
     plane: bool = typer.Option(False, help="A grid on the plane through the first 3 seeds."),
     axes: str = typer.Option(None, help="The mean latent and one-hot axes, e.g. 0-7."),
     model: str = MODEL,
-    cell: int = typer.Option(96, min=32, max=512),
+    cell: int = typer.Option(96, min=32, max=512, help="Size of each picture in pixels."),
 ) -> None:
     """Labelled montages for choosing keyframes (one batched generator call each)."""
     from latentreel.edits.run import make_sheet

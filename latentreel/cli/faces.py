@@ -7,16 +7,18 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
-from latentreel.device import DEVICES
+from latentreel.cli.options import DEVICE_HELP, MODEL_HELP, QUIET_HELP, checked_name
 
 
 @app.command()
 def invert(
     photo: Path = typer.Argument(..., help="A photo with a face."),
-    out: Path = typer.Option(..., "-o", "--out", help="Latent file to write (.npz)."),
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    out: Path = typer.Option(..., "-o", "--out", callback=checked_name,
+                             help="Latent file to write (.npz)."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     method: str = typer.Option("auto", help="auto | optimize | encoder | hybrid"),
-    steps: int = typer.Option(300, min=1, help="Optimiser steps."),
+    steps: int = typer.Option(300, min=1, help="Optimiser steps; the L-BFGS polish (60) "
+                              "and the FaceNet stage (80) take at most as many."),
     restarts: int = typer.Option(8, min=1, max=256, help="Random starts, kept: the best."),
     no_align: bool = typer.Option(False, "--no-align", help="Centre-crop instead of aligning."),
     face: int = typer.Option(None, "--face", min=0, help="Which face (0 = largest)."),
@@ -30,8 +32,8 @@ def invert(
     tune: bool = typer.Option(True, "--tune/--no-tune", help="Pivotal tuning: also store a "
                               "small weight delta so the latent redraws the photo exactly."),
     tune_steps: int = typer.Option(300, "--tune-steps", min=1, help="Tuning steps."),
-    device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Find the latent that redraws the face in PHOTO; also writes a comparison PNG."""
     from latentreel.invert.cli_run import run_invert
@@ -50,12 +52,12 @@ def invert(
 
 @app.command("train-encoder")
 def train_encoder_cmd(
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     steps: int = typer.Option(1500, min=1, help="Training steps."),
     batch: int = typer.Option(32, min=1, help="Pairs per step."),
     perceptual: float = typer.Option(0.0, help="FaceNet perceptual loss weight (slow on CPU)."),
-    device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
     """Train the image -> latent encoder on (z, G(z)) pairs; saved to the user cache."""
     from latentreel.invert.encoder import EncoderTraining, encoder_path, train_encoder

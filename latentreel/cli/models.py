@@ -15,8 +15,13 @@ app.add_typer(models_app, name="models")
 @models_app.callback()
 def models(ctx: typer.Context) -> None:
     """List generator backends, where their weights come from and whether they are installed."""
-    if ctx.invoked_subcommand is not None:
-        return
+    if ctx.invoked_subcommand is None:
+        list_models()
+
+
+@models_app.command("list")
+def list_models() -> None:
+    """The same list as `latentreel models` (as `directions list` lists directions)."""
     from latentreel.models.registry import DEFAULT_MODEL, MODELS
     from latentreel.models.stylegan2.pull import models_dir
 

@@ -8,14 +8,15 @@ from pathlib import Path
 import typer
 
 from latentreel.cli.app import app
-from latentreel.device import DEVICES
+from latentreel.cli.options import DEVICE_HELP, MODEL_HELP, QUIET_HELP, checked_name
 
 
 @app.command()
 def render(
     scene: Path = typer.Argument(..., help="The scene YAML file."),
-    out: Path = typer.Option(None, "-o", "--out", help="Output MP4 (default: the scene's)."),
-    device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
+    out: str = typer.Option(None, "-o", "--out", help="Output MP4 (default: the scene's); "
+                            "a folder keeps the scene's file name."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Frames per generator call."),
     fps: int = typer.Option(None, "--fps", min=1, max=240, help="Override output fps."),
     size: int = typer.Option(None, "--size", min=16, max=4096, help="Override output size."),
@@ -23,7 +24,7 @@ def render(
                                  "(no learned upscaler unless --upscale)."),
     precision: str = typer.Option("fp32", help="fp32 | bf16 | fp16: lower is faster where "
                                   "the hardware supports it, a few pixel levels off."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     segment_seconds: float = typer.Option(None, "--segment-seconds", min=0.1,
                                           help="Write complete segments of this length "
                                           "(--resume alone keeps the interrupted one's)."),
@@ -59,13 +60,25 @@ def render(
 
         r = render_scene_ray(load_scene(scene), options,
                              RayOptions(address=ray, workers=workers, timeout=ray_timeout))
-        typer.echo(f"wrote {r.path} ({r.frames} frames in {r.seconds:.1f} s, {r.fps:.1f} "
-                   f"frames/s; {r.workers} Ray worker{'s' * (r.workers != 1)}, "
+        setup = r.first_frame_seconds or 0.0
+        typer.echo(f"wrote {r.path} ({timing_summary(r.frames, r.rendered, r.seconds, setup)}"
+                   f"; {r.workers} Ray worker{'s' * (r.workers != 1)}, "
                    f"{r.retried} segment{'s' * (r.retried != 1)} retried)")
         return
     result = render_scene(load_scene(scene), options)
-    typer.echo(f"wrote {result.path} ({result.frames} frames in {result.seconds:.1f} s, "
-               f"{result.fps:.1f} frames/s)")
+    rendered = result.frames if result.rendered is None else result.rendered
+    typer.echo(f"wrote {result.path} ("
+               f"{timing_summary(result.frames, rendered, result.seconds, result.setup_seconds)})")
+
+
+def timing_summary(frames: int, rendered: int, seconds: float, setup: float) -> str:
+    """'40 frames in 3.1 s: 1.2 s set-up, then 40 rendered at 21.1 frames/s' (and how many
+    a resume reused): the speed counts only the time spent rendering."""
+    busy = seconds - setup
+    rate = f"{rendered / busy:.1f} frames/s" if busy > 0 else "no time"
+    reused = f"; {frames - rendered} reused" if rendered < frames else ""
+    return (f"{frames} frames in {seconds:.1f} s: {setup:.1f} s set-up, then {rendered} "
+            f"rendered at {rate}{reused}")
 
 
 @app.command()
@@ -96,11 +109,12 @@ def schema() -> None:
 @app.command()
 def sample(
     seeds: str = typer.Option("0-15", help="Seeds: numbers and ranges, e.g. 0-15,42."),
-    out: Path = typer.Option(Path("seeds.png"), "-o", "--out", help="Contact sheet PNG."),
-    model: str = typer.Option("dcgan-digiface", help="Model name or file."),
+    out: Path = typer.Option(Path("seeds.png"), "-o", "--out", callback=checked_name,
+                             help="Contact sheet PNG."),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     truncation: float = typer.Option(1.0, min=-3, max=3, help="psi towards the average face."),
     cell: int = typer.Option(128, min=32, max=1024, help="Cell size in pixels."),
-    device: str = typer.Option("auto", help=f"One of {', '.join(DEVICES)}."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     upscale: str = typer.Option(None, help="A learned upscaler from `latentreel models`, run "
                                 "towards the cell size."),
 ) -> None:
@@ -116,16 +130,21 @@ def sample(
 @app.command()
 def strip(
     video: Path = typer.Argument(..., help="An MP4 to sample."),
-    out: Path = typer.Option(Path("strip.png"), "-o", "--out", help="PNG to write."),
+    out: Path = typer.Option(Path("strip.png"), "-o", "--out", callback=checked_name,
+                             help="PNG to write."),
     frames: int = typer.Option(8, min=1, max=64, help="How many evenly spaced frames."),
     cell: int = typer.Option(96, min=16, max=512, help="Height of each frame in pixels."),
 ) -> None:
     """A horizontal strip of frames from a video (for READMEs and notes)."""
     from latentreel.errors import BadInputError
-    from latentreel.video.probe import read_frames
+    from latentreel.video.probe import read_frames, still_image_format
     from latentreel.video.sheet import frame_strip, save_png
 
     if not video.is_file():
         raise BadInputError(f"{video}: no such video file; check the path")
+    picture = still_image_format(video)
+    if picture:
+        raise BadInputError(f"{video}: is a still picture ({picture.removesuffix('_pipe')}), "
+                            "not a video; give an MP4 or another video file")
     save_png(frame_strip(read_frames(video), n=frames, cell=cell), out)
     typer.echo(f"wrote {out}")

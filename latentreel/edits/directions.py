@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from latentreel.cache import atomic_write, cache_dir
-from latentreel.errors import BadInputError, LatentFileError, did_you_mean
+from latentreel.errors import BadInputError, LatentFileError, did_you_mean, quote
 
 
 @dataclass
@@ -82,14 +82,26 @@ class DirectionStore:
         prefix = f"{where}: " if where else ""
         raise BadInputError(prefix + unknown_direction(name, self.directions, self.model))
 
-    def rename(self, old: str, new: str) -> None:
+    def rename(self, old: str, new: str, *, force: bool = False) -> None:
+        """Call ``old`` ``new``; an existing ``new`` is replaced only with ``force``."""
         d = self.get(old)
-        if new in self.directions and new != old:
-            raise BadInputError(f"a direction named '{new}' already exists for {self.model}; "
-                                "pick another name")
+        if new != old:
+            self.check_free(new, force=force)
         del self.directions[old]
         d.name = new
         self.directions[new] = d
+
+    def check_free(self, name: str, *, force: bool = False) -> None:
+        """The one rule for commands that name a direction (``name``, ``import``): an existing
+        direction is replaced only when asked to (``--force``), never silently.
+
+        Raises:
+            BadInputError: ``name`` is taken and ``force`` is false.
+        """
+        if name in self.directions and not force:
+            raise BadInputError(f"a direction named {quote(name)} already exists for "
+                                f"{self.model}; pick another name, or add --force to "
+                                "replace it")
 
     def summary(self) -> list[dict]:
         return [{"name": d.name, "source": d.source, "space": d.space, **d.stats}
@@ -119,9 +131,25 @@ def step_in_space(d: Direction, space: str, shape: tuple[int, ...], where: str =
 def unknown_direction(name: str, known, model: str) -> str:
     """Why ``name`` is not among ``known`` directions of ``model``, with the closest names."""
     hint = (did_you_mean(name, known) or
-            ("fit one with `latentreel directions fit`" if not known else
-             f"known: {', '.join(sorted(known))}"))
-    return f"no direction named '{name}' for {model}; {hint}"
+            (maker_of(name, model) if not known else f"known: {', '.join(sorted(known))}"))
+    return f"no direction named {quote(name)} for {model}; {hint}"
+
+
+def maker_of(name: str, model: str) -> str:
+    """The command that makes direction ``name``: sefa0.. and pc0.. come from their own
+    commands, measured attributes (yaw, zoom, ...) from `fit`, anything else from example
+    photos or an imported vector."""
+    from latentreel.edits.attributes import ATTRIBUTES
+    from latentreel.models.registry import DEFAULT_MODEL
+
+    flag = "" if model == DEFAULT_MODEL else f" --model {model}"
+    for prefix, command in (("sefa", "sefa"), ("pc", "pca")):
+        if name.startswith(prefix) and name[len(prefix):].isdigit():
+            return f"make {prefix}0.. with `latentreel directions {command}{flag}`"
+    if name in ATTRIBUTES:
+        return f"fit it with `latentreel directions fit {name}{flag}`"
+    return (f"make it with `latentreel directions from-photos`{flag and ' (' + flag[1:] + ')'}"
+            f" or `directions import`, or fit one of {', '.join(ATTRIBUTES)}")
 
 
 def space_mismatch(name: str, direction_space: str, space: str) -> str | None:

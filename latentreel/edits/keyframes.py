@@ -30,11 +30,11 @@ KEYFRAME_KINDS = [
         spec=Spec("mapping", help="a named keyframe moved along an attribute direction", fields={
             "of": Spec("string", help="name of the keyframe to edit", default=REQUIRED),
             "direction": Spec("string", help="a direction from `latentreel directions list`",
-                              default=REQUIRED),
+                              default=REQUIRED, os_name=True),
             "amount": Spec("number", help="how far, in standard deviations of the latents "
                            "along the direction",
                            default=1.0, min=-20, max=20),
-            "keep": Spec("list", item=Spec("string"), default=None,
+            "keep": Spec("list", item=Spec("string", os_name=True), default=None,
                          help="directions to hold still (projected out of the edit)"),
         }),
         help="a keyframe pushed along a direction (smile, yaw, ...)",

@@ -94,12 +94,15 @@ def unsupervised(g, method: str, k: int, sheets: Path | None) -> list[Direction]
     return found
 
 
-def import_direction(g, name: str, file: Path, space: str | None = None) -> Direction:
-    """A .npy vector from elsewhere (e.g. an InterFaceGAN boundary), checked and stored."""
+def import_direction(g, name: str, file: Path, space: str | None = None, *,
+                     force: bool = False) -> Direction:
+    """A .npy vector from elsewhere (e.g. an InterFaceGAN boundary), checked and stored;
+    an existing direction of the same name is replaced only with ``force``."""
     from latentreel.edits.directions import import_vector
     from latentreel.edits.fit import latent_sigma
     from latentreel.models.base import style_space
 
+    DirectionStore(g.name).check_free(name, force=force)
     space = space or style_space(g)
     if space not in g.latent_spaces:
         raise BadInputError(f"--space {space}: {g.name} has the spaces "

@@ -57,7 +57,7 @@ def search_identity(generator, facenet, target_embedding: torch.Tensor, *, dims:
     best = {"d": float("inf"), "c": np.zeros(dims), "n": 0}
     trace: list[float] = []
     t0 = time.perf_counter()
-    bar = tqdm(desc="searching", unit="face", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(desc="searching", unit=" faces", disable=not progress, dynamic_ncols=True)
 
     def score(c: np.ndarray) -> float:
         z = basis @ torch.from_numpy(c).float().to(generator.device)
@@ -86,7 +86,7 @@ def search_identity(generator, facenet, target_embedding: torch.Tensor, *, dims:
             while True:
                 score(rng.uniform(-3, 3, dims))
     except _Stop:
-        bar.set_description("search stopped")
+        bar.set_description_str("search stopped")  # set_description adds a second ": "
     finally:
         bar.close()
     z = basis @ torch.from_numpy(best["c"]).float().to(generator.device)

@@ -11,6 +11,7 @@ from latentreel.invert.photo import (
     inversion_space,
     invert_photo,
     prepare_target,
+    stage_steps,
 )
 
 
@@ -32,7 +33,8 @@ def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, r
     g = load_generator(model, pick_device(device))
     settings = InvertSettings(method=method, steps=steps, restarts=restarts, align=align,
                               face=face, identity=identity, space=space, w_noise=w_noise,
-                              lpips=lpips, tune=tune, tune_steps=tune_steps)
+                              lpips=lpips, tune=tune, tune_steps=tune_steps,
+                              **stage_steps(steps))
     facenet = load_facenet(device=g.device)
     callback = None
     if video is not None:

@@ -131,7 +131,7 @@ def optimize_latents(
         n.requires_grad_(False)
     # 3. Optional L-BFGS polish (no clipping: it must stay a smooth problem).
     if settings.polish_steps > 0:
-        lbfgs_polish(generator, objective, x, space, settings.polish_steps)
+        lbfgs_polish(generator, objective, x, space, settings.polish_steps, progress=progress)
     # 4. Keep the best restart of each target.
     with torch.no_grad():
         images = generator.synthesize(x, space)
@@ -177,19 +177,26 @@ def _best(x: torch.Tensor, loss: torch.Tensor, b: int, r: int) -> torch.Tensor:
 
 
 def lbfgs_polish(generator: Generator, objective: Objective, x: torch.Tensor, space: str,
-                 iterations: int) -> None:
+                 iterations: int, *, progress: bool = False) -> None:
     """Refine ``x`` in place with L-BFGS and a strong-Wolfe line search.
 
     The restarts are independent problems; summing them lets one L-BFGS run treat them
-    jointly, which works because their Hessian is block diagonal."""
-    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=iterations, history_size=20,
-                            line_search_fn="strong_wolfe", tolerance_grad=1e-12,
-                            tolerance_change=1e-15)
+    jointly, which works because their Hessian is block diagonal. ``progress`` shows a bar
+    of its loss evaluations (at most 1.25 per iteration, LBFGS's default budget): the
+    polish can take most of a minute on a CPU."""
+    max_eval = iterations * 5 // 4
+    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=iterations, max_eval=max_eval,
+                            history_size=20, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-12, tolerance_change=1e-15)
+    bar = tqdm(total=max_eval, desc="polishing (L-BFGS)", unit="eval", disable=not progress,
+               dynamic_ncols=True, leave=False)
 
     def closure():
         opt.zero_grad(set_to_none=True)
         loss = objective(generator.synthesize(x, space), x).sum()
         loss.backward()
+        bar.update(1)
         return loss
 
-    opt.step(closure)
+    with bar:
+        opt.step(closure)

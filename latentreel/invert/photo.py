@@ -56,6 +56,14 @@ class InvertSettings:
         return {k: v for k, v in asdict(self).items() if k not in ("tune", "tune_steps")}
 
 
+def stage_steps(steps: int) -> dict[str, int]:
+    """What a user's step count means for every stage (`invert --steps`, a `photo:`
+    keyframe's `steps:`): the L-BFGS polish and the FaceNet stage run their usual counts,
+    and no more than ``steps`` (so one step is a quick look, not 140 hidden ones)."""
+    return {"polish_steps": min(InvertSettings.polish_steps, steps),
+            "facenet_steps": min(InvertSettings.facenet_steps, steps)}
+
+
 @dataclass
 class PhotoInversion:
     latent: torch.Tensor  # [*S]
@@ -248,7 +256,10 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
 
     photo = Path(photo)
     check_photo(photo, min_side=MIN_FACE if settings.align else 0)  # before its bytes are hashed
-    key = inversion_key(photo, generator.name, settings.pivot_settings())
+    # "auto" is keyed as the space it resolves to: `invert` and a `photo:` keyframe (which
+    # names its space) share one cached inversion.
+    key = inversion_key(photo, generator.name, dict(settings.pivot_settings(),
+                                                    space=inversion_space(settings, generator)))
     cached = cached_inversion_path(key)
     if use_cache and cached.is_file() and callback is None:
         result = _from_cache(load_latent(cached), generator)

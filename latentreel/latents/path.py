@@ -13,7 +13,8 @@ Frame layout (the contract users rely on):
   transition's interpolation at t, plus an optional per-transition offset (direction sweeps);
 - total frames = sum(hold_frames) + sum(transition_frames), exactly.
 Splines pass through every keyframe; their knots sit at cumulative transition frames, so the
-curve is C1 in frame time across keyframes (holds are pauses on top).
+curve is C1 in frame time across keyframes (holds are pauses on top); their norm follows the
+keyframes' norms (spline.shell_spline), so they stay on the shell slerp keeps to.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 from latentreel.latents.camera import interpolate_camera
 from latentreel.latents.easing import ease
 from latentreel.latents.interpolate import lerp, slerp
-from latentreel.latents.spline import hermite_spline
+from latentreel.latents.spline import shell_spline
 
 Offset = Callable[[torch.Tensor], torch.Tensor]  # t [T] -> offsets [T, *S]
 
@@ -194,7 +195,7 @@ class LatentPath:
         elif kind == "spline":
             knots = self._knots if self.loop else self._knots[:k]
             times = knots[index] + t * (knots[index + 1] - knots[index])
-            x = hermite_spline(self.keyframes, knots, times, closed=self.loop)
+            x = shell_spline(self.keyframes, knots, times, closed=self.loop)
         else:
             raise ValueError(f"unknown interpolation {kind!r}")
         if index in self.offsets:

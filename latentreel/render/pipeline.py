@@ -15,13 +15,14 @@ from tqdm import tqdm
 
 from latentreel.models.base import Generator
 from latentreel.render.frames import encoder_cpu_share
+from latentreel.render.outpath import settle_output_path
 from latentreel.render.prepared import PreparedScene, prepare_scene
 from latentreel.scene.model import Output, Scene
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    out: Path | None = None  # override the scene's output.path
+    out: Path | str | None = None  # override output.path; a folder (or 'dir/') keeps its name
     device: str = "auto"  # auto | cpu | cuda | mps
     batch_size: int | None = None  # frames per generator call (default: by device)
     fps: int | None = None  # override output.fps
@@ -38,12 +39,17 @@ class RenderOptions:
 @dataclass(frozen=True)
 class RenderResult:
     path: Path
-    frames: int
+    frames: int  # frames in the video
     seconds: float  # wall time of the whole render
+    setup_seconds: float = 0.0  # of which before the first frame: model, inversions, timing
+    rendered: int | None = None  # frames rendered by this run (None: all; fewer on --resume)
 
     @property
     def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else float("inf")
+        """Render speed: frames rendered per second of rendering (set-up not counted)."""
+        frames = self.frames if self.rendered is None else self.rendered
+        busy = self.seconds - self.setup_seconds
+        return frames / busy if busy > 0 else float("inf")
 
 
 def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
@@ -60,18 +66,20 @@ def render_scene(scene: Scene, options: RenderOptions = RenderOptions(), *,
     t0 = time.perf_counter()
     # 1. Settle the output, load the generator, resolve keyframes into a frame path.
     prepared = plan_render(scene, options, generator=generator)
+    setup = time.perf_counter() - t0
+    rendered = None
     # 2. Synthesize in batches and stream to the encoder (in segments for long renders).
     if options.segment_seconds or options.resume:
         from latentreel.render.segments import write_segmented
 
-        frames = write_segmented(prepared, segment_seconds=options.segment_seconds,
-                                 resume=options.resume, progress=options.progress)
+        frames, rendered = write_segmented(prepared, segment_seconds=options.segment_seconds,
+                                           resume=options.resume, progress=options.progress)
     else:
         frames = write_path_video(prepared, progress=options.progress)
     # 3. Mux the soundtrack, if any.
     mux_soundtrack(prepared.output)
     return RenderResult(path=prepared.output.path, frames=frames,
-                        seconds=time.perf_counter() - t0)
+                        seconds=time.perf_counter() - t0, setup_seconds=setup, rendered=rendered)
 
 
 def plan_render(scene: Scene, options: RenderOptions, *,
@@ -107,9 +115,9 @@ def _output_settings(scene: Scene, options: RenderOptions):
                                  ("upscale", options.upscale)) if v}
     if options.upscale_smooth is not None:
         changes["upscale_smooth"] = options.upscale_smooth
-    if options.out is not None:
-        changes["path"] = Path(options.out)
-    return replace(output, **changes)
+    output = replace(output, **changes)
+    # Checked now, before minutes of inversion: a folder, a bad place, one of the inputs.
+    return replace(output, path=settle_output_path(options.out, output.path, scene))
 
 
 def write_path_video(prepared: PreparedScene, *, progress: bool = True) -> int:

@@ -125,7 +125,7 @@ def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "
                        scene.loop if loop is None else loop,
                        offsets=sweep_offsets(keyframes, tuned, space))
     path = apply_perceptual_timing(tuned, plain, [kf.transition.timing for kf in keyframes],
-                                   space)
+                                   space, progress=progress)
     return PreparedScene(scene=scene, output=output, base=generator, generator=tuned,
                          delta=delta, source=replace(source, generator=tuned), space=space,
                          keyframes=keyframes, latents=resolved.latents, plain_path=plain,

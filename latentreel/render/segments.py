@@ -102,13 +102,15 @@ def encode_segment(source: FrameSource, path: LatentPath, bounds: tuple[int, int
 
 
 def write_segmented(prepared, *, segment_seconds: float | None, resume: bool,
-                    progress: bool = True) -> int:
+                    progress: bool = True) -> tuple[int, int]:
     """Render ``prepared`` (a PreparedScene) in segments and join them into its
-    ``output.path``; returns frames."""
+    ``output.path``; returns the frames in the video and those rendered by this call (fewer
+    after a resume)."""
     output = prepared.output
     work = prepare_segments(output, prepared.path.total_frames, prepared.fingerprint(),
                             segment_seconds=segment_seconds, resume=resume, progress=progress)
-    bar = tqdm(total=work.total, initial=work.done_frames(), unit="frame",
+    reused = work.done_frames()
+    bar = tqdm(total=work.total, initial=reused, unit="frame",
                desc=output.path.name, disable=not progress, dynamic_ncols=True)
     with bar:
         for i in work.pending():  # finished ones survived an interruption
@@ -118,7 +120,7 @@ def write_segmented(prepared, *, segment_seconds: float | None, resume: bool,
                                     autocast=prepared.autocast):
                 bar.update(n)
     work.join(output.path)
-    return work.total
+    return work.total, work.total - reused
 
 
 def _read_manifest(work: Path) -> dict | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from latentreel.latents.easing import ease
 from latentreel.latents.path import LatentPath
@@ -21,13 +22,27 @@ def image_change(images: torch.Tensor) -> torch.Tensor:
     return (images[1:] - images[:-1]).flatten(1).square().mean(1).sqrt()
 
 
+SAMPLES = 96  # dense samples per re-timed transition
+CHUNK = 16  # images per generator call: memory stays small at any resolution
+
+
 def perceptual_t(generator, path: LatentPath, index: int, space: str,
-                 samples: int = 96) -> torch.Tensor:
-    """t values for every frame of transition ``index`` giving even visual change."""
+                 samples: int = SAMPLES, bar: tqdm | None = None) -> torch.Tensor:
+    """t values for every frame of transition ``index`` giving even visual change.
+    ``bar``: advanced by one for each image drawn."""
     dense = torch.linspace(0, 1, samples + 1, dtype=torch.float64)
+    steps, last = [], None
     with torch.no_grad():
-        images = generator.synthesize(path.latents_at(index, dense).to(generator.device), space)
-    arc = torch.cat([torch.zeros(1), image_change(images).cpu().double().cumsum(0)])
+        for s in range(0, len(dense), CHUNK):
+            lat = path.latents_at(index, dense[s:s + CHUNK]).to(generator.device)
+            images = generator.synthesize(lat, space)
+            if last is not None:
+                images = torch.cat([last, images])
+            steps.append(image_change(images).cpu().double())
+            last = images[-1:]
+            if bar is not None:
+                bar.update(len(lat))
+    arc = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cat(steps).cumsum(0)])
     if float(arc[-1]) <= 0:  # nothing changes: keep the plain timing
         return ease(path.easing[index], path.transition_u(index))
     arc = (arc / arc[-1]).numpy()
@@ -36,12 +51,17 @@ def perceptual_t(generator, path: LatentPath, index: int, space: str,
 
 
 def apply_perceptual_timing(generator, path: LatentPath, timings: list[str],
-                            space: str) -> LatentPath:
-    """``path`` with every transition whose timing is "perceptual" re-timed."""
-    overrides = {i: perceptual_t(generator, path, i, space)
-                 for i, timing in enumerate(timings[:len(path.transition_frames)])
-                 if timing == "perceptual" and path.transition_frames[i] > 1}
-    return path.with_t_override(overrides) if overrides else path
+                            space: str, *, progress: bool = False) -> LatentPath:
+    """``path`` with every transition whose timing is "perceptual" re-timed; ``progress``
+    shows a bar of the images drawn to measure them (minutes for large models on a CPU)."""
+    chosen = [i for i, timing in enumerate(timings[:len(path.transition_frames)])
+              if timing == "perceptual" and path.transition_frames[i] > 1]
+    if not chosen:
+        return path
+    with tqdm(total=len(chosen) * (SAMPLES + 1), desc="perceptual timing", unit="image",
+              disable=not progress, dynamic_ncols=True, leave=False) as bar:
+        overrides = {i: perceptual_t(generator, path, i, space, bar=bar) for i in chosen}
+    return path.with_t_override(overrides)
 
 
 def change_profile(generator, path: LatentPath, space: str, batch: int = 64) -> np.ndarray:

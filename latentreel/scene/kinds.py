@@ -100,13 +100,14 @@ def _resolve_anti(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor
 def _resolve_photo(params: dict, ctx: ResolveContext, where: str) -> torch.Tensor:
     from latentreel.faces.detect import MIN_FACE
     from latentreel.faces.photo import check_photo
-    from latentreel.invert.photo import InvertSettings, invert_photo
+    from latentreel.invert.photo import InvertSettings, invert_photo, stage_steps
 
     # Invert straight into the scene's space when the model has it (W+ for StyleGAN).
     space = ctx.space if ctx.space in ctx.generator.latent_spaces else "z"
     settings = InvertSettings(method=params["method"], steps=params["steps"],
                               align=params["align"], face=params["face"], space=space,
-                              tune=False)  # the scene tunes all its photos at once
+                              tune=False,  # the scene tunes all its photos at once
+                              **stage_steps(params["steps"]))  # as `invert --steps`
     # A photo too small to hold a face fails before FaceNet loads (align: true needs one).
     check_photo(params["path"], min_side=MIN_FACE if params["align"] else 0)
     result = invert_photo(params["path"], ctx.generator, settings, facenet=ctx.facenet(),
@@ -159,7 +160,8 @@ CORE_KINDS = [
                              check=photo_problem),
                 "method": Spec("enum", choices=("auto", "optimize", "encoder", "hybrid"),
                                default="auto", help="auto: hybrid once an encoder is trained"),
-                "steps": Spec("int", default=300, min=1, max=100000, help="optimiser steps"),
+                "steps": Spec("int", default=300, min=1, max=100000, help="optimiser steps (the "
+                              "polish and the FaceNet stage take at most as many)"),
                 "align": Spec("bool", default=True, help="false: centre crop, no face detection"),
                 "face": Spec("int", min=0, max=1000, help="which face, 0 = largest"),
                 "tune": Spec("bool", default=True, help="pivotal tuning: the scene's generator "

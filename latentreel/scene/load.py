@@ -32,6 +32,7 @@ def load_scene(path: str | Path) -> Scene:
     path = Path(path)
     located = load_located(path)
     problems = Problems(located)
+    _report_duplicates(located, problems)
     if not isinstance(located.data, dict):
         raise SceneError([f"{path}:1:1: a scene must be a mapping with a 'keyframes' list"])
     # 2. Check every field.
@@ -54,6 +55,13 @@ def load_scene(path: str | Path) -> Scene:
         loop=clean["loop"],
         keyframes=keyframes,
     )
+
+
+def _report_duplicates(located: Located, problems: Problems) -> None:
+    for key_path, first, again in located.duplicates:
+        problems.add_at(again, f"{format_path(key_path)}: given twice (first at "
+                        f"{located.file}:{first[0]}:{first[1]}); keys must be unique: "
+                        "keep one")
 
 
 def _check_model(clean: dict, keyframes: list[Keyframe], base: Path, problems: Problems) -> None:

@@ -8,6 +8,8 @@ from latentreel.models.registry import DEFAULT_MODEL
 from latentreel.spec.fields import REQUIRED, Spec
 from latentreel.scene.kinds import KINDS
 from latentreel.upscale.registry import CHOICES as UPSCALERS
+from latentreel.video.audio import audio_problem
+from latentreel.video.formats import suffix_problem
 
 SPACES = ("z", "w", "w+")
 TIMINGS = ("uniform", "perceptual")
@@ -51,11 +53,12 @@ def transition_spec(with_defaults: bool) -> Spec:
             "sweep": Spec("mapping", help="push along a direction during the transition",
                           fields={
                               "direction": Spec(
-                                  "string", default=REQUIRED,
+                                  "string", default=REQUIRED, os_name=True,
                                   help="a direction from `latentreel directions list`"),
                               "from": Spec("number", default=-3.0, min=-20, max=20),
                               "to": Spec("number", default=3.0, min=-20, max=20),
-                              "keep": Spec("list", item=Spec("string"), default=None,
+                              "keep": Spec("list", item=Spec("string", os_name=True),
+                                           default=None,
                                            help="directions to hold still"),
                           }),
         },
@@ -67,13 +70,15 @@ OUTPUT = Spec(
     help="where and how to write the video",
     default=None,
     fields={
-        "path": Spec("path", help="the MP4 to write, relative to the scene file", default=None),
+        "path": Spec("path", help="the MP4 to write, relative to the scene file", default=None,
+                     name_check=suffix_problem),
         "fps": Spec("int", help="frames per second", default=30, min=1, max=240),
         "size": Spec("int", help="width and height in pixels", default=512, min=16, max=4096),
         "crf": Spec("int", help="x264 quality, 0 (lossless) to 51; 18 looks lossless",
                     default=18, min=0, max=51),
         "preset": Spec("enum", choices=PRESETS, default="medium", help="x264 speed vs size"),
-        "audio": Spec("path", help="soundtrack, trimmed or looped to the video", must_exist=True),
+        "audio": Spec("path", help="soundtrack, trimmed or looped to the video", must_exist=True,
+                      check=audio_problem),
         "upscale": Spec("enum", choices=UPSCALERS, default="none",
                         help="learned upscaling before the resize to size (none: lanczos only)"),
         "upscale_smooth": Spec("bool", default=True,
@@ -120,7 +125,8 @@ def scene_spec() -> Spec:
         "mapping",
         help="a latentreel scene: keyframes in a generator's latent space and moves between them",
         fields={
-            "model": Spec("string", help="registry name or .pkl/.pt file", default=DEFAULT_MODEL),
+            "model": Spec("string", help="registry name or .pkl/.pt file", default=DEFAULT_MODEL,
+                          os_name=True),
             "space": Spec("enum", choices=SPACES,
                           help="latent space to move in "
                                "(default: w+ on StyleGAN models, z on the DCGAN)"),

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from latentreel.errors import did_you_mean
+from latentreel.errors import did_you_mean, quote
+from latentreel.osnames import name_problem
 from latentreel.spec.yamlpos import FieldPath, Located, format_path
 
 REQUIRED = object()  # sentinel: the field has no default
@@ -43,7 +44,11 @@ class Spec:
     item: Spec | None = None  # for list
     must_exist: bool = False  # for path: the file must exist (relative to the scene)
     check: Callable[[Path], str | None] | None = None  # for path: the problem with the file
+    name_check: Callable[[Path], str | None] | None = None  # for path: the problem with its
+    # name, whether or not the file exists yet (an output's suffix)
     min_items: int = 0  # for list
+    os_name: bool = False  # for string: the value names a file (model, direction): the OS
+    # must accept it as a name (paths always must)
 
 
 class Problems:
@@ -51,11 +56,21 @@ class Problems:
 
     def __init__(self, located: Located):
         self.located = located
-        self.lines: list[str] = []
+        self._found: list[tuple[tuple[int, int], str]] = []
 
     def add(self, path: FieldPath, message: str, at_key: bool = False) -> None:
-        where = self.located.where(tuple(path) + ("__key__",) if at_key else tuple(path))
-        self.lines.append(f"{where}: {format_path(path)}: {message}")
+        at = tuple(path) + ("__key__",) if at_key else tuple(path)
+        self.add_at(self.located.line_col(at), f"{format_path(path)}: {message}")
+
+    def add_at(self, line_col: tuple[int, int], message: str) -> None:
+        """A problem at ``line:col`` of the scene file (``message`` names the field)."""
+        line, col = line_col
+        self._found.append(((line, col), f"{self.located.file}:{line}:{col}: {message}"))
+
+    @property
+    def lines(self) -> list[str]:
+        """Every problem, in the order of the file (a reader fixes them top to bottom)."""
+        return [text for _, text in sorted(self._found, key=lambda found: found[0])]
 
 
 def describe(value: Any) -> str:
@@ -92,12 +107,19 @@ def _validate_scalar(spec: Spec, value: Any, path, problems: Problems, base: Pat
     }[kind]
     if not ok:
         if kind == "enum":
+            # The options are listed already: only a close match adds anything.
             hint = closest(value, spec.choices) if isinstance(value, str) else ""
+            hint = hint if hint.startswith("; did you mean") else ""
             options = ", ".join(spec.choices)
             problems.add(path, f"expected one of {options}, got {describe(value)}{hint}")
         else:
             problems.add(path, f"expected {_TYPE_WORDS[kind]}, got {describe(value)}")
         return None
+    if kind == "path" or kind == "string" and spec.os_name:
+        problem = name_problem(value)
+        if problem:
+            problems.add(path, f"{quote(value)} {problem}")
+            return None
     if kind in ("int", "number"):
         if spec.min is not None and value < spec.min or spec.max is not None and value > spec.max:
             problems.add(path, f"{value} is out of range; use a value in [{spec.min}, {spec.max}]")
@@ -112,6 +134,7 @@ def _validate_scalar(spec: Spec, value: Any, path, problems: Problems, base: Pat
             )
             return None
         problem = spec.check(resolved) if spec.check and resolved.is_file() else None
+        problem = problem or (spec.name_check(resolved) if spec.name_check else None)
         if problem:
             problems.add(path, problem)
             return None

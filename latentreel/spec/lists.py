@@ -1,4 +1,4 @@
-"""Parsers for option values shared by several commands."""
+"""Lists of numbers as options write them: '0-3,7' and '1,0.5,-1'."""
 
 from __future__ import annotations
 

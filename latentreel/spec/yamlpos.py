@@ -24,14 +24,21 @@ class Located:
     data: Any
     file: Path
     positions: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
+    # keys given twice in one mapping: (path of the key, first line:col, second line:col)
+    duplicates: list[tuple[FieldPath, tuple[int, int], tuple[int, int]]] = \
+        field(default_factory=list)
 
     def where(self, path: FieldPath) -> str:
         """``file:line:col`` of ``path``, or of its nearest located parent."""
+        line, col = self.line_col(path)
+        return f"{self.file}:{line}:{col}"
+
+    def line_col(self, path: FieldPath) -> tuple[int, int]:
+        """(line, col) of ``path``, or of its nearest located parent."""
         p = tuple(path)
         while p not in self.positions and p:
             p = p[:-1]
-        line, col = self.positions.get(p, (1, 1))
-        return f"{self.file}:{line}:{col}"
+        return self.positions.get(p, (1, 1))
 
 
 def format_path(path: FieldPath) -> str:
@@ -64,16 +71,22 @@ def load_located(path: Path) -> Located:
         raise SceneError([f"{path}:1:1: invalid YAML: {e}"]) from None
     located = Located(data=data, file=path)
     if node is not None:
-        _walk(node, (), located.positions)
+        _walk(node, (), located.positions, located.duplicates)
     return located
 
 
-def _walk(node: yaml.Node, path: FieldPath, out: dict) -> None:
+def _walk(node: yaml.Node, path: FieldPath, out: dict, duplicates: list) -> None:
     out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
+        # YAML keys are unique, but PyYAML keeps the last of two silently: remember both.
+        first: dict[str, tuple[int, int]] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            _walk(value_node, path + (key,), out)
+            at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in first:
+                duplicates.append((path + (key,), first[key], at))
+            first.setdefault(key, at)
+            _walk(value_node, path + (key,), out, duplicates)
             # The key's own position is the better place to point at for unknown keys.
             out[path + (key, "__key__")] = (
                 key_node.start_mark.line + 1,
@@ -81,4 +94,4 @@ def _walk(node: yaml.Node, path: FieldPath, out: dict) -> None:
             )
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, path + (i,), out)
+            _walk(item, path + (i,), out, duplicates)

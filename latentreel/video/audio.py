@@ -40,6 +40,24 @@ def _open_audio(audio_path: Path):
     return clip
 
 
+def audio_problem(audio_path: Path) -> str | None:
+    """Why ``audio_path`` cannot be a soundtrack (None: it can), found without moviepy: an
+    audio stream in ffmpeg's summary, and its first seconds decode. What `validate` checks."""
+    import subprocess
+
+    from latentreel.video.writer import ffmpeg_exe
+
+    advice = "use a WAV, MP3, FLAC, OGG or M4A file"
+    if not has_audio_stream(audio_path):
+        return f"{audio_path.name} holds no sound ffmpeg can read; {advice}"
+    proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-t", "2", "-i", str(audio_path),
+                           "-map", "0:a:0", "-f", "null", "-"],
+                          stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    if proc.returncode != 0:
+        return f"{audio_path.name}: its sound does not decode; {advice}"
+    return None
+
+
 def fit_audio(audio_path: Path, seconds: float, wav_out: Path) -> Path:
     """Write ``audio_path`` trimmed (or looped, when shorter) to ``seconds`` as a WAV.
 
@@ -63,7 +81,8 @@ def fit_audio(audio_path: Path, seconds: float, wav_out: Path) -> Path:
 def mux_audio(video_path: Path, audio_path: Path, out_path: Path) -> Path:
     """Put ``audio_path`` into ``video_path`` as AAC, fitted to the video's length.
 
-    ``out_path`` may be ``video_path``: the result replaces it atomically either way.
+    ``out_path`` may be ``video_path``: the result replaces it atomically either way, and
+    if muxing fails the (silent) video is removed.
 
     Raises:
         BadInputError: the video or the audio file is missing or unreadable.
@@ -71,11 +90,18 @@ def mux_audio(video_path: Path, audio_path: Path, out_path: Path) -> Path:
     """
     video_path, out_path = Path(video_path), Path(out_path)
     seconds = video_duration(video_path)
-    with tempfile.TemporaryDirectory(prefix="latentreel-audio-") as work:
-        wav = fit_audio(Path(audio_path), seconds, Path(work) / "sound.wav")
-        with atomic_output(out_path) as tmp:
-            run_ffmpeg(["-i", str(video_path), "-i", str(wav), "-map", "0:v:0", "-map", "1:a:0",
-                        "-c:v", "copy", "-c:a", "aac", "-b:a", AUDIO_BITRATE,
-                        "-movflags", "+faststart", "-f", "mp4", str(tmp)],
-                       f"adding {audio_path} to {video_path}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="latentreel-audio-") as work:
+            wav = fit_audio(Path(audio_path), seconds, Path(work) / "sound.wav")
+            with atomic_output(out_path) as tmp:
+                run_ffmpeg(["-i", str(video_path), "-i", str(wav), "-map", "0:v:0",
+                            "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
+                            "-b:a", AUDIO_BITRATE, "-movflags", "+faststart", "-f", "mp4",
+                            str(tmp)], f"adding {audio_path} to {video_path}")
+    except BaseException:
+        # Muxing in place (a render's last step): a silent video is not what was asked for,
+        # and would pass for a finished one; leave nothing behind.
+        if out_path.resolve() == video_path.resolve():
+            video_path.unlink(missing_ok=True)
+        raise
     return out_path

@@ -52,6 +52,15 @@ def has_audio_stream(path: Path) -> bool:
     return re.search(r"Stream #\S+.*?: Audio:", _ffmpeg_summary(Path(path))) is not None
 
 
+def still_image_format(path: Path) -> str | None:
+    """The format name when ffmpeg reads ``path`` as a still picture (PNG, JPEG, ...: its
+    ``*_pipe`` and ``image2`` demuxers), else None. ffmpeg gives a picture a video stream,
+    so a picture would otherwise pass for a one-frame video."""
+    m = re.search(r"Input #0, ([^,]+), from", _ffmpeg_summary(Path(path)))
+    name = m.group(1) if m else ""
+    return name if name == "image2" or name.endswith("_pipe") else None
+
+
 def _read_header(path: Path) -> _Header:
     """Parse the stream summary ffmpeg prints for ``ffmpeg -i path``."""
     if not path.is_file():
