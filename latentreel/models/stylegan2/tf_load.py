@@ -26,14 +26,10 @@ from latentreel.models.stylegan2.weights import (
     assign_tensors,
     empty_generator,
     estimate_w_avg,
+    fit_problems,
 )
 
 _MAY_LACK = ("dlatent_avg",)  # as for PyTorch files: estimated when absent
-
-
-def _shorten(names: list[str], limit: int = 4) -> str:
-    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
 
 
 def check_tf_fit(sources: dict[str, TFSource], variables: dict[str, np.ndarray],
@@ -52,18 +48,10 @@ def check_tf_fit(sources: dict[str, TFSource], variables: dict[str, np.ndarray],
     wrong = [f"{n} {list(a.shape)} (expected {list(expected[n])})"
              for n, a in variables.items() if n in expected and a.shape != expected[n]]
     not_float = [n for n, a in variables.items() if n in expected and a.dtype.kind != "f"]
-    problems = []
-    if missing:
-        problems.append(f"missing {_shorten(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {_shorten(unexpected)}")
-    if wrong:
-        problems.append(f"wrong shape {_shorten(wrong, 2)}")
-    if not_float:
-        problems.append(f"not floating point {_shorten(not_float)}")
+    problems = fit_problems(missing, unexpected, wrong, not_float)
     if problems:
         raise ModelError(f"{where}: its Gs variables do not fit a StyleGAN2 generator of its "
-                         f"static kwargs: {'; '.join(problems)}")
+                         f"static kwargs: {problems}")
 
 
 def _tensors(cfg: StyleGAN2Config, sources: dict[str, TFSource],

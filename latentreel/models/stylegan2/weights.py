@@ -18,6 +18,16 @@ def _shorten(names: list[str], limit: int = 4) -> str:
     return ", ".join(names[:limit]) + more
 
 
+def fit_problems(missing: list[str], unexpected: list[str], wrong: list[str],
+                 not_float: list[str]) -> str:
+    """What is wrong with a file's weights, each kind shortened, '; '-joined ("" if none):
+    shared by the PyTorch-era and TF-era readers."""
+    kinds = (("missing", missing, 4), ("unexpected", unexpected, 4),
+             ("wrong shape", wrong, 2), ("not floating point", not_float, 4))
+    return "; ".join(f"{label} {_shorten(names, limit)}" for label, names, limit in kinds
+                     if names)
+
+
 def check_fit(expected: dict[str, torch.Size], tensors: dict[str, torch.Tensor], where: str,
               may_lack: tuple[str, ...] = OPTIONAL) -> None:
     """The file's tensors must be exactly the ``expected`` names and shapes, all floating.
@@ -34,18 +44,10 @@ def check_fit(expected: dict[str, torch.Size], tensors: dict[str, torch.Tensor],
              for k, t in tensors.items()
              if k in expected and tuple(t.shape) != tuple(expected[k])]
     not_float = [k for k, t in tensors.items() if k in expected and not t.is_floating_point()]
-    problems = []
-    if missing:
-        problems.append(f"missing {_shorten(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {_shorten(unexpected)}")
-    if wrong:
-        problems.append(f"wrong shape {_shorten(wrong, 2)}")
-    if not_float:
-        problems.append(f"not floating point {_shorten(not_float)}")
+    problems = fit_problems(missing, unexpected, wrong, not_float)
     if problems:
         raise ModelError(f"{where}: its tensors do not fit a StyleGAN2 generator of its recorded "
-                         f"configuration: {'; '.join(problems)}")
+                         f"configuration: {problems}")
 
 
 def assign_tensors(net: Generator, tensors: dict[str, torch.Tensor], where: str) -> set[str]:
