@@ -1,0 +1,199 @@
+"""A performance: the scene played live, steered, shown, recorded, until told to stop.
+
+One frame thread does everything that decides pixels, in this order each frame: take the
+next clock slot, move the walk on by the slots that passed, apply the control messages that
+arrived, draw, wait for the slot, show, record. Drawing on the frame thread (no queue of
+frames drawn ahead) keeps a control's effect within one or two frames of its arrival.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import deque
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from latentreel.live.clock import FrameClock
+from latentreel.live.draw import draw
+from latentreel.live.inbox import Inbox, RefusalLog
+from latentreel.live.state import BadControl, Control
+from latentreel.live.walker import Walker
+from latentreel.render.prepared import PreparedScene, prepare_scene
+from latentreel.scene.model import Scene
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    headless: bool = False  # no window (a box that streams elsewhere, a test)
+    fullscreen: bool = False  # the window fills the screen
+    size: int | None = None  # window / recording side in pixels (default: output.size)
+    seconds: float | None = None  # stop after this long (None: until closed or Ctrl-C)
+    max_frames: int | None = None  # stop after this many frames shown
+    record: Path | None = None  # write what was shown here (+ NAME.frames.json)
+    screenshot: Path | None = None  # save the last frame shown as a PNG
+    osc_port: int | None = None  # listen for OSC here (0: an ephemeral port)
+    osc_host: str = "127.0.0.1"  # where to listen (0.0.0.0: every interface)
+    osc_out: tuple[str, int] | None = None  # send loop/keyframe events here
+    device: str = "auto"  # auto | cpu | cuda | mps
+    upscale: str | None = None  # override output.upscale
+
+
+@dataclass
+class LiveResult:
+    shown: int = 0  # frames drawn and shown
+    dropped: int = 0  # clock slots that passed with no new frame
+    seconds: float = 0.0  # wall time from the first frame to the last
+    applied: int = 0  # control messages applied
+    refused: dict[str, int] = field(default_factory=dict)  # address -> refused messages
+    osc_port: int | None = None  # the port OSC listened on
+    # When the latest frames were shown (perf_counter seconds); bounded, for runs of days.
+    frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+
+
+@dataclass
+class Hooks:
+    """Ways in for benches and tests (None: not used)."""
+
+    on_ready: Callable[[LiveResult, Inbox], None] | None = None  # listening, before frame 0
+    on_frame: Callable[[int, list[Control]], None] | None = None  # after each frame shown
+    stop: threading.Event = field(default_factory=threading.Event)  # set: stop after a frame
+
+
+def prepare_live(scene: Scene, *, size: int | None, upscale: str | None, device: str,
+                 progress: bool = True) -> tuple[PreparedScene, Walker]:
+    """The scene prepared for a performance (looping) and its walker, directions loaded."""
+    output = replace(scene.output, size=size or scene.output.size,
+                     upscale=upscale or scene.output.upscale)
+    prepared = prepare_scene(scene, output=output, device=device, loop=True, progress=progress)
+    return prepared, Walker(prepared, load_directions(prepared))
+
+
+def load_directions(prepared: PreparedScene) -> dict[str, torch.Tensor]:
+    """controls.directions' offsets for one unit of amount, loaded before the first frame."""
+    from latentreel.edits.directions import DirectionStore, edit_step
+
+    controls = prepared.scene.controls
+    names = controls.directions if controls else ()
+    if not names:
+        return {}
+    g, where = prepared.generator, f"{prepared.scene.file}: controls.directions"
+    store = DirectionStore(g.name)
+    return {name: torch.from_numpy(edit_step(store, name, [], prepared.space,
+                                             g.latent_shape(prepared.space), where))
+            for name in names}
+
+
+def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
+            log: Callable[[str], None] | None = None) -> LiveResult:
+    """Play ``scene`` live until ``options`` or the viewer says stop.
+
+    Raises:
+        BadInputError: no window where one is needed, a port in use, bad scene files.
+    """
+    hooks = hooks or Hooks()
+    display = None
+    if not options.headless:
+        from latentreel.live.display import Window
+
+        display = Window.check()  # no display: one line, before minutes of preparing
+    # 1. Prepare the scene (looping) and its live walk.
+    prepared, walker = prepare_live(scene, size=options.size, upscale=options.upscale,
+                                    device=options.device)
+    inbox, refusals, result = Inbox(), RefusalLog(log), LiveResult()
+    with contextlib.ExitStack() as stack:
+        # 2. Start listening, and the window and recording if asked for.
+        if options.osc_port is not None:
+            from latentreel.live.osc import OscServer
+
+            server = stack.enter_context(OscServer(options.osc_host, options.osc_port, inbox))
+            result.osc_port = server.port
+        out = _osc_out(options, stack)
+        first = draw(prepared, walker.shot())
+        if display is not None:
+            display = stack.enter_context(display.open(prepared, options))
+        recorder = None
+        if options.record is not None:
+            from latentreel.live.record import Recorder
+
+            recorder = stack.enter_context(Recorder(options.record, prepared, first.shape))
+        if hooks.on_ready:
+            hooks.on_ready(result, inbox)
+        # 3. Frames until told to stop.
+        last = _run(prepared, walker, inbox, refusals, result, options, hooks, display,
+                    recorder, out)
+        if options.screenshot is not None and last is not None:
+            from PIL import Image
+
+            side = prepared.output.size
+            Image.fromarray(last).resize((side, side), Image.LANCZOS).save(options.screenshot)
+    result.refused = dict(refusals.counts)
+    return result
+
+
+def _osc_out(options: LiveOptions, stack: contextlib.ExitStack):
+    if options.osc_out is None:
+        return None
+    from latentreel.live.osc import OscOut
+
+    out = OscOut(*options.osc_out)
+    stack.callback(out.close)
+    return out
+
+
+def _run(prepared, walker, inbox, refusals, result, options, hooks, display, recorder, out):
+    clock = FrameClock(prepared.output.fps)
+    deadline = None if options.seconds is None else clock.start + options.seconds
+    frame, walked = None, None  # walked: the slot the walk stands at
+    try:
+        while not hooks.stop.is_set():
+            if options.max_frames is not None and result.shown >= options.max_frames:
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            # The walk moves by the slots since the last frame was drawn for, so a slow
+            # frame costs its slots once and the scene keeps to the wall clock.
+            slot = clock.next_slot()
+            events = walker.advance(0 if walked is None else slot - walked)
+            walked = slot
+            applied = _apply(walker, inbox.drain(), refusals)
+            shot = walker.shot()
+            frame = draw(prepared, shot)
+            shown = clock.wait(slot)
+            shown_at, wall = time.perf_counter(), time.time()
+            if display is not None and not display.show(frame):
+                break
+            if recorder is not None:
+                recorder.add(frame, slot=shown, walked=slot, position=shot.position,
+                             shown_at=shown_at, controls=applied, wall=wall)
+            for event in events:
+                if out is not None:
+                    out.send(event)
+            result.shown += 1
+            result.applied += len(applied)
+            result.frame_times.append(shown_at)
+            if hooks.on_frame:
+                hooks.on_frame(result.shown - 1, applied)
+    except KeyboardInterrupt:  # Ctrl-C ends a performance; the recording is kept
+        pass
+    result.dropped = clock.dropped
+    if len(result.frame_times) > 1:
+        result.seconds = result.frame_times[-1] - result.frame_times[0]
+    return frame
+
+
+def _apply(walker: Walker, controls: list[Control], refusals: RefusalLog) -> list[Control]:
+    """Apply ``controls`` in order; returns those applied (refused ones are logged)."""
+    applied = []
+    for control in controls:
+        try:
+            walker.apply(control)
+        except BadControl as e:
+            refusals.refuse(control, str(e))
+        else:
+            applied.append(control)
+    return applied
