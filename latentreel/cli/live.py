@@ -29,6 +29,8 @@ def play(
                                  "(0.0.0.0: every interface)."),
     osc_out: str = typer.Option(None, "--osc-out", help="HOST:PORT to send /latentreel/loop "
                                 "and /latentreel/keyframe NAME to."),
+    midi: str = typer.Option(None, "--midi", help="MIDI input port for the scene's "
+                             "controls.midi (auto: the first port)."),
     screenshot: Path = typer.Option(None, help="Save the last frame shown as a PNG."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     upscale: str = typer.Option(None, help="Override output.upscale: none | lanczos | an "
@@ -47,7 +49,7 @@ def play(
         headless=headless, fullscreen=fullscreen, size=size, seconds=seconds,
         max_frames=frames, record=record, screenshot=screenshot, osc_port=osc,
         osc_host=osc_host, osc_out=parse_host_port(osc_out, "--osc-out") if osc_out else None,
-        device=device, upscale=upscale)
+        midi=midi, device=device, upscale=upscale)
     result = perform(load_scene(scene), options, log=lambda line: typer.echo(line, err=True))
     refused = sum(result.refused.values())
     extra = f", {result.dropped} dropped" if result.dropped else ""
@@ -55,3 +57,25 @@ def play(
     extra += f", {refused} refused" if refused else ""
     wrote = f"; wrote {record}" if record is not None else ""
     typer.echo(f"showed {result.shown} frames in {result.seconds:.1f} s{extra}{wrote}")
+
+
+@app.command("midi-learn")
+def midi_learn(
+    port: str = typer.Option("auto", "--port", help="MIDI input port (auto: the first)."),
+    seconds: float = typer.Option(30.0, "--seconds", min=0.1, help="How long to wait."),
+    list_ports: bool = typer.Option(False, "--list", help="List MIDI input ports and exit."),
+) -> None:
+    """Move a control on a MIDI device: print the controls.midi line that binds it."""
+    from latentreel.errors import BadInputError
+    from latentreel.live.midi import input_names, learn, open_port
+
+    if list_ports:
+        names = input_names("midi-learn")
+        typer.echo("\n".join(names) if names else "no MIDI input ports")
+        return
+    with open_port(port, None, "midi-learn") as opened:
+        typer.echo(f"listening on {opened.name}: move a knob or hit a pad", err=True)
+        line = learn(opened.iter_pending, timeout=seconds)
+    if line is None:
+        raise BadInputError(f"midi-learn: nothing moved on {port} in {seconds:g} s")
+    typer.echo(line)

@@ -39,6 +39,7 @@ class LiveOptions:
     osc_port: int | None = None  # listen for OSC here (0: an ephemeral port)
     osc_host: str = "127.0.0.1"  # where to listen (0.0.0.0: every interface)
     osc_out: tuple[str, int] | None = None  # send loop/keyframe events here
+    midi: str | None = None  # MIDI input port ('auto': the first) for controls.midi
     device: str = "auto"  # auto | cpu | cuda | mps
     upscale: str | None = None  # override output.upscale
 
@@ -101,6 +102,10 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
         from latentreel.live.display import Window
 
         display = Window.check()  # no display: one line, before minutes of preparing
+    if options.midi is not None:
+        from latentreel.live.midi import input_names
+
+        input_names()  # no MIDI system: one line, before preparing
     # 1. Prepare the scene (looping) and its live walk.
     prepared, walker = prepare_live(scene, size=options.size, upscale=options.upscale,
                                     device=options.device)
@@ -112,6 +117,12 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
 
             server = stack.enter_context(OscServer(options.osc_host, options.osc_port, inbox))
             result.osc_port = server.port
+        if options.midi is not None:
+            from latentreel.live.midi import MidiInput
+
+            controls = scene.controls
+            stack.enter_context(MidiInput(options.midi, controls.midi if controls else (),
+                                          inbox))
         out = _osc_out(options, stack)
         first = draw(prepared, walker.shot())
         if display is not None:

@@ -127,7 +127,8 @@ def _binding(item: dict | None, path: tuple, directions: tuple[str, ...], locate
     if problem:
         problems.add(path + ("param",), problem)
         ok = False
-    low, high = param_range(item["param"])
+    low, high = (0.0, 1.0) if item["param"] == "pulse" or not ok else \
+        param_range(item["param"])
     span = item.get("range")
     if span is not None:
         if len(span) != 2 or None in span:
