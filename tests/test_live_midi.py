@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from latentreel.cli import app
 from latentreel.errors import SceneError
 from latentreel.live.inbox import Inbox
-from latentreel.live.midi import MidiInput, controls_for, learn, learned_binding, scaled
+from latentreel.live.midi import MidiInput, controls_for, learn, learned_binding
 from latentreel.scene import load_scene
 
 CONTROLS = """\
@@ -46,7 +46,7 @@ def test_cc_and_notes_map_through_ranges_and_curves(write_scene):
     assert half[0].args == ("direction.sefa0", 3.0)
     assert controls_for(mido.Message("control_change", channel=0, control=2, value=64), b) \
         == []  # bound to channel 2 only
-    assert scaled(b[1], 0.5) == pytest.approx(-3 + 6 * 0.125)
+    assert b[1].value(0.5) == pytest.approx(-3 + 6 * 0.125)
     hit = controls_for(mido.Message("note_on", note=36, velocity=127), b)
     assert hit[0].args == ("pulse", 1.0)
     assert controls_for(mido.Message("note_off", note=36), b) == []  # a pulse dies by itself

@@ -31,6 +31,9 @@ def play(
                                 "and /latentreel/keyframe NAME to."),
     midi: str = typer.Option(None, "--midi", help="MIDI input port for the scene's "
                              "controls.midi (auto: the first port)."),
+    listen: str = typer.Option(None, "--listen", help="Sound for the scene's "
+                               "controls.listen: default (the system's input), a device "
+                               "name or number, or file:SONG.wav (played in real time)."),
     screenshot: Path = typer.Option(None, help="Save the last frame shown as a PNG."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     upscale: str = typer.Option(None, help="Override output.upscale: none | lanczos | an "
@@ -49,7 +52,7 @@ def play(
         headless=headless, fullscreen=fullscreen, size=size, seconds=seconds,
         max_frames=frames, record=record, screenshot=screenshot, osc_port=osc,
         osc_host=osc_host, osc_out=parse_host_port(osc_out, "--osc-out") if osc_out else None,
-        midi=midi, device=device, upscale=upscale)
+        midi=midi, listen=listen, device=device, upscale=upscale)
     result = perform(load_scene(scene), options, log=lambda line: typer.echo(line, err=True))
     refused = sum(result.refused.values())
     extra = f", {result.dropped} dropped" if result.dropped else ""

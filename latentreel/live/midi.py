@@ -12,22 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-import torch
-
 from latentreel.errors import BadInputError
-from latentreel.latents.easing import ease
 from latentreel.live.inbox import Inbox
 from latentreel.live.state import Control
 from latentreel.scene.controls import Binding
 
 NO_MIDI = ("{what}: {why}; MIDI needs a port (a controller plugged in) or ALSA's virtual "
            "ports (/dev/snd/seq); see `latentreel midi-learn --list`")
-
-
-def scaled(binding: Binding, fraction: float) -> float:
-    """The parameter value for a knob at ``fraction`` (0-1) of its travel."""
-    bent = float(ease(binding.curve, torch.tensor([fraction], dtype=torch.float64))[0])
-    return binding.low + (binding.high - binding.low) * bent
 
 
 def controls_for(message, bindings: tuple[Binding, ...], received: float = 0.0) -> list[Control]:
@@ -47,7 +38,7 @@ def controls_for(message, bindings: tuple[Binding, ...], received: float = 0.0) 
             continue
         if source == "note" and value == 0 and b.param == "pulse":
             continue  # a pulse dies away by itself
-        out.append(Control("/latentreel/set", (b.param, scaled(b, value / 127)), received))
+        out.append(Control("/latentreel/set", (b.param, b.value(value / 127)), received))
     return out
 
 

@@ -40,6 +40,7 @@ class LiveOptions:
     osc_host: str = "127.0.0.1"  # where to listen (0.0.0.0: every interface)
     osc_out: tuple[str, int] | None = None  # send loop/keyframe events here
     midi: str | None = None  # MIDI input port ('auto': the first) for controls.midi
+    listen: str | None = None  # sound for controls.listen: a device, 'default', file:PATH
     device: str = "auto"  # auto | cpu | cuda | mps
     upscale: str | None = None  # override output.upscale
 
@@ -102,14 +103,12 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
         from latentreel.live.display import Window
 
         display = Window.check()  # no display: one line, before minutes of preparing
-    if options.midi is not None:
-        from latentreel.live.midi import input_names
-
-        input_names()  # no MIDI system: one line, before preparing
+    inbox = Inbox()
+    inputs = _inputs(scene, options, inbox)  # no MIDI, no sound: one line, before preparing
     # 1. Prepare the scene (looping) and its live walk.
     prepared, walker = prepare_live(scene, size=options.size, upscale=options.upscale,
                                     device=options.device)
-    inbox, refusals, result = Inbox(), RefusalLog(log), LiveResult()
+    refusals, result = RefusalLog(log), LiveResult()
     with contextlib.ExitStack() as stack:
         # 2. Start listening, and the window and recording if asked for.
         if options.osc_port is not None:
@@ -117,12 +116,8 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
 
             server = stack.enter_context(OscServer(options.osc_host, options.osc_port, inbox))
             result.osc_port = server.port
-        if options.midi is not None:
-            from latentreel.live.midi import MidiInput
-
-            controls = scene.controls
-            stack.enter_context(MidiInput(options.midi, controls.midi if controls else (),
-                                          inbox))
+        for listener in inputs:
+            stack.enter_context(listener)
         out = _osc_out(options, stack)
         first = draw(prepared, walker.shot())
         if display is not None:
@@ -144,6 +139,23 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
             Image.fromarray(last).resize((side, side), Image.LANCZOS).save(options.screenshot)
     result.refused = dict(refusals.counts)
     return result
+
+
+def _inputs(scene: Scene, options: LiveOptions, inbox: Inbox) -> list:
+    """MIDI and sound listeners asked for, checked but not started (they start once the
+    scene is prepared, so nothing waits in the inbox from minutes before the first frame)."""
+    controls, inputs = scene.controls, []
+    if options.midi is not None:
+        from latentreel.live.midi import MidiInput, input_names
+
+        input_names()
+        inputs.append(MidiInput(options.midi, controls.midi if controls else (), inbox))
+    if options.listen is not None:
+        from latentreel.live.listen import ListenInput, open_source
+
+        inputs.append(ListenInput(open_source(options.listen),
+                                  controls.listen if controls else (), inbox))
+    return inputs
 
 
 def _osc_out(options: LiveOptions, stack: contextlib.ExitStack):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from latentreel.latents.easing import EASINGS
+from latentreel.latents.easing import EASINGS, ease
 from latentreel.spec.fields import REQUIRED, Problems, Spec, closest
 from latentreel.spec.yamlpos import Located
 
@@ -54,6 +54,13 @@ class Binding:
     attack: float  # seconds a feature takes to rise (listen only; 0: at once)
     release: float  # seconds it takes to fall back
     where: str  # file:line:col, for messages about this binding
+
+    def value(self, fraction: float) -> float:
+        """The parameter's value with the knob at ``fraction`` (0-1) of its travel."""
+        import torch
+
+        bent = float(ease(self.curve, torch.tensor([fraction], dtype=torch.float64))[0])
+        return self.low + (self.high - self.low) * bent
 
 
 @dataclass(frozen=True)
