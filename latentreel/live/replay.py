@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from latentreel.errors import BadInputError
-from latentreel.live.draw import draw
+from latentreel.live.draw import draw, live_threads
 from latentreel.live.record import scene_header
 from latentreel.live.session import prepare_live
 from latentreel.live.state import BadControl, Control
@@ -74,8 +74,9 @@ def replay_controls(scene: Scene, sidecar: Path, out: Path, *, device: str = "au
     output = prepared.output
     bar = tqdm(total=len(entries), unit="frame", desc=out.name, disable=not progress,
                dynamic_ncols=True)
-    with bar, FrameWriter(out, fps=output.fps, size=output.size, crf=output.crf,
-                          preset=output.preset) as writer:
+    writer = FrameWriter(out, fps=output.fps, size=output.size, crf=output.crf,
+                         preset=output.preset)
+    with bar, live_threads(prepared.source.device), writer:
         for i, entry in enumerate(entries):
             if not entry.get("dropped"):
                 walker.advance(0 if walked is None else entry["walked"] - walked)

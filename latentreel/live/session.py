@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from latentreel.live.clock import FrameClock
-from latentreel.live.draw import draw
+from latentreel.live.draw import draw, live_threads
 from latentreel.live.inbox import Inbox, RefusalLog
 from latentreel.live.state import BadControl, Control
 from latentreel.live.walker import Walker
@@ -110,6 +110,7 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
                                     device=options.device)
     refusals, result = RefusalLog(log), LiveResult()
     with contextlib.ExitStack() as stack:
+        stack.enter_context(live_threads(prepared.source.device))
         # 2. Start listening, and the window and recording if asked for.
         if options.osc_port is not None:
             from latentreel.live.osc import OscServer
