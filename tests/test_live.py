@@ -87,7 +87,7 @@ def test_walk_speed_pause_goto_and_events(live):
     assert w.advance(2) == [] and w.glide is not None
     assert w.advance(1) == [("keyframe", "b")] and w.position == 21.0
     w.apply(Control("/latentreel/goto", (2, 0.0)))  # at once
-    assert w.position == 42.0
+    assert w.position == 42.0 and w.advance(0) == [("keyframe", "2")]
 
 
 def test_truncation_pulse_and_directions_change_the_latent(live):

@@ -20,7 +20,8 @@ from latentreel.live.state import BadControl, Control, ControlState, apply_contr
 from latentreel.models.base import average_space_problem, truncate
 from latentreel.render.prepared import PreparedScene
 
-PULSE_PSI = 0.6  # truncation added per unit of pulse: a kick towards a more extreme face
+PULSE_PSI = 0.3  # truncation added per unit of pulse: a kick towards a more extreme face
+# (1: psi 1.3, the same face pushed further from the average; 0.6 changed who it was)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Walker:
         self.state = ControlState()
         self.position = 0.0
         self.glide: _Glide | None = None
+        self._arrived: list[tuple[str, ...]] = []  # a goto taken at once, told next advance
         # The first frame of each expanded keyframe, where it is "reached".
         self.starts = [min(s.start for s in self.path.segments if s.index == row)
                        for row in range(len(self.keyframes))]
@@ -107,6 +109,7 @@ class Walker:
         latent, camera = self._base()
         if frames <= 0:
             self.position, self.glide = float(self.starts[row]), None
+            self._arrived.append(("keyframe", self._name(row)))
             return
         self.glide = _Glide(latent[0], None if camera is None else camera[0], row, frames)
 
@@ -115,7 +118,8 @@ class Walker:
     def advance(self, slots: int) -> list[tuple[str, ...]]:
         """Move on by ``slots`` clock slots (more than 1 after dropped frames); the events
         passed on the way."""
-        state, events = self.state, []
+        state, events = self.state, self._arrived
+        self._arrived = []
         state.pulse *= 0.5 ** (slots / (self.fps * state.pulse_decay))
         if state.pulse < 1e-4:
             state.pulse = 0.0
