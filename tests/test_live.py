@@ -224,3 +224,37 @@ def test_play_headless_from_the_command_line(write_scene, tmp_path):
     r = CliRunner().invoke(app, ["play", str(scene), "--headless", "--record",
                                  str(tmp_path / "r.gif")])
     assert r.exit_code == 2 and "writes MP4" in r.output
+
+
+def test_a_control_storm_is_drained_without_stopping_the_frames(write_scene):
+    """3,000 messages in a burst over loopback: every one that arrives is applied or refused
+    (none lost inside), and frames keep coming while they do."""
+    scene = write_scene(SCENE)
+    hooks, during = Hooks(), []
+
+    def on_ready(result, inbox):
+        def storm():
+            client = _osc_client(result.osc_port)
+            for i in range(3000):
+                if i % 3 == 2:
+                    client.send_message("/latentreel/bogus", [i])
+                else:
+                    client.send_message("/latentreel/set", ["truncation", 0.5 + (i % 50) / 100])
+            done.set()
+        done = threading.Event()
+        hooks.done = done
+        threading.Thread(target=storm, daemon=True).start()
+
+    def on_frame(index, applied):
+        during.append(len(applied))
+        if hooks.done.is_set() and sum(during) >= 1 and len(during) > 45 or index > 900:
+            hooks.stop.set()
+
+    hooks.on_ready, hooks.on_frame = on_ready, on_frame
+    result = perform(load_scene(scene), LiveOptions(headless=True, osc_port=0, device="cpu"),
+                     hooks=hooks, log=lambda line: None)
+    assert result.osc_received > 500  # UDP on a busy box may drop some before the server
+    assert result.applied + sum(result.refused.values()) == result.osc_received
+    assert result.refused == {"/latentreel/bogus": pytest.approx(result.osc_received / 3,
+                                                                 abs=30)}
+    assert result.shown > 45 and sum(1 for n in during if n) >= 2  # spread over frames

@@ -53,6 +53,7 @@ class LiveResult:
     applied: int = 0  # control messages applied
     refused: dict[str, int] = field(default_factory=dict)  # address -> refused messages
     osc_port: int | None = None  # the port OSC listened on
+    osc_received: int = 0  # OSC messages that arrived (applied, refused or still queued)
     # When the latest frames were shown (perf_counter seconds); bounded, for runs of days.
     frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
@@ -138,6 +139,8 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
 
             side = prepared.output.size
             Image.fromarray(last).resize((side, side), Image.LANCZOS).save(options.screenshot)
+        if options.osc_port is not None:
+            result.osc_received = server.received
     result.refused = dict(refusals.counts)
     return result
 
