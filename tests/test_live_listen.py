@@ -51,10 +51,10 @@ def test_bands_and_loudness_follow_the_sound():
 
 def test_onsets_fire_once_per_hit_with_a_refractory_period():
     hits = _features(_clicks(2.0, every=0.25))  # 7 hits, 250 ms apart
-    assert sum(f["onset"] for f in hits) == 7
+    assert sum(f["onsets"] for f in hits) == 7
     tracker = FeatureTracker(RATE, BLOCK, refractory=0.4)
     x = _clicks(2.0, every=0.25)
-    fired = sum(tracker.push(x[i:i + BLOCK])["onset"] for i in range(0, len(x) - BLOCK, BLOCK))
+    fired = sum(tracker.push(x[i:i + BLOCK])["onsets"] for i in range(0, len(x) - BLOCK, BLOCK))
     assert fired == 4  # every other hit falls in the 400 ms after the one before
 
 
@@ -74,7 +74,7 @@ loop: true
 keyframes: [{seed: 1}, {seed: 2}]
 controls:
   listen:
-    - {feature: onset, param: pulse, range: [0, 1.5]}
+    - {feature: onsets, param: pulse, range: [0, 1.5]}
     - {feature: loudness, param: truncation, range: [1.0, 0.5], release: 0.3}
 """
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 FLOOR_DB = -60.0  # a level this quiet (or quieter) is 0
-BANDS = {"bass": (20.0, 250.0), "mid": (250.0, 2000.0), "high": (2000.0, 8000.0)}  # Hz
+BANDS = {"bass": (20.0, 250.0), "mid": (250.0, 4000.0), "high": (4000.0, 11025.0)}  # Hz, as
+# the file-driven features of `react:` (issue #20) have them
 THRESHOLD = 1.5  # onset: flux above the recent median + THRESHOLD mean deviations
 HISTORY_SECONDS = 1.0  # how much recent flux the onset threshold looks at
 REFRACTORY = 0.1  # seconds after an onset in which no other fires
@@ -49,7 +50,7 @@ class FeatureTracker:
         power = spectrum ** 2
         for name, mask in self._bands.items():
             out[name] = level(float(power[mask].sum()) if mask.any() else 0.0)
-        out["onset"] = self._onset(spectrum)
+        out["onsets"] = self._onset(spectrum)
         return out
 
     def _onset(self, spectrum: np.ndarray) -> float:

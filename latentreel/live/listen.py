@@ -120,7 +120,7 @@ class ListenInput:
         if not bindings:
             raise BadInputError("--listen: the scene binds no sound features; add a "
                                 "`controls: {listen: [...]}` section, e.g. "
-                                "- {feature: onset, param: pulse}")
+                                "- {feature: onsets, param: pulse}")
         self.source, self.bindings, self.inbox = source, bindings, inbox
         self.tracker = FeatureTracker(source.rate, source.block)
         self._shapers = [Shaper(b.attack, b.release) for b in bindings]
@@ -131,10 +131,10 @@ class ListenInput:
         """One block: features -> shaped, scaled parameter changes into the inbox."""
         now, dt = time.perf_counter(), self.source.block / self.source.rate
         features = self.tracker.push(samples)
-        self.onsets += int(features["onset"])
+        self.onsets += int(features["onsets"])
         for i, b in enumerate(self.bindings):
-            if b.param == "pulse" and b.source == "onset":
-                if features["onset"]:
+            if b.param == "pulse" and b.source == "onsets":
+                if features["onsets"]:
                     self.inbox.put(Control("/latentreel/pulse", (b.value(1.0),), now))
                 continue
             value = b.value(self._shapers[i].step(features[b.source], dt))

@@ -10,7 +10,7 @@ live audio features to the same parameters OSC's `/latentreel/set` reaches:
         - {cc: 1, param: truncation, range: [0.4, 1.4], curve: ease-in}
         - {note: 36, param: pulse}                  # velocity -> pulse amount
       listen:
-        - {feature: onset, param: pulse}
+        - {feature: onsets, param: pulse}
         - {feature: loudness, param: direction.sefa0, range: [0, 3], release: 0.4}
 
 The parameter names live here, below the live player, so a scene is checked without it.
@@ -37,7 +37,8 @@ PARAMS: dict[str, tuple[float, float, float]] = {
 }
 DIRECTION_PREFIX = "direction."  # direction.NAME: amount along a direction in `directions:`
 DIRECTION_RANGE = (-20.0, 20.0)
-FEATURES = ("loudness", "bass", "mid", "high", "onset")  # what `listen:` measures
+FEATURES = ("loudness", "bass", "mid", "high", "onsets")  # what `listen:` measures (the
+# names of the file-driven `react:` features, issue #20, so a binding reads the same in both)
 
 
 @dataclass(frozen=True)
