@@ -52,7 +52,7 @@ def _client(port: int):
     return SimpleUDPClient("127.0.0.1", port)
 
 
-def measure_latency(scene: Path, *, seconds: float, device: str) -> dict:
+def measure_latency(scene: Path, *, seconds: float, device: str, latch: bool = True) -> dict:
     """Send /latentreel/set truncation at irregular moments; time each to its frame."""
     hooks, latencies, stop = Hooks(), [], threading.Event()
     shown: list[float] = []
@@ -75,7 +75,7 @@ def measure_latency(scene: Path, *, seconds: float, device: str) -> dict:
     scene_obj = load_scene(scene)
     fps = scene_obj.output.fps
     result = perform(scene_obj, LiveOptions(headless=True, seconds=seconds, osc_port=0,
-                                            device=device), hooks=hooks)
+                                            device=device, latch=latch), hooks=hooks)
     stop.set()
     lat = np.asarray(latencies) * 1000
     gaps = np.diff(np.asarray(shown)) * 1000
@@ -158,19 +158,25 @@ def run_live_bench(*, model: str = "dcgan-digiface", seconds: float = 10.0,
     out: dict = {"model": model, "device": device, "uptime_before": uptime()}
     log(f"bench live: {model} on {device}, 64 px, {seconds:g} s per rate; {out['uptime_before']}")
     with tempfile.TemporaryDirectory() as tmp:
-        log(f"{'fps':>4} {'msgs':>5} {'p50 ms':>7} {'p95 ms':>7} {'p50 fr':>6} {'p95 fr':>6} "
-            f"{'frames':>6} {'dropped':>7} {'gap mean':>8} {'jitter sd':>9} {'gap p95':>7}")
+        log(f"{'fps':>4} {'latch':>5} {'msgs':>5} {'p50 ms':>7} {'p95 ms':>7} {'p50 fr':>6} "
+            f"{'p95 fr':>6} {'frames':>6} {'dropped':>7} {'gap mean':>8} {'jitter sd':>9} "
+            f"{'gap p95':>7}")
         for fps in (30, 60):
-            r = measure_latency(_scene(Path(tmp), model, fps), seconds=seconds, device=device)
-            out[f"fps{fps}"] = r
-            log(f"{fps:>4} {r['messages']:>5} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
-                f"{r['p50_frames']:>6.2f} {r['p95_frames']:>6.2f} {r['frames']:>6} "
-                f"{r['dropped']:>7} {r['interval_mean_ms']:>8.1f} {r['jitter_std_ms']:>9.1f} "
-                f"{r['interval_p95_ms']:>7.1f}")
+            for latch in (True, False):  # side by side: controls taken late vs at once
+                r = measure_latency(_scene(Path(tmp), model, fps), seconds=seconds,
+                                    device=device, latch=latch)
+                out[f"fps{fps}" + ("" if latch else "_nolatch")] = r
+                log(f"{fps:>4} {'late' if latch else 'none':>5} {r['messages']:>5} "
+                    f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p50_frames']:>6.2f} "
+                    f"{r['p95_frames']:>6.2f} {r['frames']:>6} {r['dropped']:>7} "
+                    f"{r['interval_mean_ms']:>8.1f} {r['jitter_std_ms']:>9.1f} "
+                    f"{r['interval_p95_ms']:>7.1f}")
         target = all(out[f"fps{f}"]["p95_frames"] <= 2 for f in (30, 60))
+        ratios = ", ".join(f"{out[f'fps{f}']['p95_ms'] / out[f'fps{f}_nolatch']['p95_ms']:.2f} x "
+                           f"at {f} fps" for f in (30, 60))
         log(f"target p95 within two frames: {'met' if target else 'NOT met'} "
             f"({out['fps30']['p95_frames']:.2f} at 30 fps, {out['fps60']['p95_frames']:.2f} "
-            "at 60 fps)")
+            f"at 60 fps); p95 with the late latch / without: {ratios}")
         if soak_seconds:
             s = soak(_scene(Path(tmp), model, 30), seconds=soak_seconds, device=device, log=log)
             out["soak"] = s

@@ -42,6 +42,12 @@ class FrameClock:
         is already past. Call before drawing; then ``wait`` for it."""
         return max(self.slot + 1, self.current())
 
+    def sleep_until(self, moment: float) -> None:
+        """Sleep until ``moment`` on the clock (no-op once it has passed)."""
+        delay = moment - self._now()
+        if delay > 0:
+            self._sleep(delay)
+
     def wait(self, slot: int) -> int:
         """Sleep until ``slot`` is due and take it (a late frame takes the current slot
         instead); returns the slot taken."""

@@ -27,6 +27,11 @@ from latentreel.render.prepared import PreparedScene, prepare_scene
 from latentreel.scene.model import Scene
 
 
+DRAW_HISTORY = 30  # recent draw times the latch looks at (one slow frame counts for a second)
+LEAD_FACTOR = 1.25  # start drawing this many longest-recent-draws before the slot is due
+LEAD_MARGIN = 0.002  # seconds, plus this (waking from sleep is not exact)
+
+
 @dataclass(frozen=True)
 class LiveOptions:
     headless: bool = False  # no window (a box that streams elsewhere, a test)
@@ -42,6 +47,7 @@ class LiveOptions:
     midi: str | None = None  # MIDI input port ('auto': the first) for controls.midi
     listen: str | None = None  # sound for controls.listen: a device, 'default', file:PATH
     device: str = "auto"  # auto | cpu | cuda | mps
+    latch: bool = True  # take controls as late as drawing allows (False: the bench's baseline)
     upscale: str | None = None  # override output.upscale
 
 
@@ -176,6 +182,7 @@ def _run(prepared, walker, inbox, refusals, result, options, hooks, display, rec
     clock = FrameClock(prepared.output.fps)
     deadline = None if options.seconds is None else clock.start + options.seconds
     frame, walked = None, None  # walked: the slot the walk stands at
+    draws: deque[float] = deque(maxlen=DRAW_HISTORY)  # seconds the recent frames took
     try:
         while not hooks.stop.is_set():
             if options.max_frames is not None and result.shown >= options.max_frames:
@@ -185,11 +192,19 @@ def _run(prepared, walker, inbox, refusals, result, options, hooks, display, rec
             # The walk moves by the slots since the last frame was drawn for, so a slow
             # frame costs its slots once and the scene keeps to the wall clock.
             slot = clock.next_slot()
+            # Latch the controls as late as the drawing allows: wait until the slot is due
+            # less the longest recent draw (and a margin), so a message has to wait for
+            # one draw, not for a frame drawn early and then held back.
+            if options.latch:
+                clock.sleep_until(clock.due(slot) - LEAD_FACTOR * max(draws, default=0.0)
+                                  - LEAD_MARGIN)
             events = walker.advance(0 if walked is None else slot - walked)
             walked = slot
             applied = _apply(walker, inbox.drain(), refusals)
             shot = walker.shot()
+            began = time.perf_counter()
             frame = draw(prepared, shot)
+            draws.append(time.perf_counter() - began)
             shown = clock.wait(slot)
             shown_at, wall = time.perf_counter(), time.time()
             if display is not None and not display.show(frame):
