@@ -258,3 +258,36 @@ def test_a_control_storm_is_drained_without_stopping_the_frames(write_scene):
     assert result.refused == {"/latentreel/bogus": pytest.approx(result.osc_received / 3,
                                                                  abs=30)}
     assert result.shown > 45 and sum(1 for n in during if n) >= 2  # spread over frames
+
+
+@pytest.mark.parametrize("text, why", [
+    ("{not json", "not a frames.json sidecar"),
+    ('{"version": 1}', "not a version 1 frames.json"),
+    ('{"version": 1, "frames": [{"index": 0, "dropped": true}], "model": "dcgan-digiface", '
+     '"space": "z", "fps": 30, "size": 64, "upscale": "none", "path_frames": 63, '
+     '"autocast": "None"}', "starts with a dropped frame"),
+], ids=["json", "version", "dropped-first"])
+def test_bad_sidecars_are_one_line(write_scene, tmp_path, text, why):
+    scene = write_scene(SCENE)
+    sidecar = tmp_path / "bad.frames.json"
+    sidecar.write_text(text)
+    r = CliRunner().invoke(app, ["render", str(scene), "--controls", str(sidecar), "-o",
+                                 str(tmp_path / "x.mp4"), "--device", "cpu", "-q"])
+    assert r.exit_code == 2 and why in r.output and r.output.count("\n") == 1, r.output
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_an_osc_port_in_use_is_one_line(write_scene):
+    import socket
+
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    try:
+        r = CliRunner().invoke(app, ["play", str(write_scene(SCENE)), "--headless", "--osc",
+                                     str(taken.getsockname()[1]), "--device", "cpu"])
+    finally:
+        taken.close()
+    assert r.exit_code == 2 and "cannot listen there" in r.output, r.output
+    r = CliRunner().invoke(app, ["play", str(write_scene(SCENE)), "--headless", "--osc-out",
+                                 "nowhere"])
+    assert r.exit_code == 2 and "HOST:PORT" in r.output
