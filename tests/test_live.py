@@ -133,6 +133,9 @@ def test_refusals_are_logged_once_per_address_and_counted():
         log.refuse(Control("/latentreel/set", ("x",)), "expects PARAM VALUE")
     log.refuse(Control("/what"), "unknown address")
     assert len(lines) == 2 and log.counts == {"/latentreel/set": 50, "/what": 1}
+    for i in range(500):  # invented addresses: the counts stay bounded
+        log.refuse(Control(f"/x{i}"), "unknown address")
+    assert len(log.counts) == 101 and log.total == 551
 
 
 def _osc_client(port):
@@ -291,3 +294,27 @@ def test_an_osc_port_in_use_is_one_line(write_scene):
     r = CliRunner().invoke(app, ["play", str(write_scene(SCENE)), "--headless", "--osc-out",
                                  "nowhere"])
     assert r.exit_code == 2 and "HOST:PORT" in r.output
+
+
+def test_a_far_future_osc_bundle_does_not_silence_the_server():
+    from pythonosc.osc_bundle_builder import OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from latentreel.live.inbox import Inbox
+    from latentreel.live.osc import OscServer
+
+    inbox = Inbox()
+    with OscServer("127.0.0.1", 0, inbox) as server:
+        client = _osc_client(server.port)
+        bundle = OscBundleBuilder(time.time() + 3600)  # an hour from now
+        msg = OscMessageBuilder("/latentreel/pulse")
+        msg.add_arg(1.0)
+        bundle.add_content(msg.build())
+        client.send(bundle.build())
+        client.send_message("/latentreel/pause", [])
+        deadline = time.time() + 5
+        got = []
+        while len(got) < 2 and time.time() < deadline:
+            got += inbox.drain()
+            time.sleep(0.01)
+    assert sorted(c.address for c in got) == ["/latentreel/pause", "/latentreel/pulse"]

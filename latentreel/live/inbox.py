@@ -15,6 +15,8 @@ from collections.abc import Callable
 from latentreel.live.state import Control
 
 DRAIN_LIMIT = 5000  # messages applied per frame at most; the rest wait for the next frame
+ADDRESSES_KEPT = 100  # refusal counts kept per address; past that, one count for the rest
+OTHERS = "(other addresses)"
 
 
 class Inbox:
@@ -47,6 +49,8 @@ class RefusalLog:
 
     def refuse(self, control: Control, why: str) -> None:
         address = control.address[:80]
+        if address not in self.counts and len(self.counts) >= ADDRESSES_KEPT:
+            address = OTHERS  # a sender inventing addresses must not grow this for weeks
         if address not in self.counts:
             self._log(f"live: ignoring {address} {list(control.args)[:4]}: {why} (further "
                       "refusals at this address are only counted)")

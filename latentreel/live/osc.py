@@ -29,7 +29,9 @@ class OscServer:
         from pythonosc.dispatcher import Dispatcher
         from pythonosc.osc_server import BlockingOSCUDPServer
 
-        dispatcher = Dispatcher()
+        # strict_timing off: python-osc would otherwise sleep on its one thread until a
+        # bundle's timetag, so one far-future bundle would silence OSC for good.
+        dispatcher = Dispatcher(strict_timing=False)
         dispatcher.set_default_handler(self._handle)
         try:
             # Blocking: one thread handles every datagram (a threading server would start a
