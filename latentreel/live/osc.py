@@ -22,13 +22,16 @@ class OscServer:
     """Context manager: listens on ``host:port`` (0: an ephemeral port, see ``.port``)."""
 
     def __init__(self, host: str, port: int, inbox: Inbox):
-        self.host, self.port, self.inbox = host, port, inbox
-        self.received = 0
+        """Bind now (a port in use is one line before any work); serve from ``__enter__``.
 
-    def __enter__(self) -> OscServer:
+        Raises:
+            BadInputError: the address cannot be listened on.
+        """
         from pythonosc.dispatcher import Dispatcher
         from pythonosc.osc_server import BlockingOSCUDPServer
 
+        self.host, self.inbox = host, inbox
+        self.received = 0
         # strict_timing off: python-osc would otherwise sleep on its one thread until a
         # bundle's timetag, so one far-future bundle would silence OSC for good.
         dispatcher = Dispatcher(strict_timing=False)
@@ -36,12 +39,15 @@ class OscServer:
         try:
             # Blocking: one thread handles every datagram (a threading server would start a
             # thread per message, and a storm would start thousands).
-            self._server = BlockingOSCUDPServer((self.host, self.port), dispatcher)
+            self._server = BlockingOSCUDPServer((host, port), dispatcher)
         except OSError as e:
-            raise BadInputError(f"--osc {self.host}:{self.port}: cannot listen there "
+            raise BadInputError(f"--osc {host}:{port}: cannot listen there "
                                 f"({e.strerror or e}); pick another port or --osc-host") \
                 from None
         self.port = self._server.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> OscServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
             "poll_interval": 0.1}, daemon=True, name="live-osc")
         self._thread.start()
@@ -52,9 +58,10 @@ class OscServer:
         self.inbox.put(Control(address, tuple(args), time.perf_counter()))
 
     def __exit__(self, *exc) -> None:
-        self._server.shutdown()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=2)
         self._server.server_close()
-        self._thread.join(timeout=2)
 
 
 def parse_host_port(text: str, option: str) -> tuple[str, int]:

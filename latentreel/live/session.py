@@ -112,18 +112,22 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
         display = Window.check()  # no display: one line, before minutes of preparing
     inbox = Inbox()
     inputs = _inputs(scene, options, inbox)  # no MIDI, no sound: one line, before preparing
-    # 1. Prepare the scene (looping) and its live walk.
-    prepared, walker = prepare_live(scene, size=options.size, upscale=options.upscale,
-                                    device=options.device)
     refusals, result = RefusalLog(log), LiveResult()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(live_threads(prepared.source.device))
-        # 2. Start listening, and the window and recording if asked for.
-        if options.osc_port is not None:
+        server = None
+        if options.osc_port is not None:  # bound now: a port in use is one line, no work
             from latentreel.live.osc import OscServer
 
-            server = stack.enter_context(OscServer(options.osc_host, options.osc_port, inbox))
+            server = OscServer(options.osc_host, options.osc_port, inbox)
+            stack.callback(server.__exit__, None, None, None)
             result.osc_port = server.port
+        # 1. Prepare the scene (looping) and its live walk.
+        prepared, walker = prepare_live(scene, size=options.size, upscale=options.upscale,
+                                        device=options.device)
+        stack.enter_context(live_threads(prepared.source.device))
+        # 2. Start listening, and the window and recording if asked for.
+        if server is not None:
+            server.__enter__()
         for listener in inputs:
             stack.enter_context(listener)
         out = _osc_out(options, stack)
@@ -145,7 +149,7 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
 
             side = prepared.output.size
             Image.fromarray(last).resize((side, side), Image.LANCZOS).save(options.screenshot)
-        if options.osc_port is not None:
+        if server is not None:
             result.osc_received = server.received
     result.refused = dict(refusals.counts)
     return result
