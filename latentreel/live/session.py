@@ -219,6 +219,8 @@ def _run(prepared, walker, inbox, refusals, result, options, hooks, display, rec
             for event in events:
                 if out is not None:
                     out.send(event)
+            if result.shown == 0:
+                first_shown = shown_at
             result.shown += 1
             result.applied += len(applied)
             result.frame_times.append(shown_at)
@@ -227,8 +229,8 @@ def _run(prepared, walker, inbox, refusals, result, options, hooks, display, rec
     except KeyboardInterrupt:  # Ctrl-C ends a performance; the recording is kept
         pass
     result.dropped = clock.dropped
-    if len(result.frame_times) > 1:
-        result.seconds = result.frame_times[-1] - result.frame_times[0]
+    if result.shown > 1:
+        result.seconds = result.frame_times[-1] - first_shown
     return frame
 
 
