@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mido
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from latentreel.cli import app
@@ -128,3 +129,31 @@ def test_a_virtual_port_carries_a_cc(write_scene):  # pragma: no cover - needs A
             out.send(mido.Message("control_change", control=1, value=127))
             time.sleep(0.2)
     assert [c.args for c in inbox.drain()] == [("truncation", 1.5)]
+
+
+def test_a_midi_knob_pushes_a_listed_direction_in_a_performance(write_scene):
+    """controls.directions load before the first frame; a CC bound to one moves the face."""
+    r = CliRunner().invoke(app, ["directions", "sefa"])
+    assert r.exit_code == 0, r.output
+    from latentreel.live.session import Hooks, LiveOptions, perform, prepare_live
+
+    scene = load_scene(write_scene(CONTROLS))
+    prepared, walker = prepare_live(scene, size=None, upscale=None, device="cpu",
+                                    progress=False)
+    assert set(walker.directions) == {"sefa0"}
+    before = walker.shot().latent
+    for control in controls_for(mido.Message("control_change", channel=1, control=2,
+                                             value=127), scene.controls.midi):
+        walker.apply(control)
+    pushed = walker.shot().latent
+    assert torch.allclose(pushed - before, 3.0 * walker.directions["sefa0"].to(before),
+                          atol=1e-5)
+    frames = []
+    hooks = Hooks()
+    hooks.on_ready = lambda result, inbox: [inbox.put(c) for c in controls_for(
+        mido.Message("control_change", channel=1, control=2, value=127),
+        scene.controls.midi)]
+    hooks.on_frame = lambda index, applied: frames.append(applied)
+    result = perform(scene, LiveOptions(headless=True, max_frames=2, device="cpu"),
+                     hooks=hooks)
+    assert result.applied == 1 and frames[0][0].args == ("direction.sefa0", 3.0)
