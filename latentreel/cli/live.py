@@ -42,7 +42,7 @@ def play(
     """Show a scene live, looping until stopped (Esc or q in the window, Ctrl-C)."""
     from latentreel.errors import BadInputError
     from latentreel.live.osc import parse_host_port
-    from latentreel.live.session import LiveOptions, perform
+    from latentreel.live.session import Hooks, LiveOptions, perform
     from latentreel.scene import load_scene
     from latentreel.video.formats import suffix_problem
 
@@ -53,7 +53,10 @@ def play(
         max_frames=frames, record=record, screenshot=screenshot, osc_port=osc,
         osc_host=osc_host, osc_out=parse_host_port(osc_out, "--osc-out") if osc_out else None,
         midi=midi, listen=listen, device=device, upscale=upscale)
-    result = perform(load_scene(scene), options, log=lambda line: typer.echo(line, err=True))
+    hooks = Hooks(on_ready=lambda r, inbox: typer.echo(
+        f"listening for OSC on {osc_host}:{r.osc_port}", err=True) if osc is not None else None)
+    result = perform(load_scene(scene), options, hooks=hooks,
+                     log=lambda line: typer.echo(line, err=True))
     refused = sum(result.refused.values())
     extra = f", {result.dropped} dropped" if result.dropped else ""
     extra += f", {result.applied} controls applied" if result.applied else ""
