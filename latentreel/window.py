@@ -47,7 +47,7 @@ def open_window(pygame, *, side: int, fullscreen: bool, caption: str):
     check_display()
     asked = os.environ.get("SDL_VIDEODRIVER", "")
     try:
-        with _library_noise_hidden():
+        with library_noise_hidden():
             pygame.display.init()  # not pygame.init(): its audio start prints ALSA errors
             flags = pygame.FULLSCREEN if fullscreen else 0
             screen = pygame.display.set_mode((0, 0) if fullscreen else (side, side), flags)
@@ -65,7 +65,7 @@ def open_window(pygame, *, side: int, fullscreen: bool, caption: str):
 
 
 @contextlib.contextmanager
-def _library_noise_hidden():
+def library_noise_hidden():
     """Send what C libraries (SDL, ALSA, XDG) write to the process's stderr to /dev/null for
     the block: their warnings are not latentreel's message, which follows on failure."""
     try:

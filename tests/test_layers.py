@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "latentreel"
 # Top to bottom; a room may import rooms on its own layer or below, never above.
 LAYERS = [
     {"__main__", "cli"},
-    {"bench", "analysis", "play", "window"},  # window: the display `play` opens
+    {"bench", "analysis", "play", "window", "live"},  # window: the display `play` opens;
+    # live: performances (OSC, MIDI, live sound, recording) that `play` and `render` run
     {"render", "distributed"},  # distributed: the Ray runner beside render
     {"scene"},  # the registry of every keyframe kind, scene loading and checking
     {"edits", "feedback"},  # each defines keyframe kinds of its own

@@ -51,23 +51,3 @@ def bench_feedback(
     from latentreel.bench.feedback import run_feedback_bench
 
     write_json(json_out, run_feedback_bench(model=model, steps=steps, log=typer.echo))
-
-
-@app.command()
-def play(
-    scene: Path = typer.Argument(..., help="The scene YAML file."),
-    fullscreen: bool = typer.Option(False, "--fullscreen", help="Fill the screen."),
-    size: int = typer.Option(None, min=16, max=4096, help="Window size (default: output size)."),
-    frames: int = typer.Option(None, "--frames", min=1, help="Stop after this many frames."),
-    screenshot: Path = typer.Option(None, help="Save the last frame shown as a PNG."),
-    device: str = typer.Option("auto", help=DEVICE_HELP),
-    upscale: str = typer.Option(None, help="Override output.upscale: none | lanczos | an "
-                                "upscaler from `latentreel models`."),
-) -> None:
-    """Show a scene live in a window, looping forever (Esc or q to quit)."""
-    from latentreel.play import play_scene
-    from latentreel.scene import load_scene
-
-    shown = play_scene(load_scene(scene), fullscreen=fullscreen, size=size, max_frames=frames,
-                       screenshot=screenshot, device=device, upscale=upscale)
-    typer.echo(f"showed {shown} frames")

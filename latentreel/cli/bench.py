@@ -219,3 +219,21 @@ def bench_ray(
                                        device=device,
                                        wire_size=wire_size or None, repeat=repeat,
                                        log=typer.echo))
+
+
+@bench_app.command("live")
+def bench_live(
+    json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
+    seconds: float = typer.Option(10.0, min=1, help="Seconds of play per frame rate."),
+    soak: float = typer.Option(None, "--soak", min=5, help="Then play headless this many "
+                               "seconds under a control storm (an hour: 3600)."),
+    device: str = typer.Option("cpu", help=DEVICE_HELP),
+    model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
+) -> None:
+    """Control-to-frame latency (p50/p95, ms and frames) and jitter at 30 and 60 fps;
+    --soak: memory, threads and files at the start and end of a long stormy run."""
+    from latentreel.bench.common import write_json
+    from latentreel.bench.live import run_live_bench
+
+    write_json(json_out, run_live_bench(model=model, seconds=seconds, soak_seconds=soak,
+                                        device=device, log=typer.echo))

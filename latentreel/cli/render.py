@@ -41,11 +41,22 @@ def render(
     upscale_smooth: bool = typer.Option(None, "--upscale-smooth/--no-upscale-smooth",
                                         help="Override output.upscale_smooth: steady the "
                                         "learned detail over neighbouring frames."),
+    controls: Path = typer.Option(None, "--controls", help="Replay a performance: the "
+                                  "NAME.frames.json `play --record` wrote, frame for frame."),
 ) -> None:
     """Render a scene to an MP4."""
     from latentreel.errors import BadInputError
     from latentreel.render.pipeline import RenderOptions, render_scene
     from latentreel.scene import load_scene
+
+    if controls is not None:
+        _replay(scene, controls, out=out, device=device, quiet=quiet,
+                others={"--batch-size": batch_size, "--fps": fps, "--size": size,
+                        "--preview": preview, "--segment-seconds": segment_seconds,
+                        "--resume": resume, "--ray": ray, "--upscale": upscale,
+                        "--upscale-smooth": upscale_smooth,
+                        "--precision": precision if precision != "fp32" else None})
+        return
 
     options = RenderOptions(
         out=out, device=device, batch_size=batch_size, fps=fps, size=size, preview=preview,
@@ -69,6 +80,26 @@ def render(
     rendered = result.frames if result.rendered is None else result.rendered
     typer.echo(f"wrote {result.path} ("
                f"{timing_summary(result.frames, rendered, result.seconds, result.setup_seconds)})")
+
+
+def _replay(scene: Path, controls: Path, *, out: str | None, device: str, quiet: bool,
+            others: dict) -> None:
+    """`render --controls`: the recording decides fps, size and upscaling; the frames are
+    the performance's, drawn one by one (no segments, no Ray: they would not be the same)."""
+    from latentreel.errors import BadInputError
+    from latentreel.live.replay import replay_controls
+    from latentreel.render.outpath import settle_output_path
+    from latentreel.scene import load_scene
+
+    given = [flag for flag, value in others.items() if value not in (None, False)]
+    if given:
+        raise BadInputError(f"--controls replays a recording as it was shown; drop "
+                            f"{', '.join(given)}")
+    s = load_scene(scene)
+    path = settle_output_path(out, s.output.path, s)
+    r = replay_controls(s, controls, path, device=device, progress=not quiet)
+    typer.echo(f"wrote {r.path} ({r.frames} frames in {r.seconds:.1f} s: {r.setup_seconds:.1f} "
+               f"s set-up, {r.drawn} drawn, {r.frames - r.drawn} repeating dropped slots)")
 
 
 def timing_summary(frames: int, rendered: int, seconds: float, setup: float) -> str:

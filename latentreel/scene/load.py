@@ -16,6 +16,7 @@ from latentreel.models.base import default_space
 from latentreel.models.registry import find_model
 from latentreel.spec.fields import Problems, closest, validate
 from latentreel.spec.kind import ModelCheck
+from latentreel.scene.controls import build_controls
 from latentreel.scene.kinds import KINDS, SCENE_CHECKS
 from latentreel.scene.model import Keyframe, Output, Scene, Transition
 from latentreel.scene.schema import scene_spec
@@ -42,6 +43,7 @@ def load_scene(path: str | Path) -> Scene:
     # 4. Cross-keyframe checks, and a camera only where the named model has one.
     _check_references(keyframes, located, problems)
     _check_camera_model(clean["model"], clean, problems)
+    controls = build_controls(clean.get("controls"), located, problems)
     # 5. The model and the fields that depend on it.
     _check_model(clean, keyframes, path.parent, problems)
     if problems.lines:
@@ -54,6 +56,7 @@ def load_scene(path: str | Path) -> Scene:
         output=_build_output(clean.get("output") or {}, path),
         loop=clean["loop"],
         keyframes=keyframes,
+        controls=controls,
     )
 
 

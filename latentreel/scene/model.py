@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from latentreel.scene.controls import Controls
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -56,6 +58,7 @@ class Scene:
     output: Output
     loop: bool  # transition from the last keyframe back to the first, seamlessly
     keyframes: list[Keyframe] = field(default_factory=list)
+    controls: Controls | None = None  # what `play` may steer live, and from which knobs
 
     @property
     def camera_where(self) -> str | None:

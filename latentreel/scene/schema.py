@@ -6,6 +6,7 @@ from latentreel.latents.easing import EASINGS
 from latentreel.latents.interpolate import INTERPOLATIONS
 from latentreel.models.registry import DEFAULT_MODEL
 from latentreel.spec.fields import REQUIRED, Spec
+from latentreel.scene.controls import CONTROLS
 from latentreel.scene.kinds import KINDS
 from latentreel.upscale.registry import CHOICES as UPSCALERS
 from latentreel.video.audio import audio_problem
@@ -137,6 +138,7 @@ def scene_spec() -> Spec:
             "loop": Spec("bool", help="return to the first keyframe seamlessly", default=False),
             "keyframes": Spec("list", item=keyframe_spec(), default=REQUIRED, min_items=1,
                               help="the faces to visit, in order"),
+            "controls": CONTROLS,
         },
     )
 
