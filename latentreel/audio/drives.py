@@ -26,7 +26,8 @@ DRIVES = {
     "pulse": DriveInfo(
         "each hit jumps the latent `amount` of the way towards the target, then decays",
         Shaping(threshold=PULSE_THRESHOLD, release=0.25),
-        "random (a fresh seeded latent per hit; the default), a keyframe's name or a "
+        "random (a fresh seeded latent per hit of onsets, beats, bars or sections, one for "
+        "a continuous feature; the default), a keyframe's name or a "
         "direction from `latentreel directions list`"),
     "speed": DriveInfo(
         "the walk between keyframes speeds up with the feature (`amount` 1: up to twice as "

@@ -19,7 +19,7 @@ from latentreel.audio.cache import song_features
 from latentreel.audio.features import Features
 from latentreel.audio.load import file_digest
 from latentreel.audio.pins import pin_frame
-from latentreel.audio.shaping import gate, shape
+from latentreel.audio.shaping import shape
 from latentreel.errors import BadInputError
 from latentreel.latents.path import LatentPath
 from latentreel.latents.react import (
@@ -29,6 +29,7 @@ from latentreel.models.base import Generator, check_average_space, seed_latent
 from latentreel.scene.model import Keyframe, Reaction, Scene
 
 RANDOM_TARGETS = 16  # fresh pulse targets, used in turn (one per hit)
+HITS = ("onsets", "beats", "bars", "sections")  # features made of separate hits
 TURN_DEGREES = 45.0  # a camera turn of amount 1 at full feature
 
 
@@ -129,11 +130,13 @@ def _speed(path: LatentPath, env: np.ndarray) -> LatentPath:
     return path.with_t_override(override)
 
 
-def _pulse_events(r: Reaction, music: SceneMusic, frames: int) -> np.ndarray:
-    """How many hits have started by each frame: peaks of the gated feature."""
-    x = _fit(gate(music.of(r).series(r.feature), r.shaping.threshold), frames)
-    prev, nxt = np.r_[0.0, x[:-1]], np.r_[x[1:], 0.0]
-    return np.cumsum((x > 0) & (x >= prev) & (x > nxt))
+def _pulse_events(env: np.ndarray) -> np.ndarray:
+    """How many pulses have started by each frame. A pulse starts where the envelope starts
+    to rise (a hit's own frame when there is no attack), its lowest point, so the switch to
+    the next target is where it shows least."""
+    prev = np.r_[env[:1], env[:-1]]
+    prev2 = np.r_[env[:2], env[:-2]]
+    return np.cumsum((env > prev) & (prev <= prev2))
 
 
 def _push(r: Reaction, env: np.ndarray, music: SceneMusic, keyframes: list[Keyframe],
@@ -148,7 +151,10 @@ def _push(r: Reaction, env: np.ndarray, music: SceneMusic, keyframes: list[Keyfr
         z = torch.from_numpy(np.stack([seed_latent(s, generator.z_dim) for s in seeds]))
         with torch.inference_mode():
             targets = generator.to_space(z.to(generator.device), space).cpu()
-        events = torch.from_numpy(_pulse_events(r, music, len(env)))
+        if r.feature in HITS:
+            events = torch.from_numpy(_pulse_events(np.abs(env)))
+        else:  # a continuous feature drifts towards one target: switching would jump
+            targets = targets[:1]
         return Push(torch.from_numpy(env), events, targets, toward=True)
     if r.drive == "pulse" and target in names:
         return Push(torch.from_numpy(env), events, latents[names[target]][None].cpu(),
