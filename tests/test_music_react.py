@@ -109,7 +109,7 @@ def test_speed_keeps_pins_on_time(write_scene, dcgan, clicks):
 def test_segments_draw_the_frames_of_one_render(write_scene, dcgan, clicks):
     prepared = _prepared(write_scene, dcgan, """react:
           - {feature: onsets, drive: pulse, amount: 0.8}
-          - {feature: chroma, drive: chroma, amount: 0.3}
+          - {feature: chroma, drive: chroma, amount: 0.3, attack: 0.2, release: 0.4}
           - {feature: loudness, drive: speed, amount: 1}""")
     path = prepared.path
     whole = path.latents(torch.arange(path.total_frames))

@@ -31,6 +31,9 @@ class Push:
     events: torch.Tensor  # [T] long: how many pulses started up to this frame
     targets: torch.Tensor  # [B, *S]
     toward: bool  # True: x + e * (target - x); False: x + e * direction
+    keep_norm: bool = False  # toward, in a Gaussian z: keep the norm between the two ends'
+    # (a straight line between two z cuts through the low-norm middle, where a generator
+    # draws texture, not faces; the same reason slerp is the default interpolation)
 
     def latents(self, frames: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         live = self.envelope[frames.cpu()] != 0
@@ -39,9 +42,15 @@ class Push:
         idx, f = live.nonzero().flatten().to(x.device), frames.cpu()[live]
         env = _at(self.envelope, f, x[idx])
         target = self.targets[self.events[f] % len(self.targets)].to(x)
-        step = target - x[idx] if self.toward else target
+        here = x[idx]
+        moved = here + env * (target - here if self.toward else target)
+        if self.keep_norm and self.toward:
+            dims = tuple(range(1, here.ndim))
+            norm = (1 - env) * here.norm(dim=dims, keepdim=True) + \
+                env * target.norm(dim=dims, keepdim=True)
+            moved = moved * norm / moved.norm(dim=dims, keepdim=True).clamp_min(1e-12)
         x = x.clone()
-        x[idx] = x[idx] + env * step
+        x[idx] = moved
         return x
 
     def cameras(self, frames, cams):

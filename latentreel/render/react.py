@@ -86,11 +86,12 @@ def react_path(path: LatentPath, scene: Scene, music: SceneMusic | None,
     fps, total = music.mix.fps, path.total_frames
     drives = []
     for r in live:
+        if r.drive == "chroma":  # 12 series, shaped one by one
+            drives.append(_chroma(r, music, latents, total))
+            continue
         env = _fit(r.amount * shape(music.of(r).series(r.feature), r.shaping, fps), total)
         if r.drive == "speed":
             path = _speed(path, env)
-        elif r.drive == "chroma":
-            drives.append(_chroma(r, music, latents, total))
         elif r.drive == "camera":
             if not generator.has_camera:
                 from latentreel.scene.load import camera_problem
@@ -155,10 +156,11 @@ def _push(r: Reaction, env: np.ndarray, music: SceneMusic, keyframes: list[Keyfr
             events = torch.from_numpy(_pulse_events(np.abs(env)))
         else:  # a continuous feature drifts towards one target: switching would jump
             targets = targets[:1]
-        return Push(torch.from_numpy(env), events, targets, toward=True)
+        return Push(torch.from_numpy(env), events, targets, toward=True,
+                    keep_norm=space == "z")
     if r.drive == "pulse" and target in names:
         return Push(torch.from_numpy(env), events, latents[names[target]][None].cpu(),
-                    toward=True)
+                    toward=True, keep_norm=space == "z")
     from latentreel.edits.keyframes import edit_vector
     from latentreel.spec.kind import ResolveContext
 
