@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +34,13 @@ def _producer(prepared, out: queue.Queue, stop: threading.Event) -> None:
 
 def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
                max_frames: int | None = None, screenshot: Path | None = None,
-               device: str = "auto", upscale: str | None = None) -> int:
-    """Show ``scene`` in a window until closed (Esc/q) or ``max_frames`` are shown.
+               device: str = "auto", upscale: str | None = None,
+               log: Callable[[str], None] | None = None) -> int:
+    """Show ``scene`` in a window until closed (Esc/q) or ``max_frames`` are shown, with its
+    soundtrack (its music, or output.audio) in sync where there is an audio device.
 
     ``upscale``: override the scene's output.upscale (frames are upscaled towards the window).
+    ``log``: where to say that there is no audio device (default: nowhere).
 
     Returns:
         the number of frames shown.
@@ -62,8 +67,12 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     worker = threading.Thread(target=_producer, daemon=True, name="play-producer",
                               args=(prepared, frames, stop))
     worker.start()
-    # 3. Show frames at the scene's fps until told to stop.
-    clock, shown = pygame.time.Clock(), 0
+    speaker = _speaker(scene.output.audio, log)
+    # 3. Show frames at the scene's fps until told to stop. Frames are paced by the clock
+    #    from the start of each pass through the scene, when the sound (re)starts too, so
+    #    picture and sound cannot drift apart over a long song.
+    shown, total, fps = 0, prepared.path.total_frames, scene.output.fps
+    started = time.perf_counter()
     try:
         screen = open_window(pygame, side=side, fullscreen=fullscreen,
                              caption=f"latentreel: {scene.file.name}")
@@ -72,11 +81,16 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
                 break
             batch = frames.get()
             for frame in batch:
+                if shown % total == 0:
+                    started = time.perf_counter()
+                    if speaker is not None:
+                        speaker.start()
                 surf = pygame.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
                 screen.blit(pygame.transform.smoothscale(surf, screen.get_size()), (0, 0))
                 pygame.display.flip()
                 shown += 1
-                clock.tick(scene.output.fps)
+                due = started + ((shown - 1) % total + 1) / fps  # this pass's frame
+                time.sleep(max(0.0, due - time.perf_counter()))
                 if max_frames is not None and shown >= max_frames:
                     break
         if screenshot is not None:
@@ -84,8 +98,22 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     finally:
         stop.set()
         worker.join(timeout=5)
+        if speaker is not None:
+            speaker.stop()
         pygame.quit()
     return shown
+
+
+def _speaker(path: Path | None, log: Callable[[str], None] | None):
+    """A Speaker for the soundtrack, or None (no soundtrack, or no device: said in ``log``)."""
+    if path is None:
+        return None
+    from latentreel.audio.speaker import open_speaker
+
+    speaker, why = open_speaker(path)
+    if why and log:
+        log(why)
+    return speaker
 
 
 def _quit_requested(pygame) -> bool:

@@ -64,10 +64,10 @@ def play(
     upscale: str = typer.Option(None, help="Override output.upscale: none | lanczos | an "
                                 "upscaler from `latentreel models`."),
 ) -> None:
-    """Show a scene live in a window, looping forever (Esc or q to quit)."""
+    """Show a scene live in a window, looping forever (Esc or q to quit), with its sound."""
     from latentreel.play import play_scene
     from latentreel.scene import load_scene
 
     shown = play_scene(load_scene(scene), fullscreen=fullscreen, size=size, max_frames=frames,
-                       screenshot=screenshot, device=device, upscale=upscale)
+                       screenshot=screenshot, device=device, upscale=upscale, log=typer.echo)
     typer.echo(f"showed {shown} frames")
