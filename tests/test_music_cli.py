@@ -50,3 +50,14 @@ def test_play_with_music_and_no_audio_device_says_so(write_scene, tmp_path, monk
     r = CliRunner().invoke(app, ["play", str(scene), "--frames", "35"])
     assert r.exit_code == 0, r.output
     assert r.output.splitlines() == [speaker.NO_DEVICE, "showed 35 frames"]
+
+
+def test_the_readme_says_what_every_feature_and_drive_means():
+    from pathlib import Path
+
+    from latentreel.audio.drives import DRIVES
+    from latentreel.audio.features import FEATURES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name, text in {**FEATURES, **{k: v.help for k, v in DRIVES.items()}}.items():
+        assert f"| `{name}` | {text}" in readme, name
