@@ -16,7 +16,7 @@ from latentreel.audio.features import Features, analyse
 from latentreel.audio.load import file_digest, load_sound
 from latentreel.cache import cache_dir
 
-VERSION = 1  # bump when the analysis changes what it computes
+VERSION = 2  # bump when the analysis changes what it computes
 _MEMORY: dict[tuple[str, int], Features] = {}  # this process's analyses
 
 
