@@ -72,3 +72,22 @@ def test_shaping_is_pure_and_ordered():
     assert decayed[2] == 1.0 and 0 < decayed[3] < 1 and decayed[4] < decayed[3]
     assert np.array_equal(shape(x, Shaping(), 30), x)
     assert np.allclose(shape(x, Shaping(gain=2), 30), 2 * x)
+
+
+def test_a_song_that_changes_halfway_has_a_section_there(tmp_path):
+    import soundfile
+
+    rate, half = 22050, 24.0
+    t = np.arange(int(2 * half * rate)) / rate
+    first = 0.3 * np.sin(2 * np.pi * 220 * t) * (t < half)
+    noise = np.random.default_rng(0).uniform(-1, 1, len(t))
+    second = (0.2 * np.sin(2 * np.pi * 311 * t) + 0.1 * noise) * (t >= half)
+    y = (first + second).astype(np.float32)
+    c = np.exp(-np.arange(300) / 50) * np.sin(np.arange(300) * 0.5)
+    for i in range(int(2 * half / 0.5)):  # a click every half second: beats to count by
+        start = int((0.26 + 0.5 * i) * rate)
+        y[start:start + 300] += 0.8 * c[:len(y) - start]
+    soundfile.write(str(tmp_path / "two.wav"), y, rate)
+    f = analyse(load_sound(tmp_path / "two.wav"), 30)
+    assert len(f.sections) >= 1
+    assert min(abs(s - half * 30) for s in f.sections) <= 16  # within a beat of the change

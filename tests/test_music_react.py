@@ -186,3 +186,26 @@ def test_music_words_need_music(write_scene):
         load_scene(scene)
     text = str(e.value)
     assert "react: reactions need music" in text and "needs the scene's music" in text
+
+
+def test_the_shipped_beat_scene_pulses_on_its_kicks(tmp_path, dcgan):
+    import shutil
+    from pathlib import Path
+
+    from latentreel.audio.beat import BPM, write_beat
+
+    write_beat(tmp_path / "beat", bars=8)
+    shutil.copy(Path(__file__).resolve().parents[1] / "scenes" / "beat.yaml", tmp_path)
+    scene = load_scene(tmp_path / "beat.yaml")
+    prepared = prepare_scene(scene, generator=dcgan, progress=False)
+    beat = 60 / BPM
+    kicks = sorted({(bar * 4 + b) * beat * FPS for bar in range(8)  # frames, unrounded:
+                    for b in (0, 2) + ((3.5,) if bar % 2 else ())} - {0})  # some on a half
+    bars = {round(bar * 4 * beat * FPS) for bar in range(8)}
+    lat = _all_latents(prepared)
+    step = (lat[1:] - lat[:-1]).flatten(1).norm(dim=1)  # step[f - 1]: into frame f
+    jumps = [f for f in range(2, len(lat))  # where a jump starts (not its decay)
+             if step[f - 1] > 4 * step.median() and step[f - 1] > 2 * step[f - 2]]
+    # Pulses on the kicks (on the nearest frame, or the next one), and nowhere else.
+    assert all(any(0 <= j - k <= 1 for k in kicks) for j in jumps), jumps
+    assert all(any(0 <= j - k <= 1 for j in jumps) for k in kicks if k not in bars), jumps
