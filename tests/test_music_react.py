@@ -209,3 +209,30 @@ def test_the_shipped_beat_scene_pulses_on_its_kicks(tmp_path, dcgan):
     # Pulses on the kicks (on the nearest frame, or the next one), and nowhere else.
     assert all(any(0 <= j - k <= 1 for k in kicks) for j in jumps), jumps
     assert all(any(0 <= j - k <= 1 for j in jumps) for k in kicks if k not in bars), jumps
+
+
+@pytest.mark.parametrize("content,words", [
+    ("silent", "the sound is silent"),
+    (b"RIFF\x00\x00 broken", "cannot read it as sound"),
+], ids=["silent", "broken"])
+def test_validate_names_music_that_is_not_music_at_its_line(write_scene, tmp_path, content,
+                                                            words):
+    import soundfile
+    from typer.testing import CliRunner
+
+    from latentreel.cli import app
+
+    song = tmp_path / "song.wav"
+    if content == "silent":
+        soundfile.write(str(song), np.zeros(22050, np.float32), 22050)
+    else:
+        song.write_bytes(content)
+    scene = write_scene("""
+        keyframes: [{seed: 1}, {seed: 2}]
+        audio:
+          path: song.wav
+        """)
+    r = CliRunner().invoke(app, ["validate", str(scene)])
+    assert r.exit_code == 2
+    assert r.output.startswith(f"error: {scene}:3:9: audio.path: ") and words in r.output
+    assert r.output.count("\n") == 1
