@@ -91,3 +91,16 @@ def test_a_song_that_changes_halfway_has_a_section_there(tmp_path):
     f = analyse(load_sound(tmp_path / "two.wav"), 30)
     assert len(f.sections) >= 1
     assert min(abs(s - half * 30) for s in f.sections) <= 16  # within a beat of the change
+
+
+@pytest.mark.parametrize("suffix", ["mp3", "ogg", "m4a", "flac"])
+def test_compressed_formats_are_read(tmp_path, suffix):
+    import subprocess
+
+    from latentreel.video.writer import ffmpeg_exe
+
+    wav = click_track(tmp_path / "c.wav", CLICKS[:3], 2.0)
+    other = tmp_path / f"c.{suffix}"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(wav), str(other)], check=True)
+    sound = load_sound(other)
+    assert abs(sound.duration - 2.0) < 0.06 and np.abs(sound.samples).max() > 0.3

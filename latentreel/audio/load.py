@@ -1,7 +1,8 @@
 """Reading a sound file into mono samples, with one refusal for each way a file can be wrong.
 
-soundfile (libsndfile) reads WAV, FLAC and OGG exactly and fast; MP3 and M4A go through
-librosa's audioread fallback (ffmpeg), which is slower but reads what ffmpeg reads.
+soundfile (libsndfile) reads WAV, FLAC, OGG and MP3 exactly and fast; anything else (M4A)
+is decoded by the ffmpeg latentreel encodes with (imageio-ffmpeg's: no ffmpeg on the PATH
+needed, as librosa's audioread fallback would).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from latentreel.errors import BadInputError
 
 FORMATS = "WAV, FLAC, MP3, OGG or M4A"
+FFMPEG_RATE = 44100  # Hz to decode other formats at (features resample anyway)
 SILENCE = 1e-4  # peak amplitude below which a file counts as silent (-80 dBFS)
 
 
@@ -67,17 +69,15 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
         return data.mean(axis=1), rate
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
         pass  # not a format libsndfile reads (MP3 in old versions, M4A): try ffmpeg
-    import warnings
-
-    import librosa
+    from latentreel.errors import LatentreelError
+    from latentreel.video.probe import has_audio_stream, read_audio
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "PySoundFile failed. Trying audioread instead."
-            data, rate = librosa.load(str(path), sr=None, mono=True)
-    except Exception:  # audioread raises its own family of errors per backend
-        raise BadInputError(f"{path}: cannot read it as sound; use a {FORMATS} file") from None
-    return data.astype(np.float32), int(rate)
+        if has_audio_stream(path):
+            return read_audio(path, rate=FFMPEG_RATE), FFMPEG_RATE
+    except LatentreelError:  # ffmpeg saw a stream but could not decode it
+        pass
+    raise BadInputError(f"{path}: cannot read it as sound; use a {FORMATS} file")
 
 
 def sound_problem(path: Path) -> str | None:
