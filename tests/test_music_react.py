@@ -236,3 +236,28 @@ def test_validate_names_music_that_is_not_music_at_its_line(write_scene, tmp_pat
     assert r.exit_code == 2
     assert r.output.startswith(f"error: {scene}:3:9: audio.path: ") and words in r.output
     assert r.output.count("\n") == 1
+
+
+def test_direction_and_keyframe_targets(write_scene, dcgan, clicks):
+    from latentreel.edits.directions import Direction, DirectionStore
+
+    vec = np.zeros(100, np.float32)
+    vec[3] = 1.0
+    store = DirectionStore(dcgan.name)
+    store.add(Direction("music_test_axis", vec, "file", space="z"))
+    store.save()
+    plain = _all_latents(_prepared(write_scene, dcgan, ""))
+    along = _all_latents(_prepared(write_scene, dcgan, "react: [{feature: loudness, "
+                                   "drive: direction, target: music_test_axis, amount: 2}]"))
+    diff = along - plain
+    assert diff.abs().sum() > 0 and torch.equal(diff[:, :3], torch.zeros_like(diff[:, :3]))
+    assert (diff[:, 3] >= 0).all() and diff[:, 3].max() <= 2 + 1e-5  # amount x feature <= 1
+    toward = _prepared(write_scene, dcgan, "react: [{feature: onsets, drive: pulse, "
+                       "target: b, amount: 1, threshold: 0, release: 0}]",
+                       keyframes="""  - {seed: 1, hold: 4}
+          - {seed: 2, name: b}""")
+    hit = round(CLICKS[0] * FPS)
+    lat = toward.path.latents(torch.tensor([hit - 1, hit]))
+    b = toward.latents[1]
+    # On the hardest hit the latent is all the way at keyframe b (onsets peak at 1).
+    assert (lat[1] - b).norm() < 0.5 * (lat[0] - b).norm()
