@@ -20,7 +20,8 @@ LAYERS = [
     {"scene"},  # the registry of every keyframe kind, scene loading and checking
     {"edits", "feedback"},  # each defines keyframe kinds of its own
     {"invert", "spec"},  # spec: the vocabulary kinds are described in (Spec, located YAML)
-    {"faces", "models", "video", "upscale"},  # upscale: learned upscalers beside the models
+    {"faces", "models", "video", "upscale", "audio"},  # upscale: learned upscalers beside the
+    # models; audio: sound files and their per-frame features, beside video
     {"latents", "latentfile"},
     {"errors", "cache", "device", "osnames", "__init__"},  # osnames: names the OS refuses
 ]

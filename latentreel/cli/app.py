@@ -91,7 +91,7 @@ def _register_commands() -> None:
     # Each module adds its commands to `app` when imported.
     import importlib
 
-    for mod in ("render", "models", "faces", "edits", "analysis", "live", "bench"):
+    for mod in ("render", "models", "faces", "edits", "analysis", "live", "music", "bench"):
         try:
             importlib.import_module(f"latentreel.cli.{mod}")
         except ModuleNotFoundError as e:

@@ -122,7 +122,8 @@ def cpu_path(path):
     return LatentPath(path.keyframes.detach().cpu(), path.hold_frames, path.transition_frames,
                       path.interpolation, path.easing, path.loop,
                       {i: t.cpu() for i, t in path.t_override.items()}, path.offsets,
-                      None if path.camera is None else path.camera.cpu(), path.turns)
+                      None if path.camera is None else path.camera.cpu(), path.turns,
+                      None if path.react is None else path.react.cpu())
 
 
 class _SegmentLoop:

@@ -54,13 +54,15 @@ class LatentPath:
         camera: [K, 3] (x, y, angle) per keyframe for models with a camera, or None; it moves
             with the same eased (or overridden) t as the latents.
         turns: whole camera turns added per transition (None: none).
+        react: what the music does to each frame (latents.react.Reaction), or None.
     """
 
     def __init__(self, keyframes: torch.Tensor, hold_frames: list[int],
                  transition_frames: list[int], interpolation: list[str], easing: list[str],
                  loop: bool, t_override: dict[int, torch.Tensor] | None = None,
                  offsets: dict[int, Offset] | None = None,
-                 camera: torch.Tensor | None = None, turns: list[float] | None = None):
+                 camera: torch.Tensor | None = None, turns: list[float] | None = None,
+                 react=None):
         k = len(keyframes)
         n_trans = k if loop else k - 1
         if len(hold_frames) != k or len(transition_frames) != n_trans:
@@ -85,6 +87,11 @@ class LatentPath:
             if len(t) != self.transition_frames[i]:
                 raise ValueError(f"t_override[{i}] has {len(t)} values for "
                                  f"{self.transition_frames[i]} frames")
+        self.react = react
+        if react is not None and react.frames != self.total_frames_of(hold_frames,
+                                                                      transition_frames):
+            raise ValueError(f"the reaction covers {react.frames} frames, the path "
+                             f"{self.total_frames_of(hold_frames, transition_frames)}")
         self.segments = self._layout()
         self._starts = torch.tensor([s.start for s in self.segments] or [0])
         knots = torch.tensor([0.0] + [float(max(n, 1)) for n in self.transition_frames])
@@ -101,9 +108,13 @@ class LatentPath:
                 start += self.transition_frames[i]
         return segs
 
+    @staticmethod
+    def total_frames_of(hold_frames: list[int], transition_frames: list[int]) -> int:
+        return sum(hold_frames) + sum(transition_frames)
+
     @property
     def total_frames(self) -> int:
-        return sum(self.hold_frames) + sum(self.transition_frames)
+        return self.total_frames_of(self.hold_frames, self.transition_frames)
 
     def locate(self, frame: int) -> tuple[str, int, float]:
         """(kind, index, u) of ``frame``: which hold or transition, and how far along."""
@@ -134,7 +145,13 @@ class LatentPath:
         return LatentPath(self.keyframes, self.hold_frames, self.transition_frames,
                           self.interpolation, self.easing, self.loop,
                           {**self.t_override, **t_override}, self.offsets, self.camera,
-                          self.turns)
+                          self.turns, self.react)
+
+    def with_react(self, react) -> LatentPath:
+        """The same path with ``react`` (a latents.react.Reaction, or None) on every frame."""
+        return LatentPath(self.keyframes, self.hold_frames, self.transition_frames,
+                          self.interpolation, self.easing, self.loop, self.t_override,
+                          self.offsets, self.camera, self.turns, react)
 
     def transition_t(self, index: int, j: torch.Tensor) -> torch.Tensor:
         """Eased (or overridden) t for frames ``j`` of transition ``index``."""
@@ -156,13 +173,14 @@ class LatentPath:
                 out[mask] = self.keyframes[seg.index]
             else:
                 out[mask] = self._transition(seg.index, frames[mask] - seg.start)
-        return out
+        return out if self.react is None else self.react.latents(frames, out)
 
     def cameras(self, frames: torch.Tensor) -> torch.Tensor | None:
         """Cameras [N, 3] (x, y, angle) for frame indices [N]; None when the path has none."""
-        if self.camera is None:
-            return None
         frames = torch.as_tensor(frames, dtype=torch.long).reshape(-1)
+        moved = self.react is not None and self.react.moves_camera
+        if self.camera is None:
+            return self.react.cameras(frames, torch.zeros(len(frames), 3)) if moved else None
         out = torch.empty((len(frames), 3), dtype=torch.float64)
         seg_idx = self._segment_index(frames)
         for s in seg_idx.unique().tolist():
@@ -175,6 +193,8 @@ class LatentPath:
                 t = self.transition_t(i, frames[mask] - seg.start)
                 out[mask] = interpolate_camera(self.camera[i], self.camera[(i + 1) % len(
                     self.camera)], t, self.turns[i])
+        if moved:
+            out = self.react.cameras(frames, out)
         return out.to(torch.float32)
 
     def latents_at(self, index: int, t: torch.Tensor) -> torch.Tensor:

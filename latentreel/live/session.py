@@ -139,11 +139,12 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
             from latentreel.live.record import Recorder
 
             recorder = stack.enter_context(Recorder(options.record, prepared, first.shape))
+        speaker = None if display is None else _speaker(scene, stack, log)
         if hooks.on_ready:
             hooks.on_ready(result, inbox)
         # 3. Frames until told to stop.
         last = _run(prepared, walker, inbox, refusals, result, options, hooks, display,
-                    recorder, out)
+                    recorder, out, speaker)
         if options.screenshot is not None and last is not None:
             from PIL import Image
 
@@ -182,7 +183,23 @@ def _osc_out(options: LiveOptions, stack: contextlib.ExitStack):
     return out
 
 
-def _run(prepared, walker, inbox, refusals, result, options, hooks, display, recorder, out):
+def _speaker(scene: Scene, stack: contextlib.ExitStack, log: Callable[[str], None] | None):
+    """The soundtrack's Speaker in a window's performance, or None (no soundtrack, or no
+    audio device: said in one line through ``log``)."""
+    if scene.output.audio is None:
+        return None
+    from latentreel.audio.speaker import open_speaker
+
+    speaker, why = open_speaker(scene.output.audio)
+    if why and log:
+        log(why)
+    if speaker is not None:
+        stack.callback(speaker.stop)
+    return speaker
+
+
+def _run(prepared, walker, inbox, refusals, result, options, hooks, display, recorder, out,
+         speaker=None):
     clock = FrameClock(prepared.output.fps)
     deadline = None if options.seconds is None else clock.start + options.seconds
     frame, walked = None, None  # walked: the slot the walk stands at
@@ -219,8 +236,12 @@ def _run(prepared, walker, inbox, refusals, result, options, hooks, display, rec
             for event in events:
                 if out is not None:
                     out.send(event)
+                if speaker is not None and event == ("loop",):
+                    speaker.start()  # each pass through the scene restarts its sound
             if result.shown == 0:
                 first_shown = shown_at
+                if speaker is not None:
+                    speaker.start()
             result.shown += 1
             result.applied += len(applied)
             result.frame_times.append(shown_at)

@@ -24,6 +24,7 @@ from latentreel.models.fingerprint import weights_fingerprint
 from latentreel.models.registry import load_generator
 from latentreel.render.frames import FrameSource, frame_source
 from latentreel.render.keyframes import resolve_keyframes, scene_space
+from latentreel.render.react import SceneMusic, music_timing, react_path, scene_music
 from latentreel.render.schedule import build_path
 from latentreel.render.timing import apply_perceptual_timing
 from latentreel.scene.model import Keyframe, Output, Scene
@@ -50,6 +51,7 @@ class PreparedScene:
     state: SceneState  # what the keyframe kinds left behind (FaceNet, reports)
     batch_size: int  # frames per generator call
     autocast: torch.dtype | None  # lower precision for the generator (None: fp32)
+    music: SceneMusic | None = None  # the scene's analysed music (None: no `audio:`)
     # Named per-frame control values [total_frames, ...] that decide pixels beyond the latent
     # and camera (none yet): the fingerprint covers each one.
     tracks: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -75,6 +77,7 @@ class PreparedScene:
             "output": drawn, "space": self.space, "autocast": str(self.autocast),
             "smooth_radius": self.source.smooth_radius, "frames": self.path.total_frames,
             "loop": self.path.loop, "tracks": sorted(self.tracks),
+            "music": None if self.music is None else self.music.digest,
         }, sort_keys=True, default=str).encode())
         total = self.path.total_frames
         for first in range(0, total, FINGERPRINT_BATCH):
@@ -119,15 +122,21 @@ def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "
     space = scene_space(scene, generator)
     resolved = resolve_keyframes(scene, generator, progress=progress)
     tuned, delta = tuned_for_pivots(generator, resolved.state.pivots, progress=progress)
-    # 4. Lay out the frames: holds and transitions, sweeps, perceptual re-timing.
+    # 4. Lay out the frames: holds and transitions (pinned to the music, as long as the
+    #    song), sweeps, perceptual re-timing.
     keyframes = resolved.keyframes
+    music = scene_music(scene, output.fps)
+    pins, total = music_timing(scene, music, output.fps)
     plain = build_path(keyframes, resolved.latents, output.fps,
                        scene.loop if loop is None else loop,
-                       offsets=sweep_offsets(keyframes, tuned, space))
+                       offsets=sweep_offsets(keyframes, tuned, space), pins=pins, total=total)
     path = apply_perceptual_timing(tuned, plain, [kf.transition.timing for kf in keyframes],
                                    space, progress=progress)
+    # 5. The music's drives on every frame.
+    path = react_path(path, scene, music, keyframes, resolved.latents, tuned, space)
     return PreparedScene(scene=scene, output=output, base=generator, generator=tuned,
                          delta=delta, source=replace(source, generator=tuned), space=space,
                          keyframes=keyframes, latents=resolved.latents, plain_path=plain,
-                         path=path, state=resolved.state, batch_size=batch, autocast=autocast)
+                         path=path, state=resolved.state, batch_size=batch, autocast=autocast,
+                         music=music)
 

@@ -19,6 +19,7 @@ from latentreel.spec.kind import ModelCheck
 from latentreel.scene.controls import build_controls
 from latentreel.scene.kinds import KINDS, SCENE_CHECKS
 from latentreel.scene.model import Keyframe, Output, Scene, Transition
+from latentreel.scene.music import build_music, build_reactions, check_pins, pin_of
 from latentreel.scene.schema import scene_spec
 from latentreel.spec.yamlpos import Located, format_path, load_located
 
@@ -46,6 +47,12 @@ def load_scene(path: str | Path) -> Scene:
     controls = build_controls(clean.get("controls"), located, problems)
     # 5. The model and the fields that depend on it.
     _check_model(clean, keyframes, path.parent, problems)
+    # 6. The music: reactions, and keyframes pinned to it.
+    music = build_music(clean)
+    react = build_reactions(clean, located, problems, music, keyframes,
+                            _registry_camera_problem(clean.get("model")))
+    output = _build_output(clean.get("output") or {}, path, music)
+    check_pins(keyframes, music, output.fps, problems)
     if problems.lines:
         raise SceneError(problems.lines)
     return Scene(
@@ -53,10 +60,12 @@ def load_scene(path: str | Path) -> Scene:
         model=clean["model"],
         space=clean["space"],
         seed=clean["seed"],
-        output=_build_output(clean.get("output") or {}, path),
+        output=output,
         loop=clean["loop"],
         keyframes=keyframes,
         controls=controls,
+        audio=music,
+        react=react,
     )
 
 
@@ -86,9 +95,12 @@ def _check_model(clean: dict, keyframes: list[Keyframe], base: Path, problems: P
             problems.add(field_path, problem)
 
 
-def _build_output(out: dict[str, Any], scene_file: Path) -> Output:
+def _build_output(out: dict[str, Any], scene_file: Path, music=None) -> Output:
+    """The output settings; the scene's music is the soundtrack unless output.audio is set."""
     default_path = scene_file.parent / "out" / f"{scene_file.stem}.mp4"
     kw = {k: v for k, v in out.items() if v is not None and k != "path"}
+    if music is not None and kw.get("audio") is None:
+        kw["audio"] = music.path
     return Output(path=out.get("path") or default_path.resolve(), **kw)
 
 
@@ -139,6 +151,7 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             camera=camera,
             camera_where=None if camera_path is None else
             f"{located.where(camera_path)}: {format_path(camera_path)}",
+            at=pin_of(item, i, located),
         ))
     return keyframes
 
@@ -156,6 +169,15 @@ def _camera(item: dict, index: int, clean: dict
     path = (("keyframes", index, "camera") if own is not None else ("defaults", "camera")
             if default is not None else ("keyframes", index, "transition", "turns"))
     return camera, path
+
+
+def _registry_camera_problem(model) -> str | None:
+    """Why a registry model cannot take a camera (None: it can, or it is a model file)."""
+    from latentreel.models.registry import MODELS
+
+    if not isinstance(model, str) or model not in MODELS or MODELS[model].camera:
+        return None
+    return camera_problem(model)
 
 
 def camera_problem(model: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from latentreel.scene.controls import Controls
+from latentreel.audio.shaping import Shaping
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,15 @@ class Transition:
     timing: str = "uniform"  # uniform | perceptual (re-timed for even visual change)
     sweep: dict[str, Any] | None = None  # {direction, from, to}: sweep a direction on the way
     turns: float = 0.0  # whole camera turns on the way (StyleGAN3 models)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A keyframe pinned to the music: its hold starts on this moment."""
+
+    unit: str  # seconds | beat | bar
+    value: float  # seconds, or the beat's or bar's number (from 0)
+    where: str  # "file:line:col" of the `at:`
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,7 @@ class Keyframe:
     where: str  # "file:line:col" of this keyframe, for errors found while resolving it
     camera: tuple[float, float, float] | None = None  # (x, y, angle) for models with a camera
     camera_where: str | None = None  # "file:line:col: field" that set the camera, for errors
+    at: Pin | None = None  # pinned to the music (holds and transitions stretch to fit)
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,29 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Music:
+    """The song a scene reacts to (`audio:`)."""
+
+    path: Path  # the mix: heard, and listened to
+    stems: dict[str, Path] = field(default_factory=dict)  # named parts, listened to only
+    length: str = "song"  # song: the video lasts as long as the mix; keyframes: as they say
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """One `react:` entry: a feature of the mix (or a stem) bound to a drive."""
+
+    feature: str  # key of audio.features.FEATURES
+    drive: str  # key of audio.drives.DRIVES
+    amount: float  # 0: no reaction at all
+    shaping: Shaping  # the drive's defaults with the entry's own fields over them
+    stem: str | None = None  # a key of Music.stems (None: the mix)
+    target: str | None = None  # see audio.drives.DRIVES[drive].target
+    index: int = 0  # position in the react list (seeds its random targets)
+    where: str = ""  # "file:line:col" of the entry
+
+
+@dataclass(frozen=True)
 class Scene:
     file: Path  # the scene file (files it names resolve relative to its folder)
     model: str  # registry name or model file path
@@ -59,6 +93,8 @@ class Scene:
     loop: bool  # transition from the last keyframe back to the first, seamlessly
     keyframes: list[Keyframe] = field(default_factory=list)
     controls: Controls | None = None  # what `play` may steer live, and from which knobs
+    audio: Music | None = None  # the music it reacts to (`audio:`)
+    react: tuple[Reaction, ...] = ()  # features bound to drives
 
     @property
     def camera_where(self) -> str | None:

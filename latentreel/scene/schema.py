@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from latentreel.audio.drives import DRIVES
+from latentreel.audio.features import FEATURES
+from latentreel.audio.load import sound_problem
+from latentreel.audio.pins import parse_at
 from latentreel.latents.easing import EASINGS
 from latentreel.latents.interpolate import INTERPOLATIONS
 from latentreel.models.registry import DEFAULT_MODEL
@@ -107,6 +111,50 @@ DEFAULTS = Spec(
 )
 
 
+LENGTHS = ("song", "keyframes")
+
+AUDIO = Spec(
+    "mapping",
+    help="the music the scene reacts to; it is also the soundtrack unless output.audio is set",
+    shorthand="path",
+    default=None,
+    fields={
+        "path": Spec("path", default=REQUIRED, must_exist=True, check=sound_problem,
+                     help="WAV, FLAC, MP3, OGG or M4A, relative to the scene file"),
+        "stems": Spec("mapping", values=Spec("path", must_exist=True, check=sound_problem),
+                      help="named parts of the song (drums: drums.wav) that reactions can "
+                           "listen to with `stem:`; only the mix is heard"),
+        "length": Spec("enum", choices=LENGTHS, default="song",
+                       help="song: the video lasts as long as the music; keyframes: as long "
+                            "as the keyframes' holds and transitions"),
+    },
+)
+
+
+def react_spec() -> Spec:
+    """One reaction: a feature (of the mix or a stem) bound to a drive."""
+    shaping = {
+        "gain": Spec("number", min=0, max=100, help="multiplies the feature"),
+        "threshold": Spec("number", min=0, max=1,
+                          help="values below it count as 0 (a pulse's default: 0.3)"),
+        "compress": Spec("number", min=0, max=1, help="0 keeps, towards 1 lifts quiet parts"),
+        "attack": Spec("number", min=0, max=60, help="seconds to rise"),
+        "release": Spec("number", min=0, max=60, help="seconds to decay"),
+    }
+    return Spec("mapping", help="a feature of the music bound to a drive", fields={
+        "feature": Spec("enum", choices=tuple(FEATURES), default=REQUIRED,
+                        help="what to listen to"),
+        "drive": Spec("enum", choices=tuple(DRIVES), default=REQUIRED,
+                      help="what it moves"),
+        "amount": Spec("number", default=1.0, min=-100, max=100,
+                       help="how strongly (0: not at all)"),
+        "stem": Spec("string", help="listen to this stem of `audio.stems` instead of the mix"),
+        "target": Spec("string", help="pulse: random, a keyframe name or a direction; "
+                                      "direction: a direction; camera: shake, pan or turn"),
+        **shaping,
+    })
+
+
 def keyframe_spec() -> Spec:
     """A keyframe: exactly one kind key (seed, latent, anti, ...) plus common fields."""
     common = {
@@ -115,6 +163,9 @@ def keyframe_spec() -> Spec:
         "transition": transition_spec(with_defaults=False),
         "truncation": Spec("number", help="psi towards the average face", min=-3, max=3),
         "camera": camera_spec(),
+        "at": Spec("custom", parse=parse_at,
+                   expects="seconds (a number >= 0), 'beat N' or 'bar N'",
+                   help="pin the keyframe to the music: seconds, 'beat N' or 'bar N' (from 0)"),
     }
     kinds = {name: kind.spec for name, kind in KINDS.items()}
     return Spec("mapping", help="a keyframe: one of " + ", ".join(KINDS),
@@ -133,6 +184,9 @@ def scene_spec() -> Spec:
                                "(default: w+ on StyleGAN models, z on the DCGAN)"),
             "seed": Spec("int", help="seeds everything random in the scene", default=0,
                          min=0, max=2**32 - 1),
+            "audio": AUDIO,
+            "react": Spec("list", item=react_spec(), default=None,
+                          help="features of the music bound to drives"),
             "output": OUTPUT,
             "defaults": DEFAULTS,
             "loop": Spec("bool", help="return to the first keyframe seamlessly", default=False),

@@ -31,7 +31,8 @@ _TYPE_WORDS = {
 
 @dataclass(frozen=True)
 class Spec:
-    """What one field accepts. ``kind`` is int|number|string|bool|path|enum|mapping|list."""
+    """What one field accepts. ``kind`` is int|number|string|bool|path|enum|mapping|list|
+    custom (a value ``parse`` turns into the typed one, or refuses with None)."""
 
     kind: str
     help: str = ""
@@ -49,6 +50,9 @@ class Spec:
     min_items: int = 0  # for list
     os_name: bool = False  # for string: the value names a file (model, direction): the OS
     # must accept it as a name (paths always must)
+    values: Spec | None = None  # for mapping: keys are free names, every value is this
+    parse: Callable[[Any], Any] | None = None  # for custom: value -> typed value or None
+    expects: str = ""  # for custom: what it accepts, for the message and the JSON Schema
 
 
 class Problems:
@@ -97,6 +101,11 @@ def validate(spec: Spec, value: Any, path: FieldPath, problems: Problems, base: 
 
 def _validate_scalar(spec: Spec, value: Any, path, problems: Problems, base: Path) -> Any:
     kind = spec.kind
+    if kind == "custom":
+        parsed = spec.parse(value) if spec.parse else None
+        if parsed is None:
+            problems.add(path, f"expected {spec.expects}, got {describe(value)}")
+        return parsed
     ok = {
         "int": isinstance(value, int) and not isinstance(value, bool),
         "number": isinstance(value, (int, float)) and not isinstance(value, bool),
@@ -148,6 +157,8 @@ def _validate_mapping(spec: Spec, value: Any, path, problems: Problems, base: Pa
     if not isinstance(value, dict):
         problems.add(path, f"expected {_TYPE_WORDS['mapping']}, got {describe(value)}")
         return None
+    if spec.values is not None:
+        return _validate_free_mapping(spec, value, path, problems, base)
     out: dict[str, Any] = {}
     for key in value:
         if key not in spec.fields:
@@ -162,6 +173,19 @@ def _validate_mapping(spec: Spec, value: Any, path, problems: Problems, base: Pa
             out[name] = None
         else:
             out[name] = sub.default
+    return out
+
+
+def _validate_free_mapping(spec: Spec, value: dict, path, problems: Problems,
+                           base: Path) -> dict:
+    """A mapping whose keys are names the file chooses (stems: {drums: drums.wav})."""
+    out = {}
+    for key, item in value.items():
+        problem = name_problem(key) if isinstance(key, str) else "is not a name"
+        if problem:
+            problems.add(path + (key,), f"{quote(key)} {problem}", at_key=True)
+            continue
+        out[key] = validate(spec.values, item, path + (key,), problems, base)
     return out
 
 
@@ -180,6 +204,12 @@ def json_schema(spec: Spec) -> dict:
     s: dict[str, Any] = {}
     if spec.help:
         s["description"] = spec.help
+    if spec.kind == "mapping" and spec.values is not None:
+        s.update(type="object", additionalProperties=json_schema(spec.values))
+        return s
+    if spec.kind == "custom":
+        s.update(type=["number", "string"])
+        return s
     if spec.kind == "mapping":
         s.update(
             type="object",
