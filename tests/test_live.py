@@ -158,7 +158,8 @@ def test_an_osc_performance_records_and_replays_frame_for_frame(write_scene, tmp
     threading.Thread(target=listener.serve_forever, daemon=True).start()
     script = [("/latentreel/set", ["truncation", 0.6]), ("/latentreel/goto", ["b", 0.2]),
               ("/latentreel/pulse", [1.5]), ("/latentreel/set", ["speed", 2.0]),
-              ("/latentreel/bogus", [1]), ("/latentreel/set", ["nope", 1.0])]
+              ("/latentreel/bogus", [1]), ("/latentreel/set", ["nope", 1.0]),
+              ("/latentreel/set", ["react.0.amount", 2.0])]  # the scene has no `react:`
     hooks, logged = Hooks(), []
 
     def on_ready(result, inbox):
@@ -181,7 +182,7 @@ def test_an_osc_performance_records_and_replays_frame_for_frame(write_scene, tmp
     result = perform(load_scene(scene), options, hooks=hooks, log=logged.append)
     listener.shutdown()
     assert result.applied == 4 and result.refused == {"/latentreel/bogus": 1,
-                                                      "/latentreel/set": 1}
+                                                      "/latentreel/set": 2}
     assert len(logged) == 2
     sidecar = json.loads(record.with_suffix(".frames.json").read_text())
     shown = [f for f in sidecar["frames"] if not f.get("dropped")]

@@ -56,6 +56,10 @@ class Push:
     def cameras(self, frames, cams):
         return cams
 
+    def scaled(self, s: float) -> Push:
+        """The drive at ``s`` times its amount (its hits and targets unchanged)."""
+        return replace(self, envelope=self.envelope * s)
+
 
 @dataclass(frozen=True)
 class Truncation:
@@ -72,6 +76,9 @@ class Truncation:
 
     def cameras(self, frames, cams):
         return cams
+
+    def scaled(self, s: float) -> Truncation:
+        return replace(self, envelope=self.envelope * s)
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,9 @@ class Blend:
     def cameras(self, frames, cams):
         return cams
 
+    def scaled(self, s: float) -> Blend:
+        return replace(self, weights=self.weights * s)
+
 
 @dataclass(frozen=True)
 class CameraMove:
@@ -107,6 +117,9 @@ class CameraMove:
     def cameras(self, frames: torch.Tensor, cams: torch.Tensor) -> torch.Tensor:
         return cams + self.offsets[frames.cpu()].to(cams)
 
+    def scaled(self, s: float) -> CameraMove:
+        return replace(self, offsets=self.offsets * s)
+
 
 @dataclass(frozen=True)
 class Reaction:
@@ -116,6 +129,7 @@ class Reaction:
     frames: int = 0  # T: frames the envelopes cover
     moves_camera: bool = False  # a CameraMove is among the drives
     digest: str = field(default="", compare=False)  # what built it (for fingerprints)
+    sources: tuple[int, ...] = ()  # each drive's `react:` index (a live amount scales it)
 
     def latents(self, frames: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``x`` [N, *S] (the latents of ``frames`` [N] before reacting) after every drive."""

@@ -7,9 +7,9 @@ attack/release shaping, range and curve, and become the same `/latentreel/set` (
 onset driving the pulse, `/latentreel/pulse`) messages OSC sends: recorded and replayed
 like them. Only changes are sent, so a steady sound costs nothing.
 
-These bindings are the live end of the file-driven `react:` bindings (issue #20): the
-feature names and shaping are the same idea, and once `react:` lands, `--listen` can feed
-its bindings instead of (or beside) controls.listen.
+The scene's `react:` entries on these features hear the sound too, beside controls.listen:
+the frame thread takes the latest values once a frame (``take``), and live.reacting shapes
+them with each reaction's own shaping; the recording keeps the values taken.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from latentreel.errors import BadInputError
 from latentreel.live.features import FeatureTracker, Shaper
 from latentreel.live.inbox import Inbox
 from latentreel.live.state import Control
-from latentreel.scene.controls import Binding
+from latentreel.scene.controls import FEATURES, Binding
 
 RATE = 22050  # Hz: bands up to 8 kHz need no more
 BLOCK = 512  # samples per block: 23 ms, under a frame at 30 fps
@@ -116,12 +116,17 @@ def open_source(spec: str):
 class ListenInput:
     """Context manager: ``source``'s features, through ``bindings``, into ``inbox``."""
 
-    def __init__(self, source, bindings: tuple[Binding, ...], inbox: Inbox):
-        if not bindings:
+    def __init__(self, source, bindings: tuple[Binding, ...], inbox: Inbox,
+                 heard: bool = False):
+        """``heard``: `react:` entries take the features too (``take``)."""
+        if not bindings and not heard:
             raise BadInputError("--listen: the scene binds no sound features; add a "
                                 "`controls: {listen: [...]}` section, e.g. "
-                                "- {feature: onsets, param: pulse}")
+                                "- {feature: onsets, param: pulse}, or a `react:` entry on "
+                                "onsets, loudness, bass, mid or high")
         self.source, self.bindings, self.inbox = source, bindings, inbox
+        self._lock = threading.Lock()
+        self._latest: dict[str, float] = {}  # the last block's values, onsets since taken
         self.tracker = FeatureTracker(source.rate, source.block)
         self._shapers = [Shaper(b.attack, b.release) for b in bindings]
         self._sent: list[float | None] = [None] * len(bindings)
@@ -132,6 +137,9 @@ class ListenInput:
         now, dt = time.perf_counter(), self.source.block / self.source.rate
         features = self.tracker.push(samples)
         self.onsets += int(features["onsets"])
+        with self._lock:  # an onset stays 1 until a frame takes it: none falls between frames
+            onset = max(features["onsets"], self._latest.get("onsets", 0.0))
+            self._latest = {**features, "onsets": onset}
         for i, b in enumerate(self.bindings):
             if b.param == "pulse" and b.source == "onsets":
                 if features["onsets"]:
@@ -141,6 +149,14 @@ class ListenInput:
             if self._sent[i] is None or abs(value - self._sent[i]) >= CHANGE:
                 self._sent[i] = value
                 self.inbox.put(Control("/latentreel/set", (b.param, value), now))
+
+    def take(self) -> dict[str, float]:
+        """The latest feature values for one frame (onsets: 1 if one fired since the last
+        take); 0s before the first block."""
+        with self._lock:
+            values = {name: 0.0 for name in FEATURES} | self._latest
+            self._latest = {**self._latest, "onsets": 0.0}
+        return values
 
     def __enter__(self) -> ListenInput:
         self.source.start(self.handle)

@@ -3,8 +3,9 @@
 The MP4 has one frame per clock slot. A slot whose frame came late (dropped) repeats the
 picture that stayed on screen, so the video runs in wall-clock time. The sidecar
 ``NAME.frames.json`` lists every video frame: its index, when it was shown (Unix time and
-seconds since the start), where in the scene it was, and the control messages applied just
-before it was drawn; `render --controls` replays it into the same frames.
+seconds since the start), where in the scene it was, the control messages applied just
+before it was drawn, and (with `--listen` feeding `react:`) the live feature values its
+reactions heard; `render --controls` replays it into the same frames.
 
 The sidecar is streamed to a hidden partial file and renamed at the end (like the MP4), so
 a recording of days does not hold its log in memory and a crash leaves no half file.
@@ -43,13 +44,15 @@ def scene_header(prepared: PreparedScene) -> dict:
 class Recorder:
     """Context manager writing the shown frames and their sidecar."""
 
-    def __init__(self, path: Path, prepared: PreparedScene, frame_shape: tuple[int, ...]):
+    def __init__(self, path: Path, prepared: PreparedScene, frame_shape: tuple[int, ...],
+                 heard: list[int] | None = None):
         out = prepared.output
         self.path = Path(path)
         self.sidecar = sidecar_path(self.path)
         self._writer = FrameWriter(self.path, fps=out.fps, size=out.size, crf=out.crf,
                                    preset=out.preset, src_size=frame_shape[:2])
-        self._header = {"version": SIDECAR_VERSION, **scene_header(prepared)}
+        self._header = {"version": SIDECAR_VERSION, **scene_header(prepared),
+                        "heard": heard or []}  # `react:` indexes fed by --listen
         self._start = time.perf_counter()
         self._last: np.ndarray | None = None
         self._next = 0  # the next video frame's index (its clock slot)
@@ -64,7 +67,8 @@ class Recorder:
         return self
 
     def add(self, frame: np.ndarray, *, slot: int, walked: int, position: float,
-            shown_at: float, controls: list[Control], wall: float) -> None:
+            shown_at: float, controls: list[Control], wall: float,
+            heard: dict[str, float] | None = None) -> None:
         """Record the frame shown in clock ``slot`` (slots skipped since the last one repeat
         the last picture); it was drawn for slot ``walked`` (earlier when it came late)."""
         if self._last is None:
@@ -73,9 +77,12 @@ class Recorder:
             self._entry({"index": self.frames, "slot": self._next, "dropped": True})
             self._writer.write(self._last[None])
             self._next += 1
-        self._entry({"index": self.frames, "slot": slot, "walked": walked, "wall": round(wall, 6),
-                     "t": round(shown_at - self._start, 6), "scene_frame": position,
-                     "controls": [c.as_json() for c in controls]})
+        entry = {"index": self.frames, "slot": slot, "walked": walked, "wall": round(wall, 6),
+                 "t": round(shown_at - self._start, 6), "scene_frame": position,
+                 "controls": [c.as_json() for c in controls]}
+        if heard is not None:
+            entry["heard"] = heard  # full precision: the replay shapes the same numbers
+        self._entry(entry)
         frame = np.ascontiguousarray(frame)
         self._writer.write(frame[None])
         self._last, self._next = frame, slot + 1

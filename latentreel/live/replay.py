@@ -1,8 +1,9 @@
 """`render --controls out.frames.json`: a recorded performance rendered again, frame for frame.
 
-The walk is replayed, not the pictures: the sidecar's control messages are applied before
-the frames they were applied to, after the same numbers of clock slots, and each frame is
-drawn as the performance drew it (live.draw). Slots the performance dropped repeat the
+The walk is replayed, not the pictures: the sidecar's control messages (and the live
+feature values `react:` entries heard) are applied before the frames they were applied to,
+after the same numbers of clock slots, and each frame is drawn as the performance drew it
+(live.draw). Slots the performance dropped repeat the
 picture before them, as the recording does. Every frame's scene position is checked against
 the recording's, so a scene edited since the performance is refused, not quietly rendered
 into something else.
@@ -65,9 +66,14 @@ def replay_controls(scene: Scene, sidecar: Path, out: Path, *, device: str = "au
     t0 = time.perf_counter()
     # 1. Read the recording; prepare the scene as the performance did.
     data = read_sidecar(sidecar)
+    heard = data.get("heard") or []
     prepared, walker = prepare_live(scene, size=data.get("size"), upscale=data.get("upscale"),
-                                    device=device, progress=progress)
+                                    device=device, progress=progress, listen=bool(heard))
     _check_header(data, scene_header(prepared), sidecar)
+    if [h.reaction.index for h in walker.reactions.heard] != heard:
+        raise BadInputError(f"--controls {sidecar}: the performance heard react entries "
+                            f"{heard} live, but this scene's live-fed entries differ; replay "
+                            "it with the scene it was recorded from")
     setup = time.perf_counter() - t0
     # 2. Walk, apply and draw frame by frame; repeat the dropped slots' pictures.
     entries, drawn, frame, walked = data["frames"], 0, None, None
@@ -79,8 +85,11 @@ def replay_controls(scene: Scene, sidecar: Path, out: Path, *, device: str = "au
     with bar, live_threads(prepared.source.device), writer:
         for i, entry in enumerate(entries):
             if not entry.get("dropped"):
-                walker.advance(0 if walked is None else entry["walked"] - walked)
+                slots = 0 if walked is None else entry["walked"] - walked
+                walker.advance(slots)
                 walked = entry["walked"]
+                if heard:
+                    walker.hear(entry.get("heard") or {}, slots)
                 _apply(walker, entry.get("controls") or [], sidecar, i)
                 shot = walker.shot()
                 if shot.position != entry["scene_frame"]:

@@ -16,14 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from latentreel.live.clock import FrameClock
 from latentreel.live.draw import draw, live_threads
 from latentreel.live.inbox import Inbox, RefusalLog
+from latentreel.live.reacting import CAMERA_CYCLE, LiveReactions, heard_live
 from latentreel.live.state import BadControl, Control
 from latentreel.live.walker import Walker
 from latentreel.render.prepared import PreparedScene, prepare_scene
+from latentreel.render.react import reaction_drive
 from latentreel.scene.model import Scene
 
 
@@ -74,12 +77,25 @@ class Hooks:
 
 
 def prepare_live(scene: Scene, *, size: int | None, upscale: str | None, device: str,
-                 progress: bool = True) -> tuple[PreparedScene, Walker]:
-    """The scene prepared for a performance (looping) and its walker, directions loaded."""
+                 progress: bool = True, listen: bool = False) -> tuple[PreparedScene, Walker]:
+    """The scene prepared for a performance (looping) and its walker, directions loaded.
+
+    ``listen``: the reactions whose feature the live input measures follow it (live.reacting)
+    instead of the song file; they are left out of the prepared path and built unit-sized."""
     output = replace(scene.output, size=size or scene.output.size,
                      upscale=upscale or scene.output.upscale)
-    prepared = prepare_scene(scene, output=output, device=device, loop=True, progress=progress)
-    return prepared, Walker(prepared, load_directions(prepared))
+    heard = [r for r in scene.react if listen and heard_live(r)]
+    played = replace(scene, react=tuple(r for r in scene.react if r not in heard))
+    prepared = prepare_scene(played, output=output, device=device, loop=True,
+                             progress=progress)
+    drives = {}
+    for r in heard:
+        frames = CAMERA_CYCLE if r.drive == "camera" else 1
+        drives[r.index] = None if r.drive == "speed" else reaction_drive(
+            r, np.ones(frames), prepared.keyframes, prepared.latents, prepared.generator,
+            prepared.space, scene)
+    reactions = LiveReactions(scene.react, prepared.path.react, drives, output.fps)
+    return prepared, Walker(prepared, load_directions(prepared), reactions)
 
 
 def load_directions(prepared: PreparedScene) -> dict[str, torch.Tensor]:
@@ -123,7 +139,8 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
             result.osc_port = server.port
         # 1. Prepare the scene (looping) and its live walk.
         prepared, walker = prepare_live(scene, size=options.size, upscale=options.upscale,
-                                        device=options.device)
+                                        device=options.device,
+                                        listen=options.listen is not None)
         stack.enter_context(live_threads(prepared.source.device))
         # 2. Start listening, and the window and recording if asked for.
         if server is not None:
@@ -138,13 +155,15 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
         if options.record is not None:
             from latentreel.live.record import Recorder
 
-            recorder = stack.enter_context(Recorder(options.record, prepared, first.shape))
+            recorder = stack.enter_context(Recorder(options.record, prepared, first.shape,
+                                                    heard=_heard_indexes(walker)))
         speaker = None if display is None else _speaker(scene, stack, log)
         if hooks.on_ready:
             hooks.on_ready(result, inbox)
         # 3. Frames until told to stop.
+        ear = next((i for i in inputs if hasattr(i, "take")), None)  # --listen's input
         last = _run(prepared, walker, inbox, refusals, result, options, hooks, display,
-                    recorder, out, speaker)
+                    recorder, out, speaker, ear)
         if options.screenshot is not None and last is not None:
             from PIL import Image
 
@@ -169,7 +188,8 @@ def _inputs(scene: Scene, options: LiveOptions, inbox: Inbox) -> list:
         from latentreel.live.listen import ListenInput, open_source
 
         inputs.append(ListenInput(open_source(options.listen),
-                                  controls.listen if controls else (), inbox))
+                                  controls.listen if controls else (), inbox,
+                                  heard=any(heard_live(r) for r in scene.react)))
     return inputs
 
 
@@ -198,8 +218,12 @@ def _speaker(scene: Scene, stack: contextlib.ExitStack, log: Callable[[str], Non
     return speaker
 
 
+def _heard_indexes(walker: Walker) -> list[int]:
+    return [h.reaction.index for h in walker.reactions.heard]
+
+
 def _run(prepared, walker, inbox, refusals, result, options, hooks, display, recorder, out,
-         speaker=None):
+         speaker=None, ear=None):
     clock = FrameClock(prepared.output.fps)
     deadline = None if options.seconds is None else clock.start + options.seconds
     frame, walked = None, None  # walked: the slot the walk stands at
@@ -219,8 +243,13 @@ def _run(prepared, walker, inbox, refusals, result, options, hooks, display, rec
             if options.latch:
                 clock.sleep_until(clock.due(slot) - LEAD_FACTOR * max(draws, default=0.0)
                                   - LEAD_MARGIN)
-            events = walker.advance(0 if walked is None else slot - walked)
+            slots = 0 if walked is None else slot - walked
+            events = walker.advance(slots)
             walked = slot
+            heard = None
+            if ear is not None and walker.reactions.heard:
+                heard = ear.take()
+                walker.hear(heard, slots)
             applied = _apply(walker, inbox.drain(), refusals)
             shot = walker.shot()
             began = time.perf_counter()
@@ -232,7 +261,7 @@ def _run(prepared, walker, inbox, refusals, result, options, hooks, display, rec
                 break
             if recorder is not None:
                 recorder.add(frame, slot=shown, walked=slot, position=shot.position,
-                             shown_at=shown_at, controls=applied, wall=wall)
+                             shown_at=shown_at, controls=applied, wall=wall, heard=heard)
             for event in events:
                 if out is not None:
                     out.send(event)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from latentreel.scene.controls import DIRECTION_PREFIX, PARAMS, param_problem, param_range
+from latentreel.scene.controls import (
+    DIRECTION_PREFIX, PARAMS, param_problem, param_range, react_index,
+)
 
 PREFIX = "/latentreel/"
 ADDRESSES = ("goto", "set", "pulse", "pause", "resume")
@@ -48,6 +50,7 @@ class ControlState:
     paused: bool = False
     pulse: float = 0.0  # the current kick, decaying towards 0
     directions: dict[str, float] = field(default_factory=dict)  # name -> amount
+    react: dict[int, float] = field(default_factory=dict)  # `react:` index -> live amount
     goto: Goto | None = None  # a glide asked for, not yet taken up by the walker
 
 
@@ -56,12 +59,13 @@ class BadControl(ValueError):
 
 
 def apply_control(state: ControlState, control: Control, *, directions: tuple[str, ...],
-                  has_camera: bool) -> None:
+                  has_camera: bool, reactions: dict[str, int] | None = None) -> None:
     """Change ``state`` as ``control`` asks.
 
     Args:
         directions: the directions this performance loaded (controls.directions).
         has_camera: the model moves a camera (camera.* parameters exist).
+        reactions: react.KEY.amount keys -> `react:` index (scene.controls.react_keys).
 
     Raises:
         BadControl: the message does not fit; ``state`` is unchanged.
@@ -81,21 +85,23 @@ def apply_control(state: ControlState, control: Control, *, directions: tuple[st
         if len(args) != 2 or not isinstance(args[0], str):
             raise BadControl("expects PARAM VALUE, e.g. truncation 0.7")
         set_param(state, args[0], _number(args[1], "value"), directions=directions,
-                  has_camera=has_camera)
+                  has_camera=has_camera, reactions=reactions)
 
 
 def set_param(state: ControlState, name: str, value: float, *, directions: tuple[str, ...],
-              has_camera: bool) -> None:
+              has_camera: bool, reactions: dict[str, int] | None = None) -> None:
     """Set one live parameter, clamped to its range (a knob past its end stays at the end).
 
     Raises:
         BadControl: no such parameter for this scene and model.
     """
-    problem = param_problem(name, directions)
+    problem = param_problem(name, directions, reactions)
     if problem:
         raise BadControl(problem)
     value = _clamped(name, value)
-    if name.startswith(DIRECTION_PREFIX):
+    if (index := react_index(name, reactions or {})) is not None:
+        state.react[index] = value
+    elif name.startswith(DIRECTION_PREFIX):
         state.directions[name[len(DIRECTION_PREFIX):]] = value
     elif name.startswith("camera."):
         if not has_camera:

@@ -16,9 +16,11 @@ import torch
 
 from latentreel.latents.easing import ease
 from latentreel.latents.interpolate import lerp, slerp
+from latentreel.live.reacting import LiveReactions
 from latentreel.live.state import BadControl, Control, ControlState, apply_control
 from latentreel.models.base import average_space_problem, truncate
 from latentreel.render.prepared import PreparedScene
+from latentreel.scene.controls import react_index
 
 PULSE_PSI = 0.3  # truncation added per unit of pulse: a kick towards a more extreme face
 # (1: psi 1.3, the same face pushed further from the average; 0.6 changed who it was)
@@ -49,10 +51,16 @@ class Walker:
     Args:
         prepared: the scene prepared with ``loop=True`` (a performance never ends by itself).
         directions: name -> offset for one unit of amount [*S], for controls.directions.
+        reactions: the scene's reactions as steered and heard live (default: the prepared
+            scene's own, steerable, none heard).
     """
 
-    def __init__(self, prepared: PreparedScene, directions: dict[str, torch.Tensor]):
-        self.path = prepared.path
+    def __init__(self, prepared: PreparedScene, directions: dict[str, torch.Tensor],
+                 reactions: LiveReactions | None = None):
+        self.path = self.scene_path = prepared.path
+        self.reactions = reactions or LiveReactions(prepared.scene.react, prepared.path.react,
+                                                    {}, prepared.output.fps)
+        self._amounts: dict[int, float] = {}  # the live amounts the path's drives are at
         self.fps = prepared.output.fps
         self.space = prepared.space
         self.keyframes = prepared.keyframes
@@ -83,7 +91,16 @@ class Walker:
             ("truncation",), ("pulse",))
         if touches_psi and self.truncation_problem:
             raise BadControl(self.truncation_problem)
-        apply_control(self.state, control, directions=self.names, has_camera=self.has_camera)
+        if verb == "set" and len(control.args) == 2 and isinstance(control.args[0], str):
+            index = react_index(control.args[0], self.reactions.keys)
+            problem = None if index is None else self.reactions.steer_problem(index)
+            if problem:
+                raise BadControl(problem)
+        apply_control(self.state, control, directions=self.names, has_camera=self.has_camera,
+                      reactions=self.reactions.keys)
+        if self.state.react != self._amounts:  # a reaction's amount moved: rescale its drive
+            self._amounts = dict(self.state.react)
+            self.path = self.scene_path.with_react(self.reactions.scaled(self._amounts))
         if self.state.goto is not None:
             goto, self.state.goto = self.state.goto, None
             self._start_glide(self.keyframe_row(goto.target), goto.seconds)
@@ -113,6 +130,10 @@ class Walker:
             return
         self.glide = _Glide(latent[0], None if camera is None else camera[0], row, frames)
 
+    def hear(self, values: dict[str, float], slots: int) -> None:
+        """One frame's live feature values (`--listen`) for the reactions heard live."""
+        self.reactions.hear(values, slots)
+
     # ------------------------------------------------------------ time
 
     def advance(self, slots: int) -> list[tuple[str, ...]]:
@@ -132,7 +153,8 @@ class Walker:
                 events.append(("keyframe", self._name(self.glide.row)))
                 self.glide = None
             return events
-        old, new = self.position, self.position + state.speed * slots
+        speed = state.speed * self.reactions.speed(state.react)
+        old, new = self.position, self.position + speed * slots
         events.extend(self._crossed(old, new, self.path.total_frames))
         self.position = new % self.path.total_frames
         return events
@@ -165,6 +187,7 @@ class Walker:
     def shot(self, events=()) -> Shot:
         """The latent and camera of the frame to draw now."""
         latent, camera = self._base()
+        latent, camera = self.reactions.apply(latent, camera, self.state.react)
         for name, amount in self.state.directions.items():
             if amount:
                 latent = latent + amount * self.directions[name].to(latent)

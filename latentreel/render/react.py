@@ -79,35 +79,54 @@ def react_path(path: LatentPath, scene: Scene, music: SceneMusic | None,
                keyframes: list[Keyframe], latents: torch.Tensor, generator: Generator,
                space: str) -> LatentPath:
     """``path`` with the scene's reactions: speed re-times its transitions, every other drive
-    becomes part of a per-frame Reaction. Reactions of amount 0 are left out entirely."""
+    becomes part of a per-frame Reaction. Reactions of amount 0 are left out entirely.
+
+    Raises:
+        BadInputError: reactions but no `audio:` (only `play --listen` feeds those).
+    """
+    if music is None and scene.react:
+        raise BadInputError(f"{scene.react[0].where}: react: the scene has no `audio:` to "
+                            "follow; add `audio: {path: song.wav}` to render it, or perform "
+                            "it with `latentreel play --listen`")
     live = [r for r in scene.react if r.amount != 0]
     if music is None or not live:
         return path
     fps, total = music.mix.fps, path.total_frames
-    drives = []
+    drives, sources = [], []
     for r in live:
         if r.drive == "chroma":  # 12 series, shaped one by one
             drives.append(_chroma(r, music, latents, total))
+            sources.append(r.index)
             continue
         env = _fit(r.amount * shape(music.of(r).series(r.feature), r.shaping, fps), total)
         if r.drive == "speed":
             path = _speed(path, env)
-        elif r.drive == "camera":
-            if not generator.has_camera:
-                from latentreel.scene.load import camera_problem
-
-                raise BadInputError(f"{r.where}: react[{r.index}].drive: "
-                                    f"{camera_problem(generator.name)}")
-            drives.append(_camera(r, env, scene.seed))
-        elif r.drive == "truncation":
-            check_average_space(generator, space, "truncation", r.where)
-            drives.append(Truncation(torch.from_numpy(env), generator.mean_latent(space).cpu()))
-        else:  # pulse, direction
-            drives.append(_push(r, env, music, keyframes, latents, generator, space, scene))
+            continue
+        drives.append(reaction_drive(r, env, keyframes, latents, generator, space, scene))
+        sources.append(r.index)
     react = FrameReaction(drives=tuple(drives), frames=total,
                           moves_camera=any(isinstance(d, CameraMove) for d in drives),
-                          digest=music.digest)
+                          digest=music.digest, sources=tuple(sources))
     return path.with_react(react) if drives else path
+
+
+def reaction_drive(r: Reaction, env: np.ndarray, keyframes: list[Keyframe],
+                   latents: torch.Tensor, generator: Generator, space: str, scene: Scene):
+    """The per-frame drive of reaction ``r`` (not speed or chroma) following ``env`` [T].
+
+    A performance listening live builds each with a unit envelope and sets it frame by frame
+    (live.walker)."""
+    if r.drive == "camera":
+        if not generator.has_camera:
+            from latentreel.scene.load import camera_problem
+
+            raise BadInputError(f"{r.where}: react[{r.index}].drive: "
+                                f"{camera_problem(generator.name)}")
+        return _camera(r, env, scene.seed)
+    if r.drive == "truncation":
+        check_average_space(generator, space, "truncation", r.where)
+        return Truncation(torch.from_numpy(env), generator.mean_latent(space).cpu())
+    return _push(r, env, keyframes, latents, generator, space, scene)  # pulse, direction
 
 
 def _fit(x: np.ndarray, frames: int) -> np.ndarray:
@@ -140,7 +159,7 @@ def _pulse_events(env: np.ndarray) -> np.ndarray:
     return np.cumsum((env > prev) & (prev <= prev2))
 
 
-def _push(r: Reaction, env: np.ndarray, music: SceneMusic, keyframes: list[Keyframe],
+def _push(r: Reaction, env: np.ndarray, keyframes: list[Keyframe],
           latents: torch.Tensor, generator: Generator, space: str, scene: Scene) -> Push:
     """A pulse towards a target (random latents, a keyframe) or along a direction."""
     events = torch.zeros(len(env), dtype=torch.long)

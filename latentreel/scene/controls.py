@@ -9,6 +9,7 @@ live audio features to the same parameters OSC's `/latentreel/set` reaches:
       midi:
         - {cc: 1, param: truncation, range: [0.4, 1.4], curve: ease-in}
         - {note: 36, param: pulse}                  # velocity -> pulse amount
+        - {cc: 2, param: react.0.amount}            # the first `react:` entry's amount
       listen:
         - {feature: onsets, param: pulse}
         - {feature: loudness, param: direction.sefa0, range: [0, 3], release: 0.4}
@@ -37,6 +38,9 @@ PARAMS: dict[str, tuple[float, float, float]] = {
 }
 DIRECTION_PREFIX = "direction."  # direction.NAME: amount along a direction in `directions:`
 DIRECTION_RANGE = (-20.0, 20.0)
+REACT_PREFIX, REACT_SUFFIX = "react.", ".amount"  # react.KEY.amount: a `react:` entry's amount
+REACT_RANGE = (-100.0, 100.0)  # as the scene's own `amount:` may be
+REACT_KNOB = (0.0, 1.0)  # a knob bound to a reaction's amount, unless its range says otherwise
 FEATURES = ("loudness", "bass", "mid", "high", "onsets")  # what `listen:` measures (the
 # names of the file-driven `react:` features, issue #20, so a binding reads the same in both)
 
@@ -75,7 +79,8 @@ def _binding_spec(knob: dict[str, Spec]) -> Spec:
     return Spec("mapping", help="a knob bound to a live parameter", fields={
         **knob,
         "param": Spec("string", default=REQUIRED,
-                      help="truncation, speed, pulse, camera.x/y/angle, paused, direction.NAME"),
+                      help="truncation, speed, pulse, camera.x/y/angle, paused, "
+                      "direction.NAME, react.KEY.amount"),
         "range": Spec("list", item=Spec("number", min=-3600, max=3600),
                       help="[low, high]: the parameter at the knob's bottom and top"),
         "curve": Spec("enum", choices=tuple(EASINGS), default="linear",
@@ -103,22 +108,26 @@ CONTROLS = Spec("mapping", default=None, help="live control: `latentreel play --
 })
 
 
-def build_controls(clean: dict | None, located: Located, problems: Problems) -> Controls | None:
-    """The typed `controls:` section (None when absent), its cross-field problems added."""
+def build_controls(clean: dict | None, located: Located, problems: Problems,
+                   reactions: dict[str, int] | None = None) -> Controls | None:
+    """The typed `controls:` section (None when absent), its cross-field problems added.
+
+    ``reactions``: the scene's `react:` keys (see react_keys), for react.KEY.amount."""
     if not clean:
         return None
     directions = tuple(d for d in clean.get("directions") or [] if d)
+    reactions = reactions or {}
     midi = tuple(b for i, item in enumerate(clean.get("midi") or [])
                  if (b := _binding(item, ("controls", "midi", i), directions, located,
-                                   problems)))
+                                   problems, reactions)))
     listen = tuple(b for i, item in enumerate(clean.get("listen") or [])
                    if (b := _binding(item, ("controls", "listen", i), directions, located,
-                                     problems)))
+                                     problems, reactions)))
     return Controls(directions=directions, midi=midi, listen=listen)
 
 
 def _binding(item: dict | None, path: tuple, directions: tuple[str, ...], located: Located,
-             problems: Problems) -> Binding | None:
+             problems: Problems, reactions: dict[str, int]) -> Binding | None:
     if not item or item.get("param") is None:
         return None  # already reported
     ok = True
@@ -131,12 +140,12 @@ def _binding(item: dict | None, path: tuple, directions: tuple[str, ...], locate
             ok = False
         source = knobs[0] if knobs else "cc"
         number = item.get(source)
-    problem = param_problem(item["param"], directions)
+    problem = param_problem(item["param"], directions, reactions)
     if problem:
         problems.add(path + ("param",), problem)
         ok = False
-    low, high = (0.0, 1.0) if item["param"] == "pulse" or not ok else \
-        param_range(item["param"])
+    knob = item["param"] == "pulse" or item["param"].startswith(REACT_PREFIX)
+    low, high = REACT_KNOB if knob or not ok else param_range(item["param"])
     span = item.get("range")
     if span is not None:
         if len(span) != 2 or None in span:
@@ -152,10 +161,37 @@ def _binding(item: dict | None, path: tuple, directions: tuple[str, ...], locate
                    release=item.get("release") or 0.0, where=located.where(path))
 
 
-def param_problem(name: str, directions: tuple[str, ...]) -> str | None:
-    """Why ``name`` is no live parameter of a scene pushing ``directions`` (None: it is)."""
+def react_keys(reactions) -> dict[str, int]:
+    """KEY -> index for react.KEY.amount: each entry's index, and a feature (or drive) that
+    only one entry uses (react.onsets.amount). ``reactions``: (index, feature, drive)."""
+    keys = {str(i): i for i, _, _ in reactions}
+    for pos in (1, 2):
+        names = [r[pos] for r in reactions]
+        keys.update({r[pos]: r[0] for r in reactions
+                     if r[pos] and names.count(r[pos]) == 1 and r[pos] not in keys})
+    return keys
+
+
+def react_index(name: str, reactions: dict[str, int]) -> int | None:
+    """The `react:` index that react.KEY.amount ``name`` steers (None: not one of those)."""
+    if not (name.startswith(REACT_PREFIX) and name.endswith(REACT_SUFFIX)):
+        return None
+    return reactions.get(name[len(REACT_PREFIX):-len(REACT_SUFFIX)])
+
+
+def param_problem(name: str, directions: tuple[str, ...],
+                  reactions: dict[str, int] | None = None) -> str | None:
+    """Why ``name`` is no live parameter of a scene pushing ``directions`` and reacting
+    with ``reactions`` (react_keys; None: it is)."""
     if name in PARAMS:
         return None
+    if name.startswith(REACT_PREFIX):
+        if react_index(name, reactions or {}) is not None:
+            return None
+        keys = sorted(reactions or {}, key=lambda k: (not k.isdigit(), k.zfill(4)))
+        known = f"; the scene's: {', '.join(keys)}" if keys else \
+            "; the scene has no `react:` entries"
+        return f"no reaction {name!r}: use react.INDEX.amount or react.FEATURE.amount{known}"
     if name.startswith(DIRECTION_PREFIX):
         direction = name[len(DIRECTION_PREFIX):]
         if direction in directions:
@@ -170,5 +206,7 @@ def param_range(name: str) -> tuple[float, float]:
     """(lowest, highest) a live parameter accepts."""
     if name.startswith(DIRECTION_PREFIX):
         return DIRECTION_RANGE
+    if name.startswith(REACT_PREFIX):
+        return REACT_RANGE
     low, high, _ = PARAMS[name]
     return low, high

@@ -16,7 +16,7 @@ from latentreel.models.base import default_space
 from latentreel.models.registry import find_model
 from latentreel.spec.fields import Problems, closest, validate
 from latentreel.spec.kind import ModelCheck
-from latentreel.scene.controls import build_controls
+from latentreel.scene.controls import build_controls, react_keys
 from latentreel.scene.kinds import KINDS, SCENE_CHECKS
 from latentreel.scene.model import Keyframe, Output, Scene, Transition
 from latentreel.scene.music import build_music, build_reactions, check_pins, pin_of
@@ -44,7 +44,9 @@ def load_scene(path: str | Path) -> Scene:
     # 4. Cross-keyframe checks, and a camera only where the named model has one.
     _check_references(keyframes, located, problems)
     _check_camera_model(clean["model"], clean, problems)
-    controls = build_controls(clean.get("controls"), located, problems)
+    controls = build_controls(clean.get("controls"), located, problems, react_keys(
+        [(i, r.get("feature"), r.get("drive")) for i, r in enumerate(clean.get("react") or [])
+         if r]))
     # 5. The model and the fields that depend on it.
     _check_model(clean, keyframes, path.parent, problems)
     # 6. The music: reactions, and keyframes pinned to it.

@@ -14,6 +14,7 @@ from pathlib import Path
 from latentreel.audio.drives import CAMERA_MOVES, DRIVES
 from latentreel.audio.pins import pin_frame
 from latentreel.errors import BadInputError
+from latentreel.scene.controls import FEATURES as LIVE_FEATURES
 from latentreel.scene.model import Keyframe, Music, Pin, Reaction
 from latentreel.spec.fields import Problems, closest
 
@@ -43,9 +44,16 @@ def build_reactions(clean: dict, located, problems: Problems, music: Music | Non
     a model file, checked once loaded)."""
     items = clean.get("react") or []
     if items and "audio" in clean and clean["audio"] is None:
-        problems.add(("react",), "reactions need music to listen to; add "
-                     "`audio: {path: song.wav}`")
-        return ()
+        # Without a song only `play --listen` can feed them (render says so, in one line):
+        # each must follow a feature the live input measures.
+        for i, item in enumerate(items):
+            if item and item.get("feature") and (item["feature"] not in LIVE_FEATURES
+                                                 or item.get("stem")
+                                                 or item.get("drive") == "chroma"):
+                problems.add(("react", i, "feature"), (
+                    f"{item['feature']}{' of a stem' if item.get('stem') else ''} needs a "
+                    "song; add `audio: {path: song.wav}` (without one, only "
+                    f"{', '.join(LIVE_FEATURES)} of `play --listen` feed reactions)"))
     names = [kf.name for kf in keyframes if kf.name]
     out = []
     for i, item in enumerate(items):
