@@ -32,7 +32,8 @@ def play(
     midi: str = typer.Option(None, "--midi", help="MIDI input port for the scene's "
                              "controls.midi (auto: the first port)."),
     listen: str = typer.Option(None, "--listen", help="Sound for the scene's "
-                               "controls.listen: default (the system's input), a device "
+                               "controls.listen and its react: entries on onsets, loudness, "
+                               "bass, mid or high: default (the system's input), a device "
                                "name or number, or file:SONG.wav (played in real time)."),
     screenshot: Path = typer.Option(None, help="Save the last frame shown as a PNG."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
