@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -123,3 +124,30 @@ def test_react_without_audio_plays_with_listen_but_does_not_render(write_scene, 
     bad = write_scene(HEARD_SCENE.replace("onsets", "beats"), "bad.yaml")
     r = CliRunner().invoke(app, ["validate", str(bad)])
     assert r.exit_code == 2 and "beats needs a song" in r.output
+
+
+def test_heard_values_are_shaped_as_the_file_driven_features_are():
+    """Frame by frame, a heard feature passes the reaction's own shaping exactly as
+    audio.shaping shapes a whole song's series (and a dropped slot steps it twice)."""
+    from latentreel.audio.shaping import Shaping, shape
+    from latentreel.live.reacting import LiveReactions
+    from latentreel.scene.model import Reaction
+
+    shaping = Shaping(gain=1.5, threshold=0.2, compress=0.5, attack=0.1, release=0.3)
+    r = Reaction(feature="loudness", drive="speed", amount=0.5, shaping=shaping)
+    x = np.random.default_rng(1).uniform(0, 1, 90) * (np.arange(90) % 30 < 12)
+    heard = LiveReactions((r,), None, {0: None}, fps=30)
+    levels = []
+    for v in x:
+        heard.hear({"loudness": float(v)}, 1)
+        levels.append(heard.heard[0].level)
+    np.testing.assert_allclose(levels, shape(x, shaping, 30), rtol=1e-12, atol=1e-15)
+    assert heard.speed({}) == max(1 + 0.5 * levels[-1], 0.05)
+    assert heard.speed({0: 0.0}) == 1.0  # react.loudness.amount 0: the walk at its own pace
+    twice = LiveReactions((r,), None, {0: None}, fps=30)
+    twice.hear({"loudness": float(x[0])}, 1)
+    twice.hear({"loudness": float(x[1])}, 2)  # one slot dropped
+    once = LiveReactions((r,), None, {0: None}, fps=30)
+    for v in (x[0], x[1], x[1]):
+        once.hear({"loudness": float(v)}, 1)
+    assert twice.heard[0].level == pytest.approx(once.heard[0].level, rel=1e-12)

@@ -179,13 +179,14 @@ def test_every_mistake_is_located_at_once(write_scene, clicks):
 
 def test_music_words_need_music(write_scene):
     scene = write_scene("""
-        react: [{feature: onsets, drive: pulse}]
+        react: [{feature: onsets, drive: pulse}, {feature: beats, drive: pulse}]
         keyframes: [{seed: 1}, {seed: 2, at: bar 1}]
         """)
     with pytest.raises(SceneError) as e:
         load_scene(scene)
-    text = str(e.value)
-    assert "react: reactions need music" in text and "needs the scene's music" in text
+    text = str(e.value)  # onsets may come from `play --listen` (live); beats need the song
+    assert "react[1].feature: beats needs a song" in text and "react[0]" not in text
+    assert "needs the scene's music" in text
 
 
 def test_the_shipped_beat_scene_pulses_on_its_kicks(tmp_path, dcgan):
