@@ -121,6 +121,8 @@ def test_react_without_audio_plays_with_listen_but_does_not_render(write_scene, 
     knob = load_scene(write_scene(HEARD_SCENE + "controls: {midi: [{cc: 7, param: "
                                   "react.onsets.amount}]}\n", "knob.yaml"))
     assert (knob.controls.midi[0].low, knob.controls.midi[0].high) == (0.0, 1.0)
+    r = CliRunner().invoke(app, ["validate", str(scene)])
+    assert r.exit_code == 0 and "scene.yaml:6:5: note: react: without `audio:`" in r.output
     bad = write_scene(HEARD_SCENE.replace("onsets", "beats"), "bad.yaml")
     r = CliRunner().invoke(app, ["validate", str(bad)])
     assert r.exit_code == 2 and "beats needs a song" in r.output
@@ -151,3 +153,35 @@ def test_heard_values_are_shaped_as_the_file_driven_features_are():
     for v in (x[0], x[1], x[1]):
         once.hear({"loudness": float(v)}, 1)
     assert twice.heard[0].level == pytest.approx(once.heard[0].level, rel=1e-12)
+
+
+SG3_SCENE = """\
+model: tiny3.pkl
+output: {fps: 10, size: 32}
+defaults: {hold: 20, transition: 1}
+loop: true
+keyframes: [{seed: 1}, {seed: 2}]
+react:
+  - {feature: bass, drive: camera, target: turn, amount: 0.5}
+  - {feature: onsets, drive: truncation, amount: 0.5}
+"""
+
+
+def test_heard_camera_and_truncation_reactions_on_stylegan3(tmp_path):
+    from tests.stylegan3_nets import write_tiny_stylegan3
+
+    write_tiny_stylegan3(tmp_path / "tiny3.pkl")
+    scene = tmp_path / "s.yaml"
+    scene.write_text(SG3_SCENE)
+    _, w = prepare_live(load_scene(scene), size=None, upscale=None, device="cpu",
+                        progress=False, listen=True)
+    assert [h.reaction.index for h in w.reactions.heard] == [0, 1]
+    still = w.shot()
+    w.hear({"bass": 1.0, "onsets": 1.0}, 1)
+    heard = w.shot()
+    turn = heard.camera - (torch.zeros(1, 3) if still.camera is None else still.camera)
+    assert torch.allclose(turn, torch.tensor([[0.0, 0.0, 0.5 * 45.0]], dtype=turn.dtype))
+    assert not torch.equal(heard.latent, still.latent)  # psi 1.5 on the onset
+    w.apply(_set("react.camera.amount", 0.0))
+    w.apply(_set("react.onsets.amount", 0.0))
+    assert torch.equal(w.shot().latent, still.latent)

@@ -127,6 +127,9 @@ def validate(scene: Path = typer.Argument(..., help="The scene YAML file.")) -> 
     note = f" before {expands} feedback keyframe(s) expand into chains" if expands else ""
     typer.echo(f"{scene}: valid; {n} keyframes, {total} frames "
                f"({total / s.output.fps:.1f} s at {s.output.fps} fps){note} -> {s.output.path}")
+    if s.react and s.audio is None:  # valid, but only a live performance can feed them
+        typer.echo(f"{s.react[0].where}: note: react: without `audio:` follows only "
+                   "`latentreel play --listen`; render needs `audio: {path: song.wav}`")
 
 
 @app.command()

@@ -191,7 +191,8 @@ def param_problem(name: str, directions: tuple[str, ...],
         keys = sorted(reactions or {}, key=lambda k: (not k.isdigit(), k.zfill(4)))
         known = f"; the scene's: {', '.join(keys)}" if keys else \
             "; the scene has no `react:` entries"
-        return f"no reaction {name!r}: use react.INDEX.amount or react.FEATURE.amount{known}"
+        return (f"no reaction {name!r}: use react.KEY.amount, KEY an entry's index or a "
+                f"feature or drive only that entry has{known}")
     if name.startswith(DIRECTION_PREFIX):
         direction = name[len(DIRECTION_PREFIX):]
         if direction in directions:
