@@ -64,6 +64,18 @@ def test_a_reaction_amount_scales_its_drive_live(write_scene, tmp_path):
     assert (double - base).norm() > (hit - base).norm() > 0  # (z keeps its norm: not 2x)
     walker.apply(_set("react.0.amount", 1.0))
     assert torch.equal(walker.shot().latent, hit)  # back where the scene had it
+    # A MIDI knob bound to the amount (controls.midi) sends the same message.
+    import mido
+
+    from latentreel.live.midi import controls_for
+
+    knob = load_scene(write_scene(FILE_SCENE.format(song=song) + "controls: {midi: [{cc: 7, "
+                                  "param: react.onsets.amount, range: [0, 2]}]}\n", "k.yaml"))
+    (turned,) = controls_for(mido.Message("control_change", control=7, value=127),
+                             knob.controls.midi)
+    walker.apply(turned)
+    assert walker.state.react == {0: 2.0} and torch.equal(walker.shot().latent, double)
+    walker.apply(_set("react.0.amount", 1.0))
     for name, why in [("react.9.amount", "no reaction"), ("react.1.amount", "steer `speed`"),
                       ("react.2.amount", "amount 0 in the scene")]:
         try:
