@@ -53,8 +53,9 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     check_display()  # before the scene resolves: no display, no minutes of work
     # 1. Prepare the scene as `render` does (photos through the scene's tuned generator),
     #    upscaled towards the window, looping forever.
-    side = size or scene.output.size
-    output = replace(scene.output, size=side, upscale=upscale or scene.output.upscale)
+    base = scene.output.with_height(size) if size else scene.output  # a wide frame stays so
+    output = replace(base, upscale=upscale or scene.output.upscale)
+    width, side = output.frame
     prepared = prepare_scene(scene, output=output, device=device, loop=True)
     # 2. Start generating ahead of the display.
     frames: queue.Queue = queue.Queue(maxsize=4)
@@ -65,7 +66,7 @@ def play_scene(scene, *, fullscreen: bool = False, size: int | None = None,
     # 3. Show frames at the scene's fps until told to stop.
     clock, shown = pygame.time.Clock(), 0
     try:
-        screen = open_window(pygame, side=side, fullscreen=fullscreen,
+        screen = open_window(pygame, side=side, width=width, fullscreen=fullscreen,
                              caption=f"latentreel: {scene.file.name}")
         while max_frames is None or shown < max_frames:
             if _quit_requested(pygame):

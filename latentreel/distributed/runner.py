@@ -116,8 +116,13 @@ def _await_workers(ray, workers: list, cluster: Cluster, ray_options: RayOptions
 
 
 def cpu_path(path):
-    """``path`` with its tensors on the CPU, for workers that may have no GPU of that number."""
+    """``path`` with its tensors on the CPU, for workers that may have no GPU of that number
+    (a grid's CellPaths: each cell's)."""
+    from latentreel.latents.cells import CellPaths
     from latentreel.latents.path import LatentPath
+
+    if isinstance(path, CellPaths):
+        return CellPaths([cpu_path(p) for p in path.paths])
 
     return LatentPath(path.keyframes.detach().cpu(), path.hold_frames, path.transition_frames,
                       path.interpolation, path.easing, path.loop,

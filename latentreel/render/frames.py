@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from latentreel.latents.cells import CellPaths
 from latentreel.latents.path import LatentPath
 from latentreel.models.base import Generator, to_uint8
+from latentreel.render.canvas import Canvas
 from latentreel.upscale.runtime import Upscaler, load_upscaler_for
 
 
@@ -28,6 +30,7 @@ class FrameSource:
     generator: Generator
     upscaler: Upscaler | None = None
     smooth_radius: int = 0  # neighbours each side (upscale.temporal; 0: none)
+    canvas: Canvas | None = None  # how pictures fill a non-square frame (None: as drawn)
 
     @property
     def name(self) -> str:
@@ -45,19 +48,40 @@ class FrameSource:
         factor = self.upscaler.factor if self.upscaler is not None else 1
         return self.generator.resolution * factor
 
+    @property
+    def margin(self) -> tuple[int, int]:
+        """First-map cells the generator adds each side to paint an extended canvas."""
+        if self.canvas is None:
+            return (0, 0)
+        factor = self.upscaler.factor if self.upscaler is not None else 1
+        return self.canvas.margin(self.generator.extend_step, self.resolution, factor)
+
     def images(self, latents: torch.Tensor, space: str,
                cameras: torch.Tensor | None = None) -> torch.Tensor:
-        """Images [N, 3, R, R] in [-1, 1] (upscaled: not clamped) for latents [N, *S], each
-        frame on its own (no smoothing: these latents have no order)."""
-        images = self.generator.synthesize(latents, space, camera=cameras)
+        """Frames [N, 3, h, w] in [-1, 1] (upscaled: not clamped) for latents [N, *S] (a grid:
+        [N * cells, *S], cell after cell), each on its own (no smoothing: these latents have
+        no order): R x R pictures, composed on the canvas when there is one."""
+        return self._fit(self._pictures(latents, space, cameras))
+
+    def _pictures(self, latents: torch.Tensor, space: str,
+                  cameras: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's pictures (wider where the canvas extends them), upscaled."""
+        margin = self.margin
+        # Only an extended canvas passes a margin: every other call reads as it always did.
+        extra = {"margin": margin} if margin != (0, 0) else {}
+        images = self.generator.synthesize(latents, space, camera=cameras, **extra)
         return images if self.upscaler is None else self.upscaler(images)
+
+    def _fit(self, pictures: torch.Tensor) -> torch.Tensor:
+        return pictures if self.canvas is None else self.canvas.compose(pictures,
+                                                                        self.resolution)
 
     def uint8(self, latents: torch.Tensor, space: str) -> np.ndarray:
         """Images [N, R, R, 3] uint8 on the host for latents [N, *S], in one batched call."""
         with torch.inference_mode():
             return to_uint8(self.images(latents.to(self.device), space)).cpu().numpy()
 
-    def batches(self, path: LatentPath, space: str, batch_size: int,
+    def batches(self, path: LatentPath | CellPaths, space: str, batch_size: int,
                 autocast: torch.dtype | None = None, *, start: int = 0,
                 stop: int | None = None) -> Iterator[torch.Tensor]:
         """uint8 frames [B, H, W, 3] on the CPU, in order, ``batch_size`` at a time.
@@ -68,17 +92,25 @@ class FrameSource:
         in ``path``, so segments and batches cut anywhere give the frames of one whole render.
         """
         stop = path.total_frames if stop is None else stop
+        cells = path.paths if isinstance(path, CellPaths) else [path]  # a grid: walk per cell
         with torch.inference_mode(), torch.autocast(self.device.type,
                                                     enabled=autocast is not None,
                                                     dtype=autocast or torch.bfloat16):
             for first in range(start, stop, batch_size):
                 last = min(first + batch_size, stop)
                 if self.smooth_radius and self.upscaler is not None:
-                    images = self._smoothed(path, space, first, last)
+                    # Each cell's detail steadied along its own walk; cells interleaved
+                    # frame by frame, as the canvas tiles them.
+                    pictures = torch.stack([self._smoothed(p, space, first, last)
+                                            for p in cells], dim=1).flatten(0, 1)
                 else:
                     idx = torch.arange(first, last)
-                    latents = path.latents(idx).to(self.device)
-                    images = self._unique(latents, space, path.cameras(idx)).float()
+                    latents, cameras = path.latents(idx), path.cameras(idx)
+                    if len(cells) > 1:  # [B, cells, *S] -> [B * cells, *S]
+                        latents = latents.flatten(0, 1)
+                        cameras = None if cameras is None else cameras.flatten(0, 1)
+                    pictures = self._unique(latents.to(self.device), space, cameras).float()
+                images = self._fit(pictures.float())
                 yield to_uint8(images).cpu()  # converted on the device: 4x less to copy
 
     def _smoothed(self, path: LatentPath, space: str, first: int, last: int) -> torch.Tensor:
@@ -95,7 +127,9 @@ class FrameSource:
             lo, hi = max(0, first - radius), min(total, last + radius)
             idx = torch.arange(lo, hi)
         lat, cams, inverse = _distinct(path.latents(idx).to(self.device), path.cameras(idx))
-        base = self.generator.synthesize(lat, space, camera=cams)
+        margin = self.margin
+        extra = {"margin": margin} if margin != (0, 0) else {}
+        base = self.generator.synthesize(lat, space, camera=cams, **extra)
         sr = self.upscaler(base)
         if inverse is not None:  # back in frame order: hold frames repeat their keyframe's
             base, sr = base[inverse], sr[inverse]
@@ -105,9 +139,10 @@ class FrameSource:
                 cameras: torch.Tensor | None = None) -> torch.Tensor:
         """Draw each distinct (latent, camera) once: hold frames repeat their keyframe's.
 
-        ``cameras`` [N, 3]: per-frame (x, y, angle) for models with a camera, else None."""
+        ``cameras`` [N, 3]: per-frame (x, y, angle) for models with a camera, else None.
+        Returns the pictures, before the canvas's fit."""
         lat, cams, inverse = _distinct(latents, cameras)
-        images = self.images(lat, space, cams)
+        images = self._pictures(lat, space, cams)
         return images if inverse is None else images[inverse]
 
 
@@ -125,20 +160,31 @@ def _distinct(latents: torch.Tensor, cameras: torch.Tensor | None):
 
 
 def frame_source(generator: Generator, *, upscale: str | None, size: int,
-                 smooth: bool = False) -> FrameSource:
+                 smooth: bool = False, canvas: Canvas | None = None) -> FrameSource:
     """``generator``'s frames, upscaled by the named upscaler towards ``size`` px (none,
-    lanczos or None: as drawn). ``smooth``: video frames get their learned detail stabilised
-    over neighbouring frames (output.upscale_smooth).
+    lanczos or None: as drawn), then fitted to ``canvas`` (None: square frames, as drawn).
+    ``smooth``: video frames get their learned detail stabilised over neighbouring frames
+    (output.upscale_smooth). With a canvas the upscaler aims at the side one picture spans
+    in the frame, not at ``size``.
 
     Raises:
         ModelError: unknown upscaler or weights not installed (with the install command).
     """
-    upscaler = load_upscaler_for(upscale, generator.resolution, size, generator.device)
+    target = size if canvas is None else canvas.picture_side()
+    canvas = None if canvas is None or canvas.square else canvas
+    upscaler = load_upscaler_for(upscale, generator.resolution, target, generator.device)
     if upscaler is None:
-        return FrameSource(generator)
+        return FrameSource(generator, canvas=canvas)
     from latentreel.upscale.temporal import RADIUS
 
-    return FrameSource(generator, upscaler, RADIUS if smooth else 0)
+    return FrameSource(generator, upscaler, RADIUS if smooth else 0, canvas=canvas)
+
+
+def output_canvas(output) -> Canvas | None:
+    """The canvas an Output's frames are composed on (None: a square frame)."""
+    canvas = Canvas(frame=output.frame, fit=output.fit, background=output.background,
+                    grid=output.grid or (1, 1))
+    return None if canvas.square else canvas
 
 
 @contextmanager
@@ -150,7 +196,7 @@ def encoder_cpu_share(source: FrameSource, output):
     core (measured on 2 cores at 64 -> 512 px: 98 vs 86 frames/s); at small output sizes
     the generator is the bottleneck and keeps every thread.
     """
-    if source.device.type != "cpu" or output.size < 4 * source.resolution:
+    if source.device.type != "cpu" or min(output.frame) < 4 * source.resolution:
         yield
         return
     before = torch.get_num_threads()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from latentreel.errors import ModelError, SceneError
+from latentreel.errors import ModelError, SceneError, quote
 from latentreel.latents.camera import CAMERA_FIELDS
 from latentreel.models.base import default_space
 from latentreel.models.registry import find_model
@@ -44,6 +44,7 @@ def load_scene(path: str | Path) -> Scene:
     _check_camera_model(clean["model"], clean, problems)
     # 5. The model and the fields that depend on it.
     _check_model(clean, keyframes, path.parent, problems)
+    _check_output(clean.get("output") or {}, problems)
     if problems.lines:
         raise SceneError(problems.lines)
     return Scene(
@@ -51,7 +52,7 @@ def load_scene(path: str | Path) -> Scene:
         model=clean["model"],
         space=clean["space"],
         seed=clean["seed"],
-        output=_build_output(clean.get("output") or {}, path),
+        output=_build_output(clean.get("output") or {}, path, located),
         loop=clean["loop"],
         keyframes=keyframes,
     )
@@ -83,10 +84,65 @@ def _check_model(clean: dict, keyframes: list[Keyframe], base: Path, problems: P
             problems.add(field_path, problem)
 
 
-def _build_output(out: dict[str, Any], scene_file: Path) -> Output:
+def _build_output(out: dict[str, Any], scene_file: Path, located: Located) -> Output:
     default_path = scene_file.parent / "out" / f"{scene_file.stem}.mp4"
-    kw = {k: v for k, v in out.items() if v is not None and k != "path"}
-    return Output(path=out.get("path") or default_path.resolve(), **kw)
+    kw = {k: v for k, v in out.items()
+          if v is not None and k not in ("path", "size", "grid")}
+    width, height = _sides(out.get("size") or 512)
+    grid = out.get("grid")
+    if grid:
+        kw.update(grid=(grid["cols"], grid["rows"]), grid_seed_step=grid["seed_step"])
+    raw = located.data.get("output") if isinstance(located.data, dict) else None
+    if isinstance(raw, dict) and "fit" in raw:
+        kw["fit_where"] = located.where(("output", "fit"))
+    return Output(path=out.get("path") or default_path.resolve(), size=height,
+                  width=None if width == height else width, **kw)
+
+
+def _sides(size: int | tuple[int, int]) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else size
+
+
+BACKGROUND_WORDS = {"black": "#000000", "white": "#ffffff"}
+
+
+def background_problem(text: str) -> str | None:
+    """Why ``text`` is not a pad background (a colour or blur), or None."""
+    if text == "blur" or text in BACKGROUND_WORDS:
+        return None
+    digits = text[1:]
+    if text.startswith("#") and len(digits) in (3, 6) and all(
+            c in "0123456789abcdefABCDEF" for c in digits):
+        return None
+    return (f"{quote(text)} is not a colour; use #rrggbb, #rgb, black, white, or blur "
+            "(the picture blurred behind itself)")
+
+
+def _check_output(out: dict[str, Any], problems: Problems) -> None:
+    """What the output's fields mean together: a background only for pad, a grid exactly
+    for fit grid and no larger than the frame allows."""
+    fit, size, grid = out.get("fit"), out.get("size"), out.get("grid")
+    background = out.get("background")
+    if background is not None:
+        if fit not in ("pad", None):
+            problems.add(("output", "background"), f"only fit pad shows a background, this "
+                         f"output has fit {fit}; remove `background:` or use `fit: pad`")
+        elif background_problem(background):
+            problems.add(("output", "background"), background_problem(background))
+    if fit == "grid" and grid is None:
+        problems.add(("output", "fit"), "fit grid needs `grid: {cols, rows}` in output")
+    if grid and fit != "grid":
+        problems.add(("output", "grid"), f"a grid is drawn only with `fit: grid` (this output "
+                     f"has fit {fit}); add `fit: grid` or remove `grid:`")
+    if grid and fit == "grid" and size is not None and grid.get("cols") and grid.get("rows"):
+        (w, h), cols, rows = _sides(size), grid["cols"], grid["rows"]
+        if w // cols < MIN_CELL or h // rows < MIN_CELL:
+            problems.add(("output", "grid"), f"{cols}x{rows} cells of a {w}x{h} frame are "
+                         f"{w // cols}x{h // rows} px, smaller than {MIN_CELL} px; use fewer "
+                         f"cells or a larger `size:`")
+
+
+MIN_CELL = 16  # px: the smallest grid cell (the smallest frame `size:` takes)
 
 
 def _defaults(clean: dict) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from latentreel.video.audio import audio_problem
 from latentreel.video.formats import suffix_problem
 
 SPACES = ("z", "w", "w+")
+FITS = ("pad", "crop", "extend", "grid")
 TIMINGS = ("uniform", "perceptual")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 
@@ -73,7 +74,25 @@ OUTPUT = Spec(
         "path": Spec("path", help="the MP4 to write, relative to the scene file", default=None,
                      name_check=suffix_problem),
         "fps": Spec("int", help="frames per second", default=30, min=1, max=240),
-        "size": Spec("int", help="width and height in pixels", default=512, min=16, max=4096),
+        "size": Spec("size", help="frame size in pixels: one number for a square, "
+                     "[width, height] or WIDTHxHEIGHT (even sides)", default=512, min=16,
+                     max=4096, even=True),
+        "fit": Spec("enum", choices=FITS, default="pad",
+                    help="a non-square frame: pad (the square picture centred), crop (the "
+                         "picture covers the frame), extend (the network paints the whole "
+                         "frame), grid (several walks side by side)"),
+        "background": Spec("string", help="fit pad: the fill around the picture, a colour "
+                                          "(#rrggbb, #rgb, black, white) or blur"),
+        "grid": Spec("mapping", help="fit grid: cells across and down, each its own walk",
+                     fields={
+                         "cols": Spec("int", default=REQUIRED, min=1, max=64,
+                                      help="cells across"),
+                         "rows": Spec("int", default=REQUIRED, min=1, max=64,
+                                      help="cells down"),
+                         "seed_step": Spec("int", default=1, min=-10**6, max=10**6,
+                                           help="cell i walks every seed keyframe's seed "
+                                                "+ i * seed_step"),
+                     }),
         "crf": Spec("int", help="x264 quality, 0 (lossless) to 51; 18 looks lossless",
                     default=18, min=0, max=51),
         "preset": Spec("enum", choices=PRESETS, default="medium", help="x264 speed vs size"),

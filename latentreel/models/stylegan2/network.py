@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from latentreel.models.extend import Margin, periodic_widen
 from latentreel.models.stylegan2.ops import (
     bias_act,
     fir_filter,
@@ -140,15 +141,21 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const"
-                ) -> torch.Tensor:  # x [N, I, r/up, r/up], w [N, w_dim] -> [N, O, r, r]
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
+                margin: Margin = (0, 0)) -> torch.Tensor:
+        """x [N, I, h/up, w/up], w [N, w_dim] -> [N, O, h, w]: h = w = r unless ``margin``
+        (4x4-constant cells each side) widened the constant."""
         styles = self.affine(w)
         noise = None
+        cell = self.resolution // 4  # pixels of this layer per cell of the 4x4 constant
         if self.use_noise and noise_mode == "random":
-            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution,
+            noise = torch.randn(x.shape[0], 1, self.resolution + 2 * margin[0] * cell,
+                                self.resolution + 2 * margin[1] * cell,
                                 device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
-            noise = self.noise_const * self.noise_strength
+            # The constant noise repeats with the constant, so the middle keeps its own.
+            noise = periodic_widen(self.noise_const, (margin[0] * cell, margin[1] * cell))
+            noise = noise * self.noise_strength
         return modulated_conv2d(x, self.weight, styles, up=self.up,
                                 resample_filter=self.resample_filter, noise=noise,
                                 bias=self.bias, act="lrelu", clamp=self.conv_clamp)
@@ -197,16 +204,18 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
                 noise_mode: str = "const", dtype: torch.dtype = torch.float32,
-                channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                channels_last: bool = False, margin: Margin = (0, 0)
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         w_iter = iter(ws.unbind(dim=1))
         if self.in_channels == 0:
-            x = self.const.to(dtype)[None].expand(ws.shape[0], -1, -1, -1)
+            const = periodic_widen(self.const.to(dtype), margin)
+            x = const[None].expand(ws.shape[0], -1, -1, -1)
             x = x.contiguous(memory_format=fmt)
         else:
             x = x.to(dtype=dtype, memory_format=fmt)
-            x = self.conv0(x, next(w_iter), noise_mode)
-        x = self.conv1(x, next(w_iter), noise_mode)
+            x = self.conv0(x, next(w_iter), noise_mode, margin)
+        x = self.conv1(x, next(w_iter), noise_mode, margin)
         if img is not None:
             img = upsample2x(img, self.resample_filter)
         if self.num_torgb:
@@ -233,11 +242,13 @@ class SynthesisNetwork(nn.Module):
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const",
                 half: torch.dtype | None = None, half_all: bool = False,
-                channels_last: bool = False) -> torch.Tensor:
+                channels_last: bool = False, margin: Margin = (0, 0)) -> torch.Tensor:
         """Args:
             half: run float16-capable blocks (or every block, with ``half_all``) in this dtype.
             channels_last: NHWC activations (faster with oneDNN on CPUs and tensor cores on
                 GPUs; the same images to float rounding).
+            margin: (rows, cols) of the 4x4 constant repeated around it on each side: the
+                image grows by R/4 pixels per cell each side (models/extend.py).
         """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
@@ -251,7 +262,7 @@ class SynthesisNetwork(nn.Module):
             w_idx += block.num_conv
             reduced = half is not None and (half_all or block.use_fp16)
             x, img = block(x, img, cur, noise_mode, dtype=half if reduced else torch.float32,
-                           channels_last=channels_last)
+                           channels_last=channels_last, margin=margin)
         return img
 
 

@@ -51,14 +51,16 @@ class StyleGAN3Generator(StyleGAN2Generator):
                  name: str = "stylegan3", precision: str = "auto"):
         super().__init__(net, device, name=name, precision=precision, noise_mode="none",
                          channels_last=False)
+        # Each input-grid sample added each side paints R / (its sampling rate) pixels.
+        self.extend_step = net.img_resolution // net.synthesis.input.sampling_rate
 
     @property
     def arch(self) -> str:
         return self.net.cfg.arch
 
     def synthesize(self, latents: torch.Tensor, space: str = "z",
-                   noise_mode: str | None = None, camera: torch.Tensor | None = None
-                   ) -> torch.Tensor:
+                   noise_mode: str | None = None, camera: torch.Tensor | None = None,
+                   margin: tuple[int, int] = (0, 0)) -> torch.Tensor:
         """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)],
         seen through ``camera`` [N, 3] (x, y, angle) or the network's own input transform."""
         ws = self.to_ws(latents, space)
@@ -67,4 +69,5 @@ class StyleGAN3Generator(StyleGAN2Generator):
             if camera.shape[0] != ws.shape[0]:
                 raise ValueError(f"{camera.shape[0]} camera rows for {ws.shape[0]} latents")
             transforms = camera_transforms(camera).to(self.device)
-        return self.net.synthesis(ws, transforms, half=self._half, half_all=self._half_all)
+        return self.net.synthesis(ws, transforms, half=self._half, half_all=self._half_all,
+                                  margin=tuple(margin))
