@@ -59,6 +59,11 @@ class Generator(Protocol):
         """The network's constant noise inputs by name (inversion may fit them); {} if none."""
         ...
 
+    def bend_layers(self) -> dict[str, nn.Module]:
+        """The layers a scene may bend, by the names `latentreel models --layers` lists, in
+        the order the network runs them: each module's output is a map [N, C, H, W]."""
+        ...
+
     def tunable_module(self) -> nn.Module:
         """The part pivotal tuning changes: StyleGAN's synthesis network (its mapping stays, so
         every seed keeps its w), the whole DCGAN."""

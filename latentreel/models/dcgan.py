@@ -113,6 +113,10 @@ class DCGANGenerator:
     def noise_maps(self) -> dict[str, torch.Tensor]:
         return {}
 
+    def bend_layers(self) -> dict[str, nn.Module]:
+        """conv1..conv4: the 4, 8, 16 and 32 px maps after each block's ReLU."""
+        return {f"conv{i + 1}": self.net.main[3 * i + 2] for i in range(4)}
+
     def tunable_module(self) -> nn.Module:
         return self.net
 

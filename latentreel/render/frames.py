@@ -18,6 +18,7 @@ import torch
 from latentreel.latents.cells import CellPaths
 from latentreel.latents.path import LatentPath
 from latentreel.models.base import Generator, to_uint8
+from latentreel.models.bend import Bender
 from latentreel.render.canvas import Canvas
 from latentreel.upscale.runtime import Upscaler, load_upscaler_for
 
@@ -31,6 +32,7 @@ class FrameSource:
     upscaler: Upscaler | None = None
     smooth_radius: int = 0  # neighbours each side (upscale.temporal; 0: none)
     canvas: Canvas | None = None  # how pictures fill a non-square frame (None: as drawn)
+    bender: Bender | None = None  # hooks bending the generator's feature maps (None: none)
 
     @property
     def name(self) -> str:
@@ -57,20 +59,33 @@ class FrameSource:
         return self.canvas.margin(self.generator.extend_step, self.resolution, factor)
 
     def images(self, latents: torch.Tensor, space: str,
-               cameras: torch.Tensor | None = None) -> torch.Tensor:
+               cameras: torch.Tensor | None = None,
+               bends: torch.Tensor | None = None) -> torch.Tensor:
         """Frames [N, 3, h, w] in [-1, 1] (upscaled: not clamped) for latents [N, *S] (a grid:
         [N * cells, *S], cell after cell), each on its own (no smoothing: these latents have
-        no order): R x R pictures, composed on the canvas when there is one."""
-        return self._fit(self._pictures(latents, space, cameras))
+        no order): R x R pictures, composed on the canvas when there is one. ``bends``
+        [N, D]: each picture's bend numbers (needs ``bender``)."""
+        return self._fit(self._pictures(latents, space, cameras, bends))
 
     def _pictures(self, latents: torch.Tensor, space: str,
-                  cameras: torch.Tensor | None = None) -> torch.Tensor:
-        """The generator's pictures (wider where the canvas extends them), upscaled."""
+                  cameras: torch.Tensor | None = None,
+                  bends: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's pictures (bent, wider where the canvas extends them), upscaled."""
+        return self._upscaled(self._drawn(latents, space, cameras, bends))
+
+    def _upscaled(self, images: torch.Tensor) -> torch.Tensor:
+        return images if self.upscaler is None else self.upscaler(images)
+
+    def _drawn(self, latents: torch.Tensor, space: str, cameras: torch.Tensor | None,
+               bends: torch.Tensor | None) -> torch.Tensor:
+        """The generator's own pictures, bent by ``bends`` rows, over the canvas's margin."""
         margin = self.margin
         # Only an extended canvas passes a margin: every other call reads as it always did.
         extra = {"margin": margin} if margin != (0, 0) else {}
-        images = self.generator.synthesize(latents, space, camera=cameras, **extra)
-        return images if self.upscaler is None else self.upscaler(images)
+        if self.bender is None or bends is None:
+            return self.generator.synthesize(latents, space, camera=cameras, **extra)
+        with self.bender.bending(bends):
+            return self.generator.synthesize(latents, space, camera=cameras, **extra)
 
     def _fit(self, pictures: torch.Tensor) -> torch.Tensor:
         return pictures if self.canvas is None else self.canvas.compose(pictures,
@@ -83,13 +98,15 @@ class FrameSource:
 
     def batches(self, path: LatentPath | CellPaths, space: str, batch_size: int,
                 autocast: torch.dtype | None = None, *, start: int = 0,
-                stop: int | None = None) -> Iterator[torch.Tensor]:
+                stop: int | None = None,
+                bends: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
         """uint8 frames [B, H, W, 3] on the CPU, in order, ``batch_size`` at a time.
 
         ``autocast``: run the generator in this lower precision (see latentreel.device).
         ``start``, ``stop``: only frames [start, stop) of ``path`` (a segment). A frame
         depends only on its own latent and, under temporal smoothing, its neighbours' latents
         in ``path``, so segments and batches cut anywhere give the frames of one whole render.
+        ``bends``: the bend track [total_frames, D] (every cell of a grid bends alike).
         """
         stop = path.total_frames if stop is None else stop
         cells = path.paths if isinstance(path, CellPaths) else [path]  # a grid: walk per cell
@@ -101,19 +118,23 @@ class FrameSource:
                 if self.smooth_radius and self.upscaler is not None:
                     # Each cell's detail steadied along its own walk; cells interleaved
                     # frame by frame, as the canvas tiles them.
-                    pictures = torch.stack([self._smoothed(p, space, first, last)
+                    pictures = torch.stack([self._smoothed(p, space, first, last, bends)
                                             for p in cells], dim=1).flatten(0, 1)
                 else:
                     idx = torch.arange(first, last)
                     latents, cameras = path.latents(idx), path.cameras(idx)
+                    rows = None if bends is None else bends[idx]
                     if len(cells) > 1:  # [B, cells, *S] -> [B * cells, *S]
                         latents = latents.flatten(0, 1)
                         cameras = None if cameras is None else cameras.flatten(0, 1)
-                    pictures = self._unique(latents.to(self.device), space, cameras).float()
+                        rows = None if rows is None else rows.repeat_interleave(len(cells), 0)
+                    pictures = self._unique(latents.to(self.device), space, cameras,
+                                            rows).float()
                 images = self._fit(pictures.float())
                 yield to_uint8(images).cpu()  # converted on the device: 4x less to copy
 
-    def _smoothed(self, path: LatentPath, space: str, first: int, last: int) -> torch.Tensor:
+    def _smoothed(self, path: LatentPath, space: str, first: int, last: int,
+                  bends: torch.Tensor | None = None) -> torch.Tensor:
         """Frames [first, last), their learned detail stabilised over ``smooth_radius``
         neighbours each side, rendered as context: clipped at the video's ends, or wrapped
         around for a looping scene, whose last frame leads into its first."""
@@ -126,37 +147,49 @@ class FrameSource:
         else:
             lo, hi = max(0, first - radius), min(total, last + radius)
             idx = torch.arange(lo, hi)
-        lat, cams, inverse = _distinct(path.latents(idx).to(self.device), path.cameras(idx))
-        margin = self.margin
-        extra = {"margin": margin} if margin != (0, 0) else {}
-        base = self.generator.synthesize(lat, space, camera=cams, **extra)
+        lat, cams, rows, inverse = _distinct(path.latents(idx).to(self.device),
+                                             path.cameras(idx),
+                                             None if bends is None else bends[idx])
+        base = self._drawn(lat, space, cams, rows)
         sr = self.upscaler(base)
         if inverse is not None:  # back in frame order: hold frames repeat their keyframe's
             base, sr = base[inverse], sr[inverse]
         return stabilise(base.float(), sr.float(), first - lo, last - lo, radius)
 
     def _unique(self, latents: torch.Tensor, space: str,
-                cameras: torch.Tensor | None = None) -> torch.Tensor:
-        """Draw each distinct (latent, camera) once: hold frames repeat their keyframe's.
+                cameras: torch.Tensor | None = None,
+                bends: torch.Tensor | None = None) -> torch.Tensor:
+        """Draw each distinct (latent, camera, bend) once: hold frames repeat their
+        keyframe's.
 
         ``cameras`` [N, 3]: per-frame (x, y, angle) for models with a camera, else None.
+        ``bends`` [N, D]: per-frame bend numbers, else None.
         Returns the pictures, before the canvas's fit."""
-        lat, cams, inverse = _distinct(latents, cameras)
-        images = self._pictures(lat, space, cams)
+        lat, cams, rows, inverse = _distinct(latents, cameras, bends)
+        images = self._pictures(lat, space, cams, rows)
         return images if inverse is None else images[inverse]
 
 
-def _distinct(latents: torch.Tensor, cameras: torch.Tensor | None):
-    """(distinct latents, their cameras or None, inverse index or None when all differ)."""
+def _distinct(latents: torch.Tensor, cameras: torch.Tensor | None,
+              bends: torch.Tensor | None = None):
+    """(distinct latents, their cameras or None, their bends or None, inverse index or None
+    when all differ)."""
     flat = latents.flatten(1)
-    if cameras is not None:
-        flat = torch.cat([flat, cameras.to(flat)], dim=1)
+    extras = [t for t in (cameras, bends) if t is not None]
+    if extras:
+        flat = torch.cat([flat, *[t.to(flat) for t in extras]], dim=1)
     uniq, inverse = torch.unique(flat, dim=0, return_inverse=True)
     if len(uniq) == len(flat):
         uniq, inverse = flat, None
     n = latents[0].numel()
     lat = uniq[:, :n].reshape(-1, *latents.shape[1:])
-    return lat, (None if cameras is None else uniq[:, n:].float()), inverse
+    at = n
+    cams = rows = None
+    if cameras is not None:
+        cams, at = uniq[:, at:at + 3].float(), at + 3
+    if bends is not None:
+        rows = uniq[:, at:at + bends.shape[1]].float()
+    return lat, cams, rows, inverse
 
 
 def frame_source(generator: Generator, *, upscale: str | None, size: int,

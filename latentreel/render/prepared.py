@@ -24,6 +24,7 @@ from latentreel.models.base import Generator
 from latentreel.models.fingerprint import weights_fingerprint
 from latentreel.models.registry import load_generator
 from latentreel.latents.cells import CellPaths
+from latentreel.render.bends import bend_slots, bender_for, check_bend_layers, keyframe_values
 from latentreel.render.frames import FrameSource, frame_source, output_canvas
 from latentreel.render.keyframes import resolve_keyframes, scene_space
 from latentreel.render.schedule import build_path
@@ -64,7 +65,7 @@ class PreparedScene:
     def batches(self, *, start: int = 0, stop: int | None = None):
         """uint8 frames [B, H, W, 3] on the host, in order (see FrameSource.batches)."""
         return self.source.batches(self.path, self.space, self.batch_size, self.autocast,
-                                   start=start, stop=stop)
+                                   start=start, stop=stop, bends=self.tracks.get("bend"))
 
     def fingerprint(self) -> str:
         """A digest of everything that decides the video's pixels: the model's weights and
@@ -78,6 +79,8 @@ class PreparedScene:
             "output": drawn, "space": self.space, "autocast": str(self.autocast),
             "smooth_radius": self.source.smooth_radius, "frames": self.path.total_frames,
             "loop": self.path.loop, "tracks": sorted(self.tracks),
+            "bends": [] if self.source.bender is None else
+            [asdict(s) for s in self.source.bender.slots],
         }, sort_keys=True, default=str).encode())
         total = self.path.total_frames
         for first in range(0, total, FINGERPRINT_BATCH):
@@ -150,6 +153,7 @@ def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "
     # 2. The upscaler first: missing weights stop the render before any inversion or tuning;
     # the canvas after it, so pictures are upscaled before they are fitted to the frame.
     check_extend(output, generator)
+    check_bend_layers(scene.keyframes, generator)
     source = frame_source(generator, upscale=output.upscale, size=output.size,
                           smooth=output.upscale_smooth, canvas=output_canvas(output))
     # 3. Resolve keyframes (inverting photos) and tune the generator for the scene's pivots.
@@ -166,8 +170,17 @@ def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "
     # 5. A grid walks once per cell, each cell's seeds moved on by its own step.
     if output.fit == "grid" and output.grid:
         path = _cell_paths(scene, output, tuned, path, loop, progress)
+    # 6. Bends: their numbers for every frame, and hooks on the drawing generator.
+    slots = bend_slots(keyframes)
+    tracks = {}
+    if slots:
+        walk = path.paths[0] if isinstance(path, CellPaths) else path
+        tracks["bend"] = walk.track(keyframe_values(keyframes, slots),
+                                    torch.arange(walk.total_frames))
     return PreparedScene(scene=scene, output=output, base=generator, generator=tuned,
-                         delta=delta, source=replace(source, generator=tuned), space=space,
-                         keyframes=keyframes, latents=resolved.latents, plain_path=plain,
-                         path=path, state=resolved.state, batch_size=batch, autocast=autocast)
+                         delta=delta, source=replace(source, generator=tuned,
+                                                     bender=bender_for(tuned, slots)),
+                         space=space, keyframes=keyframes, latents=resolved.latents,
+                         plain_path=plain, path=path, state=resolved.state, batch_size=batch,
+                         autocast=autocast, tracks=tracks)
 

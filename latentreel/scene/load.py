@@ -13,11 +13,12 @@ from typing import Any
 from latentreel.errors import ModelError, SceneError, quote
 from latentreel.latents.camera import CAMERA_FIELDS
 from latentreel.models.base import default_space
+from latentreel.models.bend import BEND_OPS, BendSlot
 from latentreel.models.registry import find_model
 from latentreel.spec.fields import Problems, closest, validate
 from latentreel.spec.kind import ModelCheck
 from latentreel.scene.kinds import KINDS, SCENE_CHECKS
-from latentreel.scene.model import Keyframe, Output, Scene, Transition
+from latentreel.scene.model import Bend, Keyframe, Output, Scene, Transition
 from latentreel.scene.schema import scene_spec
 from latentreel.spec.yamlpos import Located, format_path, load_located
 
@@ -158,6 +159,8 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
     raw_items = located.data.get("keyframes") if isinstance(located.data, dict) else None
     d = _defaults(clean)
     keyframes = []
+    if (clean.get("defaults") or {}).get("bend"):
+        _check_bend_fields(clean["defaults"]["bend"], ("defaults", "bend"), problems)
     for i, item in enumerate(items):
         if item is None:
             continue
@@ -180,6 +183,8 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             turns=_pick(t.get("turns"), 0.0),
         )
         camera, camera_path = _camera(item, i, clean)
+        if item.get("bend") is not None:
+            _check_bend_fields(item["bend"], ("keyframes", i, "bend"), problems)
         keyframes.append(Keyframe(
             index=i,
             kind=kind,
@@ -192,8 +197,43 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             camera=camera,
             camera_where=None if camera_path is None else
             f"{located.where(camera_path)}: {format_path(camera_path)}",
+            bend=_bends(item, i, clean, located),
         ))
     return keyframes
+
+
+BEND_NUMBERS = ("x", "y", "angle", "factor", "gain", "fraction", "channels")
+
+
+def _check_bend_fields(entries: list, base: tuple, problems: Problems) -> None:
+    """Each bend gives only its own op's numbers (a zoom with an angle is a mistake)."""
+    for j, entry in enumerate(entries):
+        if not entry or entry.get("op") is None:
+            continue
+        op = entry["op"]
+        own = BEND_OPS[op][0] + (("channels",) if op == "scale" else ())
+        for name in BEND_NUMBERS:
+            if entry.get(name) is not None and name not in own:
+                problems.add(base + (j, name), f"op {op} takes {', '.join(own)}, not {name}; "
+                             f"remove it or use an op that takes it")
+
+
+def _bends(item: dict, index: int, clean: dict, located: Located) -> tuple[Bend, ...]:
+    """A keyframe's bends: its own `bend:` list, else the defaults' (checked already)."""
+    own, default = item.get("bend"), (clean.get("defaults") or {}).get("bend")
+    entries, base = (own, ("keyframes", index, "bend")) if own is not None else \
+        (default, ("defaults", "bend"))
+    bends = []
+    for j, entry in enumerate(entries or []):
+        if not entry or entry.get("op") is None or entry.get("layer") is None:
+            continue  # already reported
+        fields, neutral = BEND_OPS[entry["op"]]
+        values = tuple(_pick(entry.get(f), n) for f, n in zip(fields, neutral))
+        slot = BendSlot(layer=entry["layer"], op=entry["op"], seed=_pick(entry.get("seed"), 0),
+                        channels=_pick(entry.get("channels"), 1.0))
+        path = base + (j,)
+        bends.append(Bend(slot, values, f"{located.where(path)}: {format_path(path)}"))
+    return tuple(bends)
 
 
 def _camera(item: dict, index: int, clean: dict

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from latentreel.models.bend import BendSlot
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -17,6 +19,15 @@ class Transition:
     timing: str = "uniform"  # uniform | perceptual (re-timed for even visual change)
     sweep: dict[str, Any] | None = None  # {direction, from, to}: sweep a direction on the way
     turns: float = 0.0  # whole camera turns on the way (StyleGAN3 models)
+
+
+@dataclass(frozen=True)
+class Bend:
+    """One `bend:` entry: where and how (the slot), its numbers, and where the scene says so."""
+
+    slot: BendSlot  # layer, op, seed, channels
+    values: tuple[float, ...]  # the op's numbers (BEND_OPS order), neutral where not given
+    where: str  # "file:line:col: field" of the entry, for problems found once loaded
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ class Keyframe:
     where: str  # "file:line:col" of this keyframe, for errors found while resolving it
     camera: tuple[float, float, float] | None = None  # (x, y, angle) for models with a camera
     camera_where: str | None = None  # "file:line:col: field" that set the camera, for errors
+    bend: tuple[Bend, ...] = ()  # feature-map bends (its own, else the defaults'; () none)
 
 
 @dataclass(frozen=True)

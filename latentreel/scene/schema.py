@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from latentreel.latents.easing import EASINGS
 from latentreel.latents.interpolate import INTERPOLATIONS
+from latentreel.models.bend import BEND_OPS
 from latentreel.models.registry import DEFAULT_MODEL
 from latentreel.spec.fields import REQUIRED, Spec
 from latentreel.scene.kinds import KINDS
@@ -32,6 +33,28 @@ def camera_spec() -> Spec:
                           min=-3600, max=3600),
         },
     )
+
+
+def bend_spec() -> Spec:
+    """Network bending: transforms of feature maps inside the generator (models/bend.py)."""
+    number = lambda lo, hi, text: Spec("number", min=lo, max=hi, help=text)  # noqa: E731
+    return Spec("list", help="bends of the generator's feature maps, eased between keyframes",
+                item=Spec("mapping", help="{layer, op, ...}: one bend", fields={
+                    "layer": Spec("string", default=REQUIRED,
+                                  help="a layer `latentreel models --layers MODEL` lists"),
+                    "op": Spec("enum", choices=tuple(BEND_OPS), default=REQUIRED,
+                               help="what happens to the layer's maps"),
+                    "x": number(-4, 4, "translate: fraction of the map's width, + right"),
+                    "y": number(-4, 4, "translate: fraction of the map's height, + down"),
+                    "angle": number(-3600, 3600, "rotate: degrees counter-clockwise"),
+                    "factor": number(0.05, 20, "zoom: 2 shows the middle twice as large"),
+                    "gain": number(-20, 20, "scale: the chosen channels' gain"),
+                    "fraction": number(0, 1, "drop: the fraction of channels zeroed"),
+                    "channels": number(0, 1, "scale: the fraction of channels scaled "
+                                             "(seeded; default all)"),
+                    "seed": Spec("int", min=0, max=2**31 - 1,
+                                 help="scale, drop: which channels (default 0)"),
+                }))
 
 
 def transition_spec(with_defaults: bool) -> Spec:
@@ -121,6 +144,7 @@ DEFAULTS = Spec(
         "truncation": Spec("number", help="psi towards the average face", default=1.0,
                            min=-3, max=3),
         "camera": camera_spec(),
+        "bend": bend_spec(),
     },
 )
 
@@ -133,6 +157,7 @@ def keyframe_spec() -> Spec:
         "transition": transition_spec(with_defaults=False),
         "truncation": Spec("number", help="psi towards the average face", min=-3, max=3),
         "camera": camera_spec(),
+        "bend": bend_spec(),
     }
     kinds = {name: kind.spec for name, kind in KINDS.items()}
     return Spec("mapping", help="a keyframe: one of " + ", ".join(KINDS),

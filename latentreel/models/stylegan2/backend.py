@@ -100,6 +100,12 @@ class StyleGAN2Generator:
                                   half=self._half, half_all=self._half_all,
                                   channels_last=self.channels_last, margin=tuple(margin))
 
+    def bend_layers(self) -> dict[str, nn.Module]:
+        """b{r}.conv0 and b{r}.conv1: each block's convolutions at resolution r (StyleGAN3:
+        the input's Fourier features, then each L{i}_{size}_{channels} layer but toRGB)."""
+        return {name: m for name, m in self.net.synthesis.named_modules()
+                if name.endswith((".conv0", ".conv1"))}
+
     def tunable_module(self) -> nn.Module:
         return self.net.synthesis
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from latentreel.models.stylegan2.backend import StyleGAN2Generator
 from latentreel.models.stylegan3.network import Generator
@@ -53,6 +54,12 @@ class StyleGAN3Generator(StyleGAN2Generator):
                          channels_last=False)
         # Each input-grid sample added each side paints R / (its sampling rate) pixels.
         self.extend_step = net.img_resolution // net.synthesis.input.sampling_rate
+
+    def bend_layers(self) -> dict[str, nn.Module]:
+        synthesis = self.net.synthesis
+        layers = {"input": synthesis.input}
+        layers.update((name, getattr(synthesis, name)) for name in synthesis.layer_names[:-1])
+        return layers
 
     @property
     def arch(self) -> str:
