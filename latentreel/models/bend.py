@@ -145,3 +145,19 @@ def _affine(op: str, v: torch.Tensor, aspect: float) -> torch.Tensor:
 def _warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def layer_shapes(generator) -> dict[str, tuple[int, int, int]]:
+    """Each bendable layer's map (channels, height, width) for one z, in running order
+    (what `latentreel models --layers` shows: bends name these layers)."""
+    layers, shapes = generator.bend_layers(), {}
+    handles = [m.register_forward_hook(
+        lambda mod, args, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:])))
+        for name, m in layers.items()]
+    try:
+        with torch.inference_mode():
+            generator.synthesize(torch.zeros(1, generator.z_dim, device=generator.device), "z")
+    finally:
+        for h in handles:
+            h.remove()
+    return {name: shapes[name] for name in layers if name in shapes}
