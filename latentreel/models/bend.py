@@ -136,7 +136,7 @@ def _affine(op: str, v: torch.Tensor, aspect: float) -> torch.Tensor:
     elif op == "zoom":
         theta[:, 0, 0] = theta[:, 1, 1] = 1 / v[:, 0]
     elif op == "rotate":  # counter-clockwise on screen (y points down), square pixels kept
-        a = v[:, 0] * math.pi / 180
+        a = -v[:, 0] * math.pi / 180  # sampling turns the other way
         theta[:, 0, 0], theta[:, 0, 1] = a.cos(), a.sin() / aspect
         theta[:, 1, 0], theta[:, 1, 1] = -a.sin() * aspect, a.cos()
     return theta
