@@ -1,0 +1,97 @@
+"""`latentreel bench render --wide`: a 1920x1080 frame against a 1024-px square, one run.
+
+The same scene (a seed walk) on the same 1024-px StyleGAN2, drawn three ways one after
+another, DRAW timed twice (the best kept), E2E once, so the ratios are comparable on a busy machine:
+
+    SQUARE  size 1024           the square picture, as before
+    PAD     size 1920x1080      the square picture centred (target: at most 1.1x its cost)
+    EXTEND  size 1920x1080      the network paints the whole frame (target: at most the
+                                pixel ratio, 1920 * 1080 / 1024^2 = 1.98x)
+
+DRAW times the prepared scene's frames (generator, fit, uint8 on the host); E2E the whole
+`render`, the encoder included (it writes 1.98x the pixels for both wide frames). Without a
+model, a random 1024-px StyleGAN2 with few channels stands in, so the run takes about a
+minute on a CPU; its cost per pixel is what the ratios compare.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from latentreel.bench.common import machine_info, timed
+
+CASES = {"square": "size: 1024", "pad": "size: 1920x1080, fit: pad",
+         "extend": "size: 1920x1080, fit: extend"}
+PIXEL_RATIO = 1920 * 1080 / 1024 ** 2
+
+
+def stand_in_stylegan2(device: torch.device):
+    """A random 1024-px StyleGAN2 with few channels (4 at 1024 px, 32 from 128 px down)."""
+    from latentreel.models.stylegan2.backend import StyleGAN2Generator
+    from latentreel.models.stylegan2.network import Generator, StyleGAN2Config
+
+    torch.manual_seed(0)
+    cfg = StyleGAN2Config(img_resolution=1024, z_dim=64, w_dim=64, mapping_layers=2,
+                          channel_base=4096, channel_max=32)
+    return StyleGAN2Generator(Generator(cfg), device, name="stylegan2-1024-stand-in")
+
+
+def wide_scene(case: str, frames: int, out: Path, fps: int = 30) -> str:
+    keys = "\n".join(f"  - {{seed: {i}, hold: 0, transition: {frames / 2 / fps!r}}}"
+                     for i in range(2))
+    return (f"output: {{path: {out}, fps: {fps}, {CASES[case]}, preset: veryfast}}\n"
+            f"loop: true\nkeyframes:\n{keys}\n")
+
+
+def run_wide_bench(*, frames: int = 8, device: str = "auto", model: str | None = None,
+                   log=print) -> dict:
+    """Frames/s of SQUARE, PAD and EXTEND (DRAW and E2E) and their cost ratios."""
+    from latentreel.device import pick_device
+    from latentreel.models.registry import load_generator
+    from latentreel.render.pipeline import RenderOptions, render_scene
+    from latentreel.render.prepared import prepare_scene
+    from latentreel.scene import load_scene
+
+    dev = pick_device(device)
+    g = load_generator(model, dev) if model else stand_in_stylegan2(dev)
+    results: dict = {"machine": machine_info(), "device": str(dev), "model": g.name,
+                     "frames": frames, "cases": {}}
+    with tempfile.TemporaryDirectory(prefix="latentreel-wide-") as tmp:
+        scenes = {}
+        for case in CASES:
+            scenes[case] = Path(tmp) / f"{case}.yaml"
+            scenes[case].write_text(wide_scene(case, frames, Path(tmp) / f"{case}.mp4"))
+        for case, path in scenes.items():
+            scene = load_scene(path)
+            prepared = prepare_scene(scene, generator=g, progress=False, batch_size=4)
+
+            def draw():
+                for _ in prepared.batches():
+                    pass
+
+            def e2e():
+                render_scene(scene, RenderOptions(progress=False, batch_size=4), generator=g)
+
+            next(iter(prepared.batches(stop=1)))  # warm-up
+            results["cases"][case] = {"DRAW_fps": frames / timed(draw, repeat=2),
+                                      "E2E_fps": frames / timed(e2e, repeat=1)}
+    square = results["cases"]["square"]
+    for case in ("pad", "extend"):
+        r = results["cases"][case]
+        r["DRAW_cost_ratio"] = square["DRAW_fps"] / r["DRAW_fps"]
+        r["E2E_cost_ratio"] = square["E2E_fps"] / r["E2E_fps"]
+    results["load_avg"] = os.getloadavg()
+    results["time"] = time.strftime("%H:%M:%S")
+    for case, r in results["cases"].items():
+        ratios = "" if case == "square" else (
+            f"  cost vs square: DRAW {r['DRAW_cost_ratio']:.2f}x  E2E {r['E2E_cost_ratio']:.2f}x")
+        log(f"{case:7s} DRAW {r['DRAW_fps']:6.2f}  E2E {r['E2E_fps']:6.2f} frames/s{ratios}")
+    log(f"targets: pad <= 1.10x, extend <= {PIXEL_RATIO:.2f}x (the pixel ratio); "
+        f"{g.name} on {dev}, {frames} frames; load average "
+        + " ".join(f"{x:.2f}" for x in results["load_avg"]))
+    return results
