@@ -214,3 +214,19 @@ def test_a_wide_render_writes_a_wide_video(write_scene, tmp_path):
     assert r.exit_code == 0, r.output
     video = read_frames(out)
     assert video.shape == (4, 54, 96, 3)
+
+
+def test_segments_and_preview_keep_the_frame_shape(write_scene, tmp_path):
+    from latentreel.video.probe import read_frames
+
+    path = scene(write_scene, "size: 96x54, fit: grid, grid: {cols: 2, rows: 1}")
+    out = tmp_path / "seg.mp4"
+    r = runner.invoke(app, ["render", str(path), "-q", "-o", str(out), "--segment-seconds",
+                            "0.5"])
+    assert r.exit_code == 0, r.output
+    assert read_frames(out).shape == (4, 54, 96, 3)
+    r = runner.invoke(app, ["render", str(path), "-q", "-o", str(tmp_path / "p.mp4"),
+                            "--preview"])
+    assert r.exit_code == 0, r.output
+    preview = read_frames(next(tmp_path.glob("p*.mp4")))
+    assert preview.shape[1:] == (128, 228, 3)  # 16:9 kept at the preview's height
