@@ -230,3 +230,22 @@ def test_segments_and_preview_keep_the_frame_shape(write_scene, tmp_path):
     assert r.exit_code == 0, r.output
     preview = read_frames(next(tmp_path.glob("p*.mp4")))
     assert preview.shape[1:] == (128, 228, 3)  # 16:9 kept at the preview's height
+
+
+def test_stylegan2_trims_what_the_frame_cuts_and_keeps_the_middle_exact():
+    """`keep`: the highest resolutions draw only the kept middle (plus the receptive field),
+    and that middle is what the untrimmed network draws."""
+    torch.manual_seed(1)
+    cfg = StyleGAN2Config(img_resolution=256, z_dim=8, w_dim=8, mapping_layers=1,
+                          channel_base=256, channel_max=8)
+    g = StyleGAN2Generator(Generator(cfg), "cpu")
+    z, keep = torch.randn(2, 8), (256, 456)  # 16:9 at 256 px
+    with torch.inference_mode():
+        whole = g.synthesize(z, "z", margin=(0, 2))
+        trimmed = g.synthesize(z, "z", margin=(0, 2), keep=keep)
+    assert whole.shape[-1] == 512 and keep[1] <= trimmed.shape[-1] < 512
+
+    def middle(x):
+        left = (x.shape[-1] - keep[1]) // 2
+        return x[..., left:left + keep[1]]
+    assert torch.equal(middle(trimmed), middle(whole))

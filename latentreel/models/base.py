@@ -47,12 +47,16 @@ class Generator(Protocol):
 
     def synthesize(self, latents: torch.Tensor, space: str = "z", *,
                    camera: torch.Tensor | None = None,
-                   margin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+                   margin: tuple[int, int] = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
         """Batched images [N, 3, H, W] in [-1, 1] from latents [N, *latent_shape(space)].
 
         ``camera`` [N, 3] (x, y, angle): only where ``has_camera``; others refuse one.
         ``margin`` (my, mx): first-map cells added each side (only where ``extend_step``):
-        H = resolution + 2 * my * extend_step, W likewise with mx."""
+        H = resolution + 2 * my * extend_step, W likewise with mx.
+        ``keep`` (h, w): the caller keeps only the image's middle this large; a backend may
+        skip drawing beyond it (the image may then be smaller, never smaller than keep,
+        and its middle is the same)."""
         ...
 
     def noise_maps(self) -> dict[str, torch.Tensor]:

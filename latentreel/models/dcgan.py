@@ -103,7 +103,9 @@ class DCGANGenerator:
 
     def synthesize(self, latents: torch.Tensor, space: str = "z", *,
                    camera: torch.Tensor | None = None,
-                   margin: Margin = (0, 0)) -> torch.Tensor:
+                   margin: Margin = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
+        """``keep`` is accepted and ignored: the DCGAN is small enough to draw it all."""
         refuse_camera(self, camera)
         _check_space(space)
         if latents.ndim != 2 or latents.shape[1] != self.z_dim:

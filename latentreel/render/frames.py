@@ -82,6 +82,9 @@ class FrameSource:
         margin = self.margin
         # Only an extended canvas passes a margin: every other call reads as it always did.
         extra = {"margin": margin} if margin != (0, 0) else {}
+        if extra and self.upscaler is None:  # the canvas keeps the middle: trim the rest
+            cw, ch = self.canvas.size(self.resolution)
+            extra["keep"] = (ch, cw)
         if self.bender is None or bends is None:
             return self.generator.synthesize(latents, space, camera=cameras, **extra)
         with self.bender.bending(bends):

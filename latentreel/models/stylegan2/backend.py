@@ -91,14 +91,17 @@ class StyleGAN2Generator:
     def synthesize(self, latents: torch.Tensor, space: str = "z",
                    noise_mode: str | None = None, *,
                    camera: torch.Tensor | None = None,
-                   margin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+                   margin: tuple[int, int] = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
         """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)];
-        R + 2 * margin * R/4 per axis with a ``margin`` (the constant widened)."""
+        R + 2 * margin * R/4 per axis with a ``margin`` (the constant widened), trimmed
+        towards the middle ``keep`` (h, w) the caller keeps."""
         refuse_camera(self, camera)
         ws = self.to_ws(latents, space)
         return self.net.synthesis(ws, noise_mode=noise_mode or self.noise_mode,
                                   half=self._half, half_all=self._half_all,
-                                  channels_last=self.channels_last, margin=tuple(margin))
+                                  channels_last=self.channels_last, margin=tuple(margin),
+                                  keep=keep)
 
     def bend_layers(self) -> dict[str, nn.Module]:
         """b{r}.conv0 and b{r}.conv1: each block's convolutions at resolution r (StyleGAN3:

@@ -67,9 +67,12 @@ class StyleGAN3Generator(StyleGAN2Generator):
 
     def synthesize(self, latents: torch.Tensor, space: str = "z",
                    noise_mode: str | None = None, camera: torch.Tensor | None = None,
-                   margin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+                   margin: tuple[int, int] = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
         """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)],
-        seen through ``camera`` [N, 3] (x, y, angle) or the network's own input transform."""
+        seen through ``camera`` [N, 3] (x, y, angle) or the network's own input transform.
+        ``keep`` is accepted and ignored: every layer's padding is fixed, so the whole
+        enlarged grid is drawn."""
         ws = self.to_ws(latents, space)
         transforms = None
         if camera is not None:
