@@ -68,7 +68,7 @@ class Canvas:
 
     def compose(self, images: torch.Tensor, side: int) -> torch.Tensor:
         """Pictures [N * cells, 3, h, w] (square ``side`` px; wider for extend) -> canvases
-        [N, 3, ch, cw] in the same value range."""
+        [N, 3, ch, cw] in the same dtype and range: floats in [-1, 1] or uint8."""
         if self.square and self.fit != "extend":
             return images
         cw, ch = self.size(side)
@@ -84,8 +84,11 @@ class Canvas:
         if self.background == "blur":
             out = _blurred_cover(images, cw, ch)
         else:
+            fill = colour(self.background or "black")
+            if images.dtype == torch.uint8:  # as to_uint8 rounds a picture's pixels
+                fill = ((fill + 1) * 127.5).round()
             out = images.new_empty(n, c, ch, cw)
-            out[:] = colour(self.background or "black").to(images)[None, :, None, None]
+            out[:] = fill.to(images)[None, :, None, None]
         out[:, :, top:top + h, left:left + w] = images
         return out
 
@@ -128,4 +131,6 @@ def _blurred_cover(images: torch.Tensor, cw: int, ch: int) -> torch.Tensor:
                           recompute_scale_factor=False) if scale < 1 else images.float()
     cover = _centre_crop(cover, min(cover.shape[3], small[1]), min(cover.shape[2], small[0]))
     out = F.interpolate(cover, size=(ch, cw), mode="bicubic", align_corners=False)
+    if images.dtype == torch.uint8:  # 0.7 x in [0, 255] is 0.7 x - 0.3 in [-1, 1]
+        return (out * 0.7).round().clamp(0, 255).to(torch.uint8).contiguous()
     return (out * 0.7 - 0.3).to(images.dtype).contiguous()
