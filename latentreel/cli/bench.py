@@ -25,6 +25,8 @@ def bench_render(
                                          "1024-px square, on a 1024-px StyleGAN2."),
     wide_only: bool = typer.Option(False, "--wide-only", help="Only the 1920x1080 case."),
     wide_frames: int = typer.Option(8, min=4, help="Frames per 1920x1080 measurement."),
+    wide_rounds: int = typer.Option(2, min=1, help="Rounds of the 1920x1080 cases (each "
+                                                   "case's best is kept)."),
     wide_model: str = typer.Option(None, callback=checked_name,
                                    help="A 1024-px model for the 1920x1080 case (default: a "
                                         "random StyleGAN2 with few channels)."),
@@ -42,7 +44,7 @@ def bench_render(
         from latentreel.bench.canvas import run_wide_bench
 
         results["wide"] = run_wide_bench(frames=wide_frames, device=device, model=wide_model,
-                                         log=typer.echo)
+                                         rounds=wide_rounds, log=typer.echo)
     write_json(json_out, results)
 
 
