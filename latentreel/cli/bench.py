@@ -21,13 +21,30 @@ def bench_render(
     device: str = typer.Option("auto", help=DEVICE_HELP),
     model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     memory: bool = typer.Option(True, help="Also measure peak memory, 300 vs 3,000 frames."),
+    wide: bool = typer.Option(True, help="Also a 1920x1080 frame (pad, extend) against a "
+                                         "1024-px square, on a 1024-px StyleGAN2."),
+    wide_only: bool = typer.Option(False, "--wide-only", help="Only the 1920x1080 case."),
+    wide_frames: int = typer.Option(8, min=4, help="Frames per 1920x1080 measurement."),
+    wide_rounds: int = typer.Option(2, min=1, help="Rounds of the 1920x1080 cases (each "
+                                                   "case's best is kept)."),
+    wide_model: str = typer.Option(None, callback=checked_name,
+                                   help="A 1024-px model for the 1920x1080 case (default: a "
+                                        "random StyleGAN2 with few channels)."),
 ) -> None:
     """Generator, encoder, full render and the naive way: frames/s and ratios."""
     from latentreel.bench.common import write_json
-    from latentreel.bench.render import run_render_bench
 
-    results = run_render_bench(frames=frames, device=device, model=model, memory=memory,
-                               log=typer.echo)
+    results = {}
+    if not wide_only:
+        from latentreel.bench.render import run_render_bench
+
+        results = run_render_bench(frames=frames, device=device, model=model, memory=memory,
+                                   log=typer.echo)
+    if wide or wide_only:
+        from latentreel.bench.canvas import run_wide_bench
+
+        results["wide"] = run_wide_bench(frames=wide_frames, device=device, model=wide_model,
+                                         rounds=wide_rounds, log=typer.echo)
     write_json(json_out, results)
 
 

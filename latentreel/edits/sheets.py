@@ -75,10 +75,40 @@ def axis_grid(g, axes: list[int], magnitude: float | None = None):
     return torch.stack(rows), ["mean"] + [f"axis {a}" for a in axes], None
 
 
+# A bend sweep's default amounts of each op's first number (none to a lot).
+BEND_SWEEPS = {"translate": (0, 0.1, 0.2, 0.3, 0.4, 0.5), "rotate": (0, 30, 60, 90, 135, 180),
+               "zoom": (1, 1.25, 1.5, 2, 2.5, 3), "scale": (1, 1.5, 2, 3, 4, 6),
+               "drop": (0, 0.1, 0.25, 0.5, 0.75, 0.9)}
+
+
+def bend_grid(g, seeds: list[int], slot, amounts: list[float]):
+    """A row per seed, a column per amount of ``slot``'s first number (its others neutral):
+    (z latents, bend rows [N, D], labels, row labels)."""
+    from latentreel.models.base import seed_latents
+
+    z = seed_latents(g, seeds).to(g.device).repeat_interleave(len(amounts), 0)
+    rows = torch.tensor([[a, *slot.neutral[1:]] for a in amounts] * len(seeds))
+    field = slot.fields[0]
+    labels = [f"{field} {a:g}" for _ in seeds for a in amounts]
+    return z, rows, labels, [f"seed {s}" for s in seeds]
+
+
 def write_sheet(g, latents: torch.Tensor, labels, row_labels, out: Path, *, title: str,
-                cols: int, cell: int = 96, space: str = "z") -> Path:
+                cols: int, cell: int = 96, space: str = "z", bend=None,
+                bends: torch.Tensor | None = None) -> Path:
+    """``bend``: a BendSlot drawn with ``bends`` [N, D] rows (one per picture)."""
     from latentreel.video.sheet import contact_sheet, save_png
 
-    images = synthesize_uint8(g, latents, space)  # one batched call for the whole sheet
+    if bend is None:
+        images = synthesize_uint8(g, latents, space)  # one batched call for the whole sheet
+    else:
+        from latentreel.models.bend import Bender
+
+        bender = Bender(g.bend_layers(), (bend,))
+        try:
+            with bender.bending(bends):
+                images = synthesize_uint8(g, latents, space)
+        finally:
+            bender.remove()
     return save_png(contact_sheet(images, labels, cols=cols, cell=cell, title=title,
                                   row_labels=row_labels), out)

@@ -65,7 +65,9 @@ def replay_controls(scene: Scene, sidecar: Path, out: Path, *, device: str = "au
     t0 = time.perf_counter()
     # 1. Read the recording; prepare the scene as the performance did.
     data = read_sidecar(sidecar)
-    prepared, walker = prepare_live(scene, size=data.get("size"), upscale=data.get("upscale"),
+    size = data.get("size")  # [W, H] (an int in recordings of square frames)
+    height = size[-1] if isinstance(size, list) and size else size
+    prepared, walker = prepare_live(scene, size=height, upscale=data.get("upscale"),
                                     device=device, progress=progress)
     _check_header(data, scene_header(prepared), sidecar)
     setup = time.perf_counter() - t0
@@ -75,7 +77,7 @@ def replay_controls(scene: Scene, sidecar: Path, out: Path, *, device: str = "au
     bar = tqdm(total=len(entries), unit="frame", desc=out.name, disable=not progress,
                dynamic_ncols=True)
     writer = FrameWriter(out, fps=output.fps, size=output.size, crf=output.crf,
-                         preset=output.preset)
+                         preset=output.preset, out_width=output.frame[0])
     with bar, live_threads(prepared.source.device), writer:
         for i, entry in enumerate(entries):
             if not entry.get("dropped"):

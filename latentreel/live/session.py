@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from latentreel.errors import BadInputError
 from latentreel.live.clock import FrameClock
 from latentreel.live.draw import draw, live_threads
 from latentreel.live.inbox import Inbox, RefusalLog
@@ -76,8 +77,11 @@ class Hooks:
 def prepare_live(scene: Scene, *, size: int | None, upscale: str | None, device: str,
                  progress: bool = True) -> tuple[PreparedScene, Walker]:
     """The scene prepared for a performance (looping) and its walker, directions loaded."""
-    output = replace(scene.output, size=size or scene.output.size,
-                     upscale=upscale or scene.output.upscale)
+    if scene.output.fit == "grid":  # the live walk is one path; a grid is many
+        raise BadInputError(f"{scene.output.fit_where or scene.file}: output.fit: play shows "
+                            "one walk, not a grid; render it, or use fit pad, crop or extend")
+    base = scene.output.with_height(size) if size else scene.output  # a wide frame stays so
+    output = replace(base, upscale=upscale or scene.output.upscale)
     prepared = prepare_scene(scene, output=output, device=device, loop=True, progress=progress)
     return prepared, Walker(prepared, load_directions(prepared))
 
@@ -148,8 +152,8 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
         if options.screenshot is not None and last is not None:
             from PIL import Image
 
-            side = prepared.output.size
-            Image.fromarray(last).resize((side, side), Image.LANCZOS).save(options.screenshot)
+            Image.fromarray(last).resize(prepared.output.frame, Image.LANCZOS).save(
+                options.screenshot)
         if server is not None:
             result.osc_received = server.received
     result.refused = dict(refusals.counts)

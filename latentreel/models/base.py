@@ -28,6 +28,9 @@ class Generator(Protocol):
     device: torch.device
     has_camera: bool  # synthesize() takes a camera (StyleGAN3's input transform)
     net: nn.Module  # the whole network, as loaded (fingerprints, fitting directions)
+    # Pixels the picture grows by on each side per cell added around the first feature map
+    # (`fit: extend`, see models/extend.py); None: this backend cannot paint a wider canvas.
+    extend_step: int | None
 
     def latent_shape(self, space: str) -> tuple[int, ...]:
         """Shape of ONE latent in ``space`` (no batch dimension)."""
@@ -43,14 +46,26 @@ class Generator(Protocol):
         ...
 
     def synthesize(self, latents: torch.Tensor, space: str = "z", *,
-                   camera: torch.Tensor | None = None) -> torch.Tensor:
+                   camera: torch.Tensor | None = None,
+                   margin: tuple[int, int] = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
         """Batched images [N, 3, H, W] in [-1, 1] from latents [N, *latent_shape(space)].
 
-        ``camera`` [N, 3] (x, y, angle): only where ``has_camera``; others refuse one."""
+        ``camera`` [N, 3] (x, y, angle): only where ``has_camera``; others refuse one.
+        ``margin`` (my, mx): first-map cells added each side (only where ``extend_step``):
+        H = resolution + 2 * my * extend_step, W likewise with mx.
+        ``keep`` (h, w): the caller keeps only the image's middle this large; a backend may
+        skip drawing beyond it (the image may then be smaller, never smaller than keep,
+        and its middle is the same)."""
         ...
 
     def noise_maps(self) -> dict[str, torch.Tensor]:
         """The network's constant noise inputs by name (inversion may fit them); {} if none."""
+        ...
+
+    def bend_layers(self) -> dict[str, nn.Module]:
+        """The layers a scene may bend, by the names `latentreel models --layers` lists, in
+        the order the network runs them: each module's output is a map [N, C, H, W]."""
         ...
 
     def tunable_module(self) -> nn.Module:
@@ -63,6 +78,12 @@ def refuse_camera(generator: Generator, camera: torch.Tensor | None) -> None:
     """For backends without an input transform: a camera is a caller's mistake."""
     if camera is not None:
         raise ValueError(f"{generator.name} has no camera; check has_camera before passing one")
+
+
+def refuse_margin(generator: Generator, margin: tuple[int, int]) -> None:
+    """For backends that cannot extend: a margin is a caller's mistake."""
+    if tuple(margin) != (0, 0) and generator.extend_step is None:
+        raise ValueError(f"{generator.name} cannot paint a wider canvas; check extend_step")
 
 
 def seed_latent(seed: int, z_dim: int) -> np.ndarray:

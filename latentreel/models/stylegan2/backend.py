@@ -45,6 +45,7 @@ class StyleGAN2Generator:
         self.z_dim, self.w_dim = net.z_dim, net.w_dim
         self.num_ws = net.num_ws
         self.resolution = net.img_resolution
+        self.extend_step = net.img_resolution // 4  # one cell of the 4x4 constant
         self.noise_mode = noise_mode
         self.precision = precision
         _check_choice("noise_mode", noise_mode, NOISE_MODES)
@@ -89,13 +90,24 @@ class StyleGAN2Generator:
 
     def synthesize(self, latents: torch.Tensor, space: str = "z",
                    noise_mode: str | None = None, *,
-                   camera: torch.Tensor | None = None) -> torch.Tensor:
-        """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)]."""
+                   camera: torch.Tensor | None = None,
+                   margin: tuple[int, int] = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
+        """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)];
+        R + 2 * margin * R/4 per axis with a ``margin`` (the constant widened), trimmed
+        towards the middle ``keep`` (h, w) the caller keeps."""
         refuse_camera(self, camera)
         ws = self.to_ws(latents, space)
         return self.net.synthesis(ws, noise_mode=noise_mode or self.noise_mode,
                                   half=self._half, half_all=self._half_all,
-                                  channels_last=self.channels_last)
+                                  channels_last=self.channels_last, margin=tuple(margin),
+                                  keep=keep)
+
+    def bend_layers(self) -> dict[str, nn.Module]:
+        """b{r}.conv0 and b{r}.conv1: each block's convolutions at resolution r (StyleGAN3:
+        the input's Fourier features, then each L{i}_{size}_{channels} layer but toRGB)."""
+        return {name: m for name, m in self.net.synthesis.named_modules()
+                if name.endswith((".conv0", ".conv1"))}
 
     def tunable_module(self) -> nn.Module:
         return self.net.synthesis

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from latentreel.models.extend import Margin, periodic_widen, periodic_window, trim_to
 from latentreel.models.stylegan2.ops import (
     bias_act,
     fir_filter,
@@ -140,15 +141,19 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const"
-                ) -> torch.Tensor:  # x [N, I, r/up, r/up], w [N, w_dim] -> [N, O, r, r]
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
+                origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """x [N, I, h/up, w/up], w [N, w_dim] -> [N, O, h, w]: h = w = r unless the constant
+        was widened; ``origin``: where the output's first pixel sits in the square picture's
+        pixels at this resolution (negative: in the widened margin)."""
         styles = self.affine(w)
         noise = None
+        size = (x.shape[2] * self.up, x.shape[3] * self.up)
         if self.use_noise and noise_mode == "random":
-            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution,
-                                device=x.device) * self.noise_strength
+            noise = torch.randn(x.shape[0], 1, *size, device=x.device) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
-            noise = self.noise_const * self.noise_strength
+            # The constant noise repeats with the constant, so the middle keeps its own.
+            noise = periodic_window(self.noise_const, origin, size) * self.noise_strength
         return modulated_conv2d(x, self.weight, styles, up=self.up,
                                 resample_filter=self.resample_filter, noise=noise,
                                 bias=self.bias, act="lrelu", clamp=self.conv_clamp)
@@ -197,16 +202,20 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
                 noise_mode: str = "const", dtype: torch.dtype = torch.float32,
-                channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                channels_last: bool = False, origin: tuple[int, int] = (0, 0)
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``origin``: where this block's first output pixel sits in the square picture's
+        pixels at its resolution (the 4x4 block: minus the constant's margin)."""
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         w_iter = iter(ws.unbind(dim=1))
         if self.in_channels == 0:
-            x = self.const.to(dtype)[None].expand(ws.shape[0], -1, -1, -1)
+            const = periodic_widen(self.const.to(dtype), (-origin[0], -origin[1]))
+            x = const[None].expand(ws.shape[0], -1, -1, -1)
             x = x.contiguous(memory_format=fmt)
         else:
             x = x.to(dtype=dtype, memory_format=fmt)
-            x = self.conv0(x, next(w_iter), noise_mode)
-        x = self.conv1(x, next(w_iter), noise_mode)
+            x = self.conv0(x, next(w_iter), noise_mode, origin)
+        x = self.conv1(x, next(w_iter), noise_mode, origin)
         if img is not None:
             img = upsample2x(img, self.resample_filter)
         if self.num_torgb:
@@ -233,11 +242,17 @@ class SynthesisNetwork(nn.Module):
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const",
                 half: torch.dtype | None = None, half_all: bool = False,
-                channels_last: bool = False) -> torch.Tensor:
+                channels_last: bool = False, margin: Margin = (0, 0),
+                keep: tuple[int, int] | None = None) -> torch.Tensor:
         """Args:
             half: run float16-capable blocks (or every block, with ``half_all``) in this dtype.
             channels_last: NHWC activations (faster with oneDNN on CPUs and tensor cores on
                 GPUs; the same images to float rounding).
+            margin: (rows, cols) of the 4x4 constant repeated around it on each side: the
+                image grows by R/4 pixels per cell each side (models/extend.py).
+            keep: (h, w) of the image's middle the caller keeps: the maps of the highest
+                resolutions (most of the work) are trimmed to it, plus TRIM_SLACK pixels
+                each side for the receptive field, so that middle is exactly as untrimmed.
         """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
@@ -246,13 +261,35 @@ class SynthesisNetwork(nn.Module):
         ws = ws.to(torch.float32)
         x = img = None
         w_idx = 0
+        origin = (-margin[0], -margin[1])  # at 4 px: one pixel per cell of the constant
+        resolution = self.block_resolutions[-1]
         for block in self.blocks():
             cur = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
             w_idx += block.num_conv
             reduced = half is not None and (half_all or block.use_fp16)
+            if x is not None:
+                if keep is not None and block.resolution >= TRIM_FROM * resolution:
+                    x, img, origin = _trim(x, img, origin, keep, block.resolution // 2,
+                                           resolution)
+                origin = (2 * origin[0], 2 * origin[1])
             x, img = block(x, img, cur, noise_mode, dtype=half if reduced else torch.float32,
-                           channels_last=channels_last)
+                           channels_last=channels_last, origin=origin)
         return img
+
+
+TRIM_FROM = 1 / 4  # trim the maps entering the blocks from a quarter of the resolution up
+TRIM_SLACK = 8  # pixels kept beyond what is needed, at the trimmed map's resolution: more
+# than the receptive field a block adds (3x3 convolutions and the 4-tap up-sampling filter)
+
+
+def _trim(x: torch.Tensor, img: torch.Tensor | None, origin: tuple[int, int],
+          keep: tuple[int, int], at: int, resolution: int):
+    """x (and img) at resolution ``at`` trimmed to what the final ``keep`` needs."""
+    need = tuple(-(-k * at // resolution) + 2 * TRIM_SLACK for k in keep)
+    x, (top, left) = trim_to(x, need)
+    if img is not None:
+        img = img[..., top:top + x.shape[2], left:left + x.shape[3]]
+    return x, img, (origin[0] + top, origin[1] + left)
 
 
 class Generator(nn.Module):
