@@ -52,6 +52,10 @@ class StyleGAN3Generator(StyleGAN2Generator):
         super().__init__(net, device, name=name, precision=precision, noise_mode="none",
                          channels_last=False)
 
+    @staticmethod
+    def _label_size(net: Generator) -> int:
+        return 0  # conditional StyleGAN3 networks are refused when loaded
+
     @property
     def arch(self) -> str:
         return self.net.cfg.arch
