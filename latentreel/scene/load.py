@@ -17,7 +17,7 @@ from latentreel.models.registry import find_model
 from latentreel.spec.fields import Problems, closest, validate
 from latentreel.spec.kind import ModelCheck
 from latentreel.scene.kinds import KINDS, SCENE_CHECKS
-from latentreel.scene.model import Keyframe, Output, Scene, Transition
+from latentreel.scene.model import ClassLabel, Keyframe, Output, Scene, Transition
 from latentreel.scene.schema import scene_spec
 from latentreel.spec.yamlpos import Located, format_path, load_located
 
@@ -101,6 +101,10 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
     items = clean.get("keyframes") or []
     raw_items = located.data.get("keyframes") if isinstance(located.data, dict) else None
     d = _defaults(clean)
+    default_class = (clean.get("defaults") or {}).get("class")
+    if default_class and default_class["index"] is not None and \
+            default_class["labels"] is not None:
+        problems.add(("defaults", "class"), _ONE_CLASS)
     keyframes = []
     for i, item in enumerate(items):
         if item is None:
@@ -124,6 +128,7 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             turns=_pick(t.get("turns"), 0.0),
         )
         camera, camera_path = _camera(item, i, clean)
+        label = _label(item, i, clean, located, problems)
         keyframes.append(Keyframe(
             index=i,
             kind=kind,
@@ -136,6 +141,7 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             camera=camera,
             camera_where=None if camera_path is None else
             f"{located.where(camera_path)}: {format_path(camera_path)}",
+            label=label,
         ))
     return keyframes
 
@@ -153,6 +159,28 @@ def _camera(item: dict, index: int, clean: dict
     path = (("keyframes", index, "camera") if own is not None else ("defaults", "camera")
             if default is not None else ("keyframes", index, "transition", "turns"))
     return camera, path
+
+
+_ONE_CLASS = "give a class number or labels: [...], not both"
+
+
+def _label(item: dict, index: int, clean: dict, located: Located, problems: Problems
+           ) -> ClassLabel | None:
+    """A keyframe's class: its own `class:`, else the scene default's (None: neither)."""
+    own, default = item.get("class"), (clean.get("defaults") or {}).get("class")
+    value, path = (own, ("keyframes", index, "class")) if own is not None else \
+        (default, ("defaults", "class"))
+    if value is None:
+        return None
+    if value["index"] is not None and value["labels"] is not None:
+        if own is not None:  # the default's problem is reported once, by _build_keyframes
+            problems.add(path, _ONE_CLASS)
+        return None
+    if value["index"] is None and value["labels"] is None:
+        return None  # an invalid value: already reported
+    labels = None if value["labels"] is None else tuple(float(x) for x in value["labels"])
+    return ClassLabel(index=value["index"], labels=labels,
+                      where=f"{located.where(path)}: {format_path(path)}")
 
 
 def camera_problem(model: str) -> str:
