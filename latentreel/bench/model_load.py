@@ -30,7 +30,7 @@ from latentreel.bench.common import machine_info
 _PLAIN = (int, float, str, bool, type(None), list, tuple)
 
 _CHILD = """
-import json, os, resource, sys, time, torch
+import json, os, sys, time, torch
 torch.set_num_threads({threads})
 from latentreel.models.stylegan2.backend import load_stylegan2_file
 import latentreel.models.stylegan2.load, latentreel.models.stylegan2.tf_load  # noqa: imports
@@ -41,7 +41,11 @@ for _ in range(2):
     g = load_stylegan2_file(sys.argv[1], "cpu")
     times.append(time.perf_counter() - t0)
     del g
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - start_mb
+# VmHWM, not getrusage's ru_maxrss: that one keeps the parent's high-water mark across
+# fork and exec, so a child of a big parent reports the parent's peak.
+hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status")
+              if line.startswith("VmHWM:"))
+peak_mb = hwm_kb / 1024 - start_mb
 print(json.dumps({{"first_s": times[0], "warm_s": times[1], "peak_mb": peak_mb}}))
 """
 
