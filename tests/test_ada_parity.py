@@ -60,3 +60,53 @@ def test_the_class_changes_the_image(tmp_path):
         assert ratio(g.synthesize(w, "w"), ref, "z") > 0.05
     with pytest.raises(ValueError, match="needs labels"):
         g.to_space(torch.from_numpy(ref["z"][:1]), "w")
+
+
+def _small_state(kw: dict, seed: int = 0) -> dict:
+    from latentreel.models.stylegan2.kwargs import config_from_init
+    from latentreel.models.stylegan2.limits import expected_shapes
+
+    cfg = config_from_init((), kw)
+    return {k: fill(k, s, seed, lr_multiplier(kw)) for k, s in expected_shapes(cfg).items()}
+
+
+OK_KW = ADA_CONFIGS["ada64_cond"][0]
+HOSTILE = {  # recorded kwargs -> the refusal (checked before anything is allocated)
+    "huge-c_dim": ({"c_dim": 10 ** 7}, r"c_dim=10000000 \(allowed 0..4096\)"),
+    "huge-embed": ({"mapping_kwargs": {"num_layers": 2, "embed_features": 10 ** 6}},
+                   r"mapping embed_features=1000000 \(allowed 1..4096\)"),
+    "bool-c_dim": ({"c_dim": True}, "option c_dim=True is not an int"),
+    "gelu-mapping": ({"mapping_kwargs": {"num_layers": 2, "activation": "gelu"}},
+                     "mapping activation 'gelu' is not one of linear, relu, lrelu"),
+    "dense-synthesis": ({"synthesis_kwargs": {"channel_base": 512, "channel_max": 16,
+                                              "architecture": "dense"}},
+                        "architecture 'dense' is not supported"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_variant_options_are_bounded_before_building(tmp_path, case):
+    from latentreel.errors import ModelError
+
+    change, message = HOSTILE[case]
+    path = write_ada_pickle(tmp_path / "bad.pkl", {**OK_KW, **change}, _small_state(OK_KW))
+    with pytest.raises(ModelError, match=message) as info:
+        load_network_file(path, "cpu")
+    assert "bad.pkl: " in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_conditional_resnet_converts_to_the_same_network(tmp_path):
+    """`models convert` keeps c_dim, the label embedding, resnet and the mapping activation."""
+    from latentreel.models.stylegan2.convert import convert_network_file
+
+    kw, options = VARIANT_CONFIGS["tf64_cond_resnet"]
+    src = write_tf_pickle(tmp_path / "tf.pkl", kw, seed=options["seed"],
+                          version=options["version"], lod=options["lod"])
+    convert_network_file(src, tmp_path / "safe.pkl")
+    a, b = (load_network_file(p, "cpu", precision="fp32") for p in (src, tmp_path / "safe.pkl"))
+    assert b.c_dim == 3 and b.net.cfg.architecture == "resnet"
+    assert b.net.cfg.mapping_activation == "swish"
+    z, c = torch.randn(2, 16, generator=torch.Generator().manual_seed(1)), torch.eye(3)[:2]
+    with torch.no_grad():
+        torch.testing.assert_close(a.synthesize(a.to_space(z, "w", labels=c), "w"),
+                                   b.synthesize(b.to_space(z, "w", labels=c), "w"))

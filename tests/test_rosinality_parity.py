@@ -32,3 +32,17 @@ def test_channel_multiplier_4_matches_rosinality(tmp_path, name):
     assert g.net.cfg.channels(64) == 256 * kw["channel_multiplier"]
     assert g.net.cfg.channels(32) == 512
     check(g, ref, name, cutoff=None)
+
+
+def test_convert_refuses_a_channel_table_in_one_line(tmp_path):
+    """NVIDIA's kwargs have no per-resolution channel table: converting would lose it."""
+    from latentreel.errors import ModelError
+    from latentreel.models.stylegan2.convert import convert_network_file
+
+    kw, seed = ROSINALITY_CONFIGS["ros64_cm4"]
+    ref = np.load(DATA / "ros64_cm4.npz")
+    state = {k: fill(k, tuple(s), seed) for k, s in json.loads(str(ref["names_json"])).items()}
+    src = write_rosinality_pt(tmp_path / "cm4.pt", state, fill("latent_avg", (32,), seed))
+    with pytest.raises(ModelError, match="channel_multiplier 4.*load the .pt file itself"):
+        convert_network_file(src, tmp_path / "out.pkl")
+    assert not (tmp_path / "out.pkl").exists()
