@@ -21,7 +21,7 @@ import torch
 
 from latentreel.edits.directions import Direction
 from latentreel.errors import BadInputError
-from latentreel.models.base import style_space, refuse_conditional
+from latentreel.models.base import refuse_conditional, style_space
 
 
 def ridge_direction(z: np.ndarray, y: np.ndarray, alpha: float = 1.0, holdout: float = 0.2,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from latentreel.errors import BadInputError
-from latentreel.models.base import style_space, truncate, refuse_conditional
+from latentreel.models.base import refuse_conditional, style_space, truncate
 from latentreel.models.base import seed_latents, synthesize_uint8
 
 
