@@ -196,16 +196,26 @@ def bench_load(
                                   "(its repository root) to time side by side."),
     resolutions: str = typer.Option("64,1024", help="Comma-separated network resolutions."),
     repeats: int = typer.Option(3, min=1, help="Child processes per loader and resolution."),
+    tf: bool = typer.Option(False, "--tf", help="Instead: a TensorFlow-era pickle against "
+                            "the same network as a PyTorch-era one (time, peak memory)."),
 ) -> None:
-    """Seconds to load a legit FFHQ-shaped StyleGAN2 pickle, this loader vs --baseline."""
+    """Seconds to load a legit FFHQ-shaped StyleGAN2 pickle, this loader vs --baseline
+    (or, with --tf, TensorFlow-era vs PyTorch-era files of one network)."""
     from latentreel.bench.common import write_json
-    from latentreel.bench.model_load import run_load_bench
+    from latentreel.bench.model_load import run_load_bench, run_tf_load_bench
     from latentreel.errors import BadInputError
 
     try:
         sizes = [int(r) for r in resolutions.split(",")]
     except ValueError:
         raise BadInputError(f"--resolutions {resolutions!r}: write e.g. 64,1024") from None
+    if tf:
+        if baseline is not None or len(sizes) != 1:
+            raise BadInputError("--tf compares two files of one network: give one "
+                                "--resolutions value and no --baseline")
+        write_json(json_out, run_tf_load_bench(resolution=sizes[0], repeats=repeats,
+                                               log=typer.echo))
+        return
     if baseline is not None and not (baseline / "latentreel" / "__init__.py").is_file():
         raise BadInputError(f"--baseline {baseline}: not a latentreel checkout (no "
                             "latentreel/__init__.py in it)")

@@ -141,8 +141,9 @@ def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | No
                bend: str | None = None, default_amounts: bool = False) -> Path:
     from latentreel.spec.lists import parse_float_list, parse_int_list
     from latentreel.edits import sheets as S
-    from latentreel.models.base import seed_latents
+    from latentreel.models.base import refuse_conditional, seed_latents
 
+    refuse_conditional(g, "a contact sheet")
     chosen = [o for o, v in (("--psi", psi), ("--direction", direction), ("--plane", plane),
                              ("--axes", axes), ("--bend", bend)) if v]
     if len(chosen) > 1:

@@ -27,6 +27,7 @@ class Generator(Protocol):
     resolution: int  # output height == width in pixels
     device: torch.device
     has_camera: bool  # synthesize() takes a camera (StyleGAN3's input transform)
+    c_dim: int  # class-label size of a conditional generator; 0 = unconditional
     net: nn.Module  # the whole network, as loaded (fingerprints, fitting directions)
     # Pixels the picture grows by on each side per cell added around the first feature map
     # (`fit: extend`, see models/extend.py); None: this backend cannot paint a wider canvas.
@@ -41,8 +42,10 @@ class Generator(Protocol):
         the model ships one, see edits/average.py, else zeros), shape latent_shape."""
         ...
 
-    def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
-        """Map z latents [N, z_dim] into ``space`` (identity for "z")."""
+    def to_space(self, z: torch.Tensor, space: str, *,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Map z latents [N, z_dim] into ``space`` (identity for "z"); ``labels`` [N, c_dim]
+        give each z its class on conditional generators (required there, refused elsewhere)."""
         ...
 
     def synthesize(self, latents: torch.Tensor, space: str = "z", *,
@@ -84,6 +87,18 @@ def refuse_margin(generator: Generator, margin: tuple[int, int]) -> None:
     """For backends that cannot extend: a margin is a caller's mistake."""
     if tuple(margin) != (0, 0) and generator.extend_step is None:
         raise ValueError(f"{generator.name} cannot paint a wider canvas; check extend_step")
+
+
+def refuse_conditional(generator: Generator, what: str) -> None:
+    """For tools that draw from z without a class (inversion, directions, sheets, tuning).
+
+    Raises:
+        BadInputError: one line naming the model and what to use instead.
+    """
+    if generator.c_dim:
+        raise BadInputError(f"{generator.name}: a conditional generator ({generator.c_dim} "
+                            f"classes): {what} does not support it yet; render scenes with "
+                            "`class:` on seed keyframes instead")
 
 
 def seed_latent(seed: int, z_dim: int) -> np.ndarray:

@@ -69,6 +69,7 @@ class DCGANGenerator:
 
     name = "dcgan-digiface"
     has_camera = False
+    c_dim = 0  # unconditional
     z_dim = 100
     latent_spaces = ("z",)
     resolution = 64
@@ -97,8 +98,11 @@ class DCGANGenerator:
                              else torch.zeros(self.z_dim))
         return self._average.to(self.device)
 
-    def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
+    def to_space(self, z: torch.Tensor, space: str, *,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
         _check_space(space)
+        if labels is not None:
+            raise ValueError(f"{self.name} is unconditional; it takes no class labels")
         return z
 
     def synthesize(self, latents: torch.Tensor, space: str = "z", *,

@@ -76,7 +76,7 @@ class PreparedScene:
         h = hashlib.sha256()
         drawn = {k: v for k, v in asdict(self.output).items()
                  if k not in ("path", "audio", "fit_where")}
-        h.update(json.dumps({
+        header = {
             "weights": weights_fingerprint(self.base), "tuning": self.tuning,
             "output": drawn, "space": self.space, "autocast": str(self.autocast),
             "smooth_radius": self.source.smooth_radius, "frames": self.path.total_frames,
@@ -84,7 +84,12 @@ class PreparedScene:
             "music": None if self.music is None else self.music.digest,
             "bends": [] if self.source.bender is None else
             [asdict(s) for s in self.source.bender.slots],
-        }, sort_keys=True, default=str).encode())
+        }
+        classes = [None if kf.label is None else kf.label.vector(self.base.c_dim)
+                   for kf in self.keyframes]
+        if any(c is not None for c in classes):  # only then: older fingerprints stay valid
+            header["classes"] = classes
+        h.update(json.dumps(header, sort_keys=True, default=str).encode())
         total = self.path.total_frames
         for first in range(0, total, FINGERPRINT_BATCH):
             idx = torch.arange(first, min(first + FINGERPRINT_BATCH, total))

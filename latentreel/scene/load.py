@@ -19,7 +19,7 @@ from latentreel.spec.fields import Problems, closest, validate
 from latentreel.spec.kind import ModelCheck
 from latentreel.scene.controls import build_controls
 from latentreel.scene.kinds import KINDS, SCENE_CHECKS
-from latentreel.scene.model import Bend, Keyframe, Output, Scene, Transition
+from latentreel.scene.model import Bend, ClassLabel, Keyframe, Output, Scene, Transition
 from latentreel.scene.music import build_music, build_reactions, check_pins, pin_of
 from latentreel.scene.schema import scene_spec
 from latentreel.spec.yamlpos import Located, format_path, load_located
@@ -174,6 +174,10 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
     items = clean.get("keyframes") or []
     raw_items = located.data.get("keyframes") if isinstance(located.data, dict) else None
     d = _defaults(clean)
+    default_class = (clean.get("defaults") or {}).get("class")
+    if default_class and default_class["index"] is not None and \
+            default_class["labels"] is not None:
+        problems.add(("defaults", "class"), _ONE_CLASS)
     keyframes = []
     if (clean.get("defaults") or {}).get("bend"):
         _check_bend_fields(clean["defaults"]["bend"], ("defaults", "bend"), problems)
@@ -201,6 +205,7 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
         camera, camera_path = _camera(item, i, clean)
         if item.get("bend") is not None:
             _check_bend_fields(item["bend"], ("keyframes", i, "bend"), problems)
+        label = _label(item, i, clean, located, problems)
         keyframes.append(Keyframe(
             index=i,
             kind=kind,
@@ -215,6 +220,7 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             f"{located.where(camera_path)}: {format_path(camera_path)}",
             at=pin_of(item, i, located),
             bend=_bends(item, i, clean, located),
+            label=label,
         ))
     return keyframes
 
@@ -275,6 +281,28 @@ def _registry_camera_problem(model) -> str | None:
     if not isinstance(model, str) or model not in MODELS or MODELS[model].camera:
         return None
     return camera_problem(model)
+
+
+_ONE_CLASS = "give a class number or labels: [...], not both"
+
+
+def _label(item: dict, index: int, clean: dict, located: Located, problems: Problems
+           ) -> ClassLabel | None:
+    """A keyframe's class: its own `class:`, else the scene default's (None: neither)."""
+    own, default = item.get("class"), (clean.get("defaults") or {}).get("class")
+    value, path = (own, ("keyframes", index, "class")) if own is not None else \
+        (default, ("defaults", "class"))
+    if value is None:
+        return None
+    if value["index"] is not None and value["labels"] is not None:
+        if own is not None:  # the default's problem is reported once, by _build_keyframes
+            problems.add(path, _ONE_CLASS)
+        return None
+    if value["index"] is None and value["labels"] is None:
+        return None  # an invalid value: already reported
+    labels = None if value["labels"] is None else tuple(float(x) for x in value["labels"])
+    return ClassLabel(index=value["index"], labels=labels,
+                      where=f"{located.where(path)}: {format_path(path)}")
 
 
 def camera_problem(model: str) -> str:

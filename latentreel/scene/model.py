@@ -42,6 +42,33 @@ class Bend:
 
 
 @dataclass(frozen=True)
+class ClassLabel:
+    """The class a conditional generator draws a keyframe's seed in: exactly one of an
+    index or a label vector."""
+
+    index: int | None = None  # class number
+    labels: tuple[float, ...] | None = None  # one weight per class
+    where: str = ""  # "file:line:col: field" that set it, for errors found once loaded
+
+    def vector(self, c_dim: int) -> list[float]:
+        """The label vector for a model with ``c_dim`` classes (checked against it first)."""
+        if self.labels is not None:
+            return list(self.labels)
+        return [1.0 if i == self.index else 0.0 for i in range(c_dim)]
+
+    def problem(self, c_dim: int, model: str) -> str | None:
+        if not c_dim:
+            return f"{model} is not a conditional generator; remove `class:`"
+        if self.index is not None and self.index >= c_dim:
+            return (f"class {self.index} is out of range: {model} has classes 0 to "
+                    f"{c_dim - 1}")
+        if self.labels is not None and len(self.labels) != c_dim:
+            return (f"labels has {len(self.labels)} weights but {model} has {c_dim} "
+                    "classes; give one weight per class")
+        return None
+
+
+@dataclass(frozen=True)
 class Keyframe:
     """One keyframe: a kind (seed, latent, anti, ...) and how long it holds."""
 
@@ -57,6 +84,7 @@ class Keyframe:
     camera_where: str | None = None  # "file:line:col: field" that set the camera, for errors
     at: Pin | None = None  # pinned to the music (holds and transitions stretch to fit)
     bend: tuple[Bend, ...] = ()  # feature-map bends (its own, else the defaults'; () none)
+    label: ClassLabel | None = None  # the class of a conditional model (own or defaults')
 
 
 @dataclass(frozen=True)

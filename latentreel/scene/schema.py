@@ -19,6 +19,7 @@ from latentreel.video.formats import suffix_problem
 
 SPACES = ("z", "w", "w+")
 FITS = ("pad", "crop", "extend", "grid")
+MAX_CLASSES = 4096  # models/stylegan2/limits.py MAX_LABELS
 TIMINGS = ("uniform", "perceptual")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 
@@ -94,6 +95,22 @@ def transition_spec(with_defaults: bool) -> Spec:
     )
 
 
+def class_spec() -> Spec:
+    """A conditional generator's class: an index, or a label vector (soft or mixed classes)."""
+    return Spec(
+        "mapping",
+        help="conditional models only: the class seed keyframes are drawn in; a class "
+             "number, or {labels: [...]} with one weight per class",
+        shorthand="index",
+        fields={
+            "index": Spec("int", help="class number, 0 to the model's classes - 1",
+                          min=0, max=MAX_CLASSES - 1),
+            "labels": Spec("list", item=Spec("number", min=-100, max=100), min_items=1,
+                           help="one weight per class (one-hot is the class itself)"),
+        },
+    )
+
+
 OUTPUT = Spec(
     "mapping",
     help="where and how to write the video",
@@ -150,6 +167,7 @@ DEFAULTS = Spec(
                            min=-3, max=3),
         "camera": camera_spec(),
         "bend": bend_spec(),
+        "class": class_spec(),
     },
 )
 
@@ -210,6 +228,7 @@ def keyframe_spec() -> Spec:
                    expects="seconds (a number >= 0), 'beat N' or 'bar N'",
                    help="pin the keyframe to the music: seconds, 'beat N' or 'bar N' (from 0)"),
         "bend": bend_spec(),
+        "class": class_spec(),
     }
     kinds = {name: kind.spec for name, kind in KINDS.items()}
     return Spec("mapping", help="a keyframe: one of " + ", ".join(KINDS),

@@ -43,6 +43,7 @@ class StyleGAN2Generator:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.net = net.to(self.device, memory_format=fmt).eval().requires_grad_(False)
         self.z_dim, self.w_dim = net.z_dim, net.w_dim
+        self.c_dim = self._label_size(net)
         self.num_ws = net.num_ws
         self.resolution = net.img_resolution
         self.extend_step = net.img_resolution // 4  # one cell of the 4x4 constant
@@ -50,6 +51,10 @@ class StyleGAN2Generator:
         self.precision = precision
         _check_choice("noise_mode", noise_mode, NOISE_MODES)
         self._half, self._half_all = self._resolve_precision(precision)
+
+    @staticmethod
+    def _label_size(net: nn.Module) -> int:
+        return net.cfg.c_dim
 
     def _resolve_precision(self, precision: str) -> tuple[torch.dtype | None, bool]:
         _check_choice("precision", precision, PRECISIONS)
@@ -79,13 +84,19 @@ class StyleGAN2Generator:
         w_avg = self.net.mapping.w_avg.detach().clone()
         return w_avg if space == "w" else w_avg[None].repeat(self.num_ws, 1)
 
-    def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
-        """z [N, z_dim] -> z, w [N, w_dim] or w+ [N, num_ws, w_dim]; no truncation."""
+    def to_space(self, z: torch.Tensor, space: str, *,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+        """z [N, z_dim] -> z, w [N, w_dim] or w+ [N, num_ws, w_dim]; no truncation.
+
+        ``labels`` [N, c_dim]: the class of each z, for conditional models only (required
+        there to leave z)."""
         _check_choice("space", space, self.latent_spaces)
         _check_shape(z, (self.z_dim,), "z")
         if space == "z":
             return z
-        w = self.net.mapping(z.to(self.device))
+        z = z.to(self.device)
+        w = self.net.mapping(z) if labels is None else \
+            self.net.mapping(z, labels.to(self.device, torch.float32))
         return w if space == "w" else w[:, None].repeat(1, self.num_ws, 1)
 
     def synthesize(self, latents: torch.Tensor, space: str = "z",
@@ -119,7 +130,7 @@ class StyleGAN2Generator:
         _check_choice("space", space, self.latent_spaces)
         _check_shape(latents, self.latent_shape(space), space)
         latents = latents.to(self.device, torch.float32)
-        if space == "z":
+        if space == "z":  # conditional models refuse: their z has no class here
             latents = self.net.mapping(latents)
         if space in ("z", "w"):
             return latents[:, None].expand(-1, self.num_ws, -1)

@@ -61,6 +61,10 @@ class StyleGAN3Generator(StyleGAN2Generator):
         layers.update((name, getattr(synthesis, name)) for name in synthesis.layer_names[:-1])
         return layers
 
+    @staticmethod
+    def _label_size(net: Generator) -> int:
+        return 0  # conditional StyleGAN3 networks are refused when loaded
+
     @property
     def arch(self) -> str:
         return self.net.cfg.arch
