@@ -37,8 +37,10 @@ def check_display() -> None:
                                                  "are not set)"))
 
 
-def open_window(pygame, *, side: int, fullscreen: bool, caption: str):
+def open_window(pygame, *, side: int, fullscreen: bool, caption: str,
+                width: int | None = None):
     """The window's surface: SDL's video started alone, the mode set, the caption given.
+    ``side`` high and ``width`` wide (default: square).
 
     Raises:
         BadInputError: SDL could not open a window, or fell back to a driver that draws
@@ -50,7 +52,8 @@ def open_window(pygame, *, side: int, fullscreen: bool, caption: str):
         with library_noise_hidden():
             pygame.display.init()  # not pygame.init(): its audio start prints ALSA errors
             flags = pygame.FULLSCREEN if fullscreen else 0
-            screen = pygame.display.set_mode((0, 0) if fullscreen else (side, side), flags)
+            screen = pygame.display.set_mode((0, 0) if fullscreen else (width or side, side),
+                                             flags)
     except pygame.error as e:
         pygame.display.quit()
         raise BadInputError(NO_WINDOW.format(why=f"SDL says {str(e).strip() or 'no'}")) \

@@ -319,3 +319,21 @@ def test_a_far_future_osc_bundle_does_not_silence_the_server():
             got += inbox.drain()
             time.sleep(0.01)
     assert sorted(c.address for c in got) == ["/latentreel/pause", "/latentreel/pulse"]
+
+
+def test_a_wide_bent_performance_records_and_replays_its_frame_shape(write_scene, tmp_path):
+    scene = write_scene(SCENE.replace("size: 64}", "size: [96, 64], fit: pad}").replace(
+        "{seed: 2, name: b}", "{seed: 2, name: b, bend: [{layer: conv1, op: rotate, angle: 90}]}"))
+    record = tmp_path / "show.mp4"
+    perform(load_scene(scene), LiveOptions(headless=True, record=record, max_frames=8,
+                                           device="cpu"))
+    r = CliRunner().invoke(app, ["render", str(scene), "--controls",
+                                 str(record.with_suffix(".frames.json")), "-o",
+                                 str(tmp_path / "again.mp4"), "--device", "cpu", "-q"])
+    assert r.exit_code == 0, r.output
+    a, b = read_frames(record), read_frames(tmp_path / "again.mp4")
+    assert a.shape[1:3] == (64, 96) and a.shape == b.shape and (a == b).all()
+    grid = write_scene(SCENE.replace("size: 64}", "size: [128, 64], fit: grid, "
+                                     "grid: {cols: 2, rows: 1}}"), "grid.yaml")
+    r = CliRunner().invoke(app, ["play", str(grid), "--headless", "--frames", "2"])
+    assert r.exit_code == 2 and "output.fit: play shows one walk" in r.output, r.output

@@ -63,8 +63,8 @@ def test_orig_architecture_has_one_torgb():
 def test_bad_configurations_are_refused():
     with pytest.raises(ValueError, match="power of two"):
         StyleGAN2Config(img_resolution=48)
-    with pytest.raises(ValueError, match="'resnet' is not supported"):
-        StyleGAN2Config(architecture="resnet")
+    with pytest.raises(ValueError, match="'dense' is not supported"):
+        StyleGAN2Config(architecture="dense")
 
 
 def test_backend_satisfies_the_protocol_and_latent_shapes(g):

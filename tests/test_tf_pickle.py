@@ -111,8 +111,10 @@ def _lone_gs(tmp):
 CASES = {
     "unknown-kwarg": (_kw(synthesis_func="G_synthesis_stylegan_revised"),
                       "unknown TensorFlow generator option.s. 'synthesis_func'"),
-    "conditional": (_kw(label_size=3), r"conditional generators \(label_size=3\)"),
-    "resnet": (_kw(architecture="resnet"), "architecture 'resnet' is not supported"),
+    "string-labels": (_kw(label_size="3"), "static kwarg label_size='3' is not an int"),
+    "dense": (_kw(architecture="dense"), "architecture 'dense' is not supported"),
+    "tanh-synthesis": (_kw(nonlinearity="tanh"), "nonlinearity 'tanh' is not supported"),
+    "mapping-gelu": (_kw(mapping_nonlinearity="gelu"), "mapping_nonlinearity 'gelu' is not one"),
     "huge-resolution": (_kw(resolution=2 ** 20), r"img_resolution=1048576 \(allowed 4..4096\)"),
     "string-size": (_kw(fmap_max="512"), "static kwarg fmap_max='512' is not an int"),
     "wrong-shape": (_edited(_set("synthesis/8x8/Conv1/weight",

@@ -83,6 +83,12 @@ def generator_variables(kw: dict, seed: int) -> dict[str, list]:
 
     mapping = []
     width = z_dim
+    labels = kw.get("label_size", 0)
+    if labels:  # stylegan2-ada's conditioning: an embedding concatenated to normalised z
+        embed = kw.get("label_fmaps") or w_dim
+        mapping += [("LabelEmbed/weight", arr(labels, embed)),
+                    ("LabelEmbed/bias", arr(embed, scale=0.2))]
+        width += embed
     for i in range(layers):
         out = fmaps if fmaps is not None and i < layers - 1 else w_dim
         mapping += [(f"Dense{i}/weight", arr(width, out, scale=1 / lrmul)),
@@ -110,8 +116,10 @@ def generator_variables(kw: dict, seed: int) -> dict[str, list]:
     for r in range(3, res_log2 + 1):
         s = f"{2 ** r}x{2 ** r}"
         layer(f"{s}/Conv0_up", nf(r - 2), nf(r - 1))
+        if arch == "resnet":
+            synthesis.append((f"{s}/Skip/weight", arr(1, 1, nf(r - 2), nf(r - 1))))
         layer(f"{s}/Conv1", nf(r - 1), nf(r - 1))
-        if arch == "skip" or r == res_log2:
+        if arch == "skip" or r == res_log2:  # orig and resnet: toRGB at the end only
             layer(f"{s}/ToRGB", nf(r - 1), channels, k=1, noise=False)
     own = [("dlatent_avg", arr(w_dim, scale=0.5))]
     return {"": own, "mapping": mapping, "synthesis": synthesis}
@@ -162,4 +170,24 @@ CONFIGS = {
                    "mapping_layers": 8, "fmap_base": 256, "fmap_max": 16, "architecture": "orig",
                    "conv_clamp": 2.0},
                   {"seed": 3, "version": 5, "lod": False}),
+}
+
+# The variants (tests/test_tf_parity.py, tests/data/ada_parity/make_reference.py): resnet,
+# conditional (stylegan2-ada's label embedding), other mapping activations, up to 256 px.
+VARIANT_CONFIGS = {
+    "tf128_resnet": ({"resolution": 128, "num_channels": 3, "label_size": 0, "latent_size": 24,
+                      "dlatent_size": 24, "mapping_layers": 4, "mapping_fmaps": 20,
+                      "fmap_base": 512, "fmap_max": 16, "architecture": "resnet",
+                      "mapping_nonlinearity": "linear", "conv_clamp": 256},
+                     {"seed": 4, "version": 5, "lod": False}),
+    "tf256_cond": ({"resolution": 256, "num_channels": 3, "label_size": 4, "label_fmaps": 10,
+                    "latent_size": 16, "dlatent_size": 16, "mapping_layers": 3,
+                    "mapping_lrmul": 0.1, "fmap_base": 256, "fmap_max": 8,
+                    "architecture": "skip"},
+                   {"seed": 5, "version": 5, "lod": False}),
+    "tf64_cond_resnet": ({"resolution": 64, "num_channels": 3, "label_size": 3,
+                          "latent_size": 16, "dlatent_size": 16, "mapping_layers": 8,
+                          "fmap_base": 512, "fmap_max": 16, "architecture": "resnet",
+                          "mapping_nonlinearity": "swish"},
+                         {"seed": 6, "version": 4, "lod": True}),
 }

@@ -37,6 +37,7 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
     from latentreel.faces.facenet import load_facenet
     from latentreel.feedback.chain import FeedbackReport
     from latentreel.feedback.search import SearchResult
+    from latentreel.latents.cells import CellPaths
     from latentreel.render.prepared import prepare_scene
 
     # 1. Resolve the scene exactly as `render` would (photos through the tuned generator);
@@ -46,6 +47,8 @@ def analyze_scene(scene, out_dir: Path, *, device: str = "auto", progress: bool 
     g, space, state = prepared.generator, prepared.space, prepared.state
     keyframes, latents = prepared.keyframes, prepared.latents
     plain, path = prepared.plain_path, prepared.path
+    if isinstance(path, CellPaths):  # a grid: the scene's own walk is its first cell's
+        path = path.paths[0]
     facenet = state.facenet or load_facenet(device=g.device)
     # 2. Keyframe distance matrix.
     with torch.no_grad():

@@ -30,15 +30,23 @@ from latentreel.bench.common import machine_info
 _PLAIN = (int, float, str, bool, type(None), list, tuple)
 
 _CHILD = """
-import json, sys, time, torch
+import json, os, sys, time, torch
 torch.set_num_threads({threads})
 from latentreel.models.stylegan2.backend import load_stylegan2_file
+import latentreel.models.stylegan2.load, latentreel.models.stylegan2.tf_load  # noqa: imports
+start_mb = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 times = []
 for _ in range(2):
     t0 = time.perf_counter()
     g = load_stylegan2_file(sys.argv[1], "cpu")
     times.append(time.perf_counter() - t0)
-print(json.dumps({{"first_s": times[0], "warm_s": times[1], "resolution": g.resolution}}))
+    del g
+# VmHWM, not getrusage's ru_maxrss: that one keeps the parent's high-water mark across
+# fork and exec, so a child of a big parent reports the parent's peak.
+hwm_kb = next(int(line.split()[1]) for line in open("/proc/self/status")
+              if line.startswith("VmHWM:"))
+peak_mb = hwm_kb / 1024 - start_mb
+print(json.dumps({{"first_s": times[0], "warm_s": times[1], "peak_mb": peak_mb}}))
 """
 
 
@@ -87,7 +95,13 @@ def write_snapshot(path: Path, resolution: int) -> int:
 
     net = random_generator(resolution, num_fp16_res=4 if resolution >= 256 else 0,
                            conv_clamp=256.0 if resolution >= 256 else None)
+    return write_net_snapshot(path, net)
+
+
+def write_net_snapshot(path: Path, net) -> int:
+    """``net`` (our StyleGAN2 Generator) as an NVIDIA snapshot pickle; returns its size."""
     cfg = net.cfg
+    resolution = cfg.img_resolution
     saved = {name: sys.modules.get(name) for name in _nvidia_modules()}
     sys.modules.update(mods := _nvidia_modules())
     try:
@@ -158,6 +172,61 @@ def run_load_bench(*, resolutions=(64, 1024), repeats: int = 3, baseline: Path |
             path.unlink()
             rows.append(row)
     return {"machine": machine_info(), "repeats": repeats, "threads": threads, "rows": rows}
+
+
+def run_tf_load_bench(*, resolution: int = 1024, repeats: int = 3, threads: int = 2,
+                      log=print) -> dict:
+    """A TensorFlow-era pickle against the same network as a PyTorch-era one: median warm
+    load seconds and peak memory over the child's start, side by side, as ratios.
+
+    The PyTorch-era file is written from what the loader made of the TensorFlow one, so both
+    hold the same weights (and each a discriminator of about the same size).
+
+    Returns:
+        {"machine", "uptime", "repeats", "threads", "row": {"resolution", "tf_mb",
+         "torch_mb", "tf_s", "torch_s", "tf_over_torch", "tf_peak_mb", "torch_peak_mb",
+         "peak_ratio", ...}}
+    """
+    from latentreel.bench.tf_snapshot import write_tf_snapshot
+    from latentreel.models.stylegan2.backend import load_stylegan2_file
+
+    here = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"tf": Path(tmp) / f"tf-era-{resolution}.pkl",
+                 "torch": Path(tmp) / f"torch-era-{resolution}.pkl"}
+        sizes = {"tf": write_tf_snapshot(files["tf"], resolution)}
+        sizes["torch"] = write_net_snapshot(files["torch"],
+                                            load_stylegan2_file(files["tf"], "cpu").net)
+        runs: dict[str, list[dict]] = {name: [] for name in files}
+        for _ in range(repeats):
+            for name, path in files.items():  # alternate: noise hits both alike
+                runs[name].append(_load_in_child(here, path, threads))
+    row: dict = {"resolution": resolution}
+    for name, results in runs.items():
+        row[f"{name}_mb"] = round(sizes[name] / 2 ** 20, 1)
+        row[f"{name}_s"] = statistics.median(r["warm_s"] for r in results)
+        row[f"{name}_first_s"] = statistics.median(r["first_s"] for r in results)
+        row[f"{name}_peak_mb"] = statistics.median(r["peak_mb"] for r in results)
+    row["tf_over_torch"] = row["tf_s"] / row["torch_s"]
+    row["peak_ratio"] = row["tf_peak_mb"] / row["torch_peak_mb"]
+    uptime = _uptime()
+    log(f"load {resolution} px, warm, median of {repeats}: TF-era {row['tf_s']:.3f} s "
+        f"(peak +{row['tf_peak_mb']:.0f} MB, file {row['tf_mb']} MB) vs PyTorch-era "
+        f"{row['torch_s']:.3f} s (peak +{row['torch_peak_mb']:.0f} MB, file "
+        f"{row['torch_mb']} MB): time {row['tf_over_torch']:.2f}x, peak memory "
+        f"{row['peak_ratio']:.2f}x")
+    log(f"uptime: {uptime}")
+    return {"machine": machine_info(), "uptime": uptime, "repeats": repeats,
+            "threads": threads, "row": row}
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        load = os.getloadavg()
+        return f"load average: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}"
 
 
 def _line(row: dict) -> str:

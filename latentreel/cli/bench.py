@@ -21,13 +21,30 @@ def bench_render(
     device: str = typer.Option("auto", help=DEVICE_HELP),
     model: str = typer.Option("dcgan-digiface", callback=checked_name, help=MODEL_HELP),
     memory: bool = typer.Option(True, help="Also measure peak memory, 300 vs 3,000 frames."),
+    wide: bool = typer.Option(True, help="Also a 1920x1080 frame (pad, extend) against a "
+                                         "1024-px square, on a 1024-px StyleGAN2."),
+    wide_only: bool = typer.Option(False, "--wide-only", help="Only the 1920x1080 case."),
+    wide_frames: int = typer.Option(8, min=4, help="Frames per 1920x1080 measurement."),
+    wide_rounds: int = typer.Option(2, min=1, help="Rounds of the 1920x1080 cases (each "
+                                                   "case's best is kept)."),
+    wide_model: str = typer.Option(None, callback=checked_name,
+                                   help="A 1024-px model for the 1920x1080 case (default: a "
+                                        "random StyleGAN2 with few channels)."),
 ) -> None:
     """Generator, encoder, full render and the naive way: frames/s and ratios."""
     from latentreel.bench.common import write_json
-    from latentreel.bench.render import run_render_bench
 
-    results = run_render_bench(frames=frames, device=device, model=model, memory=memory,
-                               log=typer.echo)
+    results = {}
+    if not wide_only:
+        from latentreel.bench.render import run_render_bench
+
+        results = run_render_bench(frames=frames, device=device, model=model, memory=memory,
+                                   log=typer.echo)
+    if wide or wide_only:
+        from latentreel.bench.canvas import run_wide_bench
+
+        results["wide"] = run_wide_bench(frames=wide_frames, device=device, model=wide_model,
+                                         rounds=wide_rounds, log=typer.echo)
     write_json(json_out, results)
 
 
@@ -179,16 +196,26 @@ def bench_load(
                                   "(its repository root) to time side by side."),
     resolutions: str = typer.Option("64,1024", help="Comma-separated network resolutions."),
     repeats: int = typer.Option(3, min=1, help="Child processes per loader and resolution."),
+    tf: bool = typer.Option(False, "--tf", help="Instead: a TensorFlow-era pickle against "
+                            "the same network as a PyTorch-era one (time, peak memory)."),
 ) -> None:
-    """Seconds to load a legit FFHQ-shaped StyleGAN2 pickle, this loader vs --baseline."""
+    """Seconds to load a legit FFHQ-shaped StyleGAN2 pickle, this loader vs --baseline
+    (or, with --tf, TensorFlow-era vs PyTorch-era files of one network)."""
     from latentreel.bench.common import write_json
-    from latentreel.bench.model_load import run_load_bench
+    from latentreel.bench.model_load import run_load_bench, run_tf_load_bench
     from latentreel.errors import BadInputError
 
     try:
         sizes = [int(r) for r in resolutions.split(",")]
     except ValueError:
         raise BadInputError(f"--resolutions {resolutions!r}: write e.g. 64,1024") from None
+    if tf:
+        if baseline is not None or len(sizes) != 1:
+            raise BadInputError("--tf compares two files of one network: give one "
+                                "--resolutions value and no --baseline")
+        write_json(json_out, run_tf_load_bench(resolution=sizes[0], repeats=repeats,
+                                               log=typer.echo))
+        return
     if baseline is not None and not (baseline / "latentreel" / "__init__.py").is_file():
         raise BadInputError(f"--baseline {baseline}: not a latentreel checkout (no "
                             "latentreel/__init__.py in it)")

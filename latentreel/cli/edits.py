@@ -136,6 +136,9 @@ def import_cmd(
     typer.echo(f"imported {name} ({d.space}) from {file}")
 
 
+AMOUNTS = "-3,-2,-1,0,1,2,3"  # --amounts' default: a direction's sweep
+
+
 @app.command()
 def sheet(
     out: Path = typer.Option(Path("sheet.png"), "-o", "--out", callback=checked_name,
@@ -143,7 +146,11 @@ def sheet(
     seeds: str = typer.Option("0-3", help="Seeds for the rows."),
     psi: str = typer.Option(None, help="A psi row per seed, e.g. 1,0.7,0.5,0,-0.5,-1."),
     direction: str = typer.Option(None, help="A direction row per seed (-3..+3)."),
-    amounts: str = typer.Option("-3,-2,-1,0,1,2,3", help="Amounts for --direction."),
+    amounts: str = typer.Option(AMOUNTS, help="Amounts for --direction or --bend (--bend "
+                                              "defaults to a sweep of its op)."),
+    bend: str = typer.Option(None, metavar="LAYER:OP",
+                             help="A bend sweep row per seed, e.g. conv2:rotate (layers: "
+                                  "`latentreel models --layers MODEL`)."),
     plane: bool = typer.Option(False, help="A grid on the plane through the first 3 seeds."),
     axes: str = typer.Option(None, help="The mean latent and one-hot axes, e.g. 0-7."),
     model: str = MODEL,
@@ -153,7 +160,8 @@ def sheet(
     from latentreel.edits.run import make_sheet
 
     path = make_sheet(_generator(model), out, seeds=seeds, psi=psi, direction=direction,
-                      amounts=amounts, plane=plane, axes=axes, cell=cell)
+                      amounts=amounts, plane=plane, axes=axes, cell=cell, bend=bend,
+                      default_amounts=amounts == AMOUNTS)
     typer.echo(f"wrote {path}")
 
 

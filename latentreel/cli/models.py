@@ -13,10 +13,29 @@ app.add_typer(models_app, name="models")
 
 
 @models_app.callback()
-def models(ctx: typer.Context) -> None:
+def models(ctx: typer.Context, layers: str = typer.Option(
+        None, "--layers", metavar="MODEL",
+        help="List the layers of MODEL (a registry name or model file) that `bend:` names, "
+             "with each one's map size.")) -> None:
     """List generator backends, where their weights come from and whether they are installed."""
-    if ctx.invoked_subcommand is None:
+    if layers is not None:
+        _list_layers(layers)
+    elif ctx.invoked_subcommand is None:
         list_models()
+
+
+def _list_layers(model: str) -> None:
+    from pathlib import Path
+
+    from latentreel.device import pick_device
+    from latentreel.models.bend import BEND_OPS, layer_shapes
+    from latentreel.models.registry import load_generator
+
+    g = load_generator(model, pick_device("auto"), base=Path.cwd())
+    typer.echo(f"{g.name}: layers for `bend: [{{layer, op: "
+               f"{' | '.join(BEND_OPS)}}}]` (channels x height x width)")
+    for name, (c, h, w) in layer_shapes(g).items():
+        typer.echo(f"  {name:<16} {c} x {h} x {w}")
 
 
 @models_app.command("list")

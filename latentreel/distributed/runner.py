@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from latentreel.distributed.cluster import Cluster, RayOptions, connect, import_ray
 from latentreel.distributed.worker import WorkerSpec, plan_workers, start_workers
-from latentreel.errors import BadInputError, LatentreelError, RenderError
+from latentreel.errors import BadInputError, LatentreelError, RenderError, SceneError
 from latentreel.render.pipeline import RenderOptions, mux_soundtrack, plan_render
 from latentreel.render.prepared import PreparedScene
 from latentreel.render.segments import DEFAULT_SEGMENT_SECONDS, SegmentWork, prepare_segments
@@ -58,6 +58,10 @@ def render_scene_ray(scene: Scene, options: RenderOptions, ray_options: RayOptio
         RenderError: a segment failed on every attempt, or ffmpeg failed.
     """
     t0 = time.perf_counter()
+    bent = next((b for kf in scene.keyframes for b in kf.bend), None)
+    if bent is not None:  # workers would draw unbent frames: refuse before any work
+        raise SceneError([f"{bent.where}: bends are not drawn by --ray workers yet; render "
+                          "this scene without --ray"])
     ray = import_ray()  # before any work: without Ray, say how to install it
     # 1. Connect (or start a local instance) and start the workers: they load the model
     #    while the driver resolves the keyframes.
@@ -116,8 +120,13 @@ def _await_workers(ray, workers: list, cluster: Cluster, ray_options: RayOptions
 
 
 def cpu_path(path):
-    """``path`` with its tensors on the CPU, for workers that may have no GPU of that number."""
+    """``path`` with its tensors on the CPU, for workers that may have no GPU of that number
+    (a grid's CellPaths: each cell's)."""
+    from latentreel.latents.cells import CellPaths
     from latentreel.latents.path import LatentPath
+
+    if isinstance(path, CellPaths):
+        return CellPaths([cpu_path(p) for p in path.paths])
 
     return LatentPath(path.keyframes.detach().cpu(), path.hold_frames, path.transition_frames,
                       path.interpolation, path.easing, path.loop,

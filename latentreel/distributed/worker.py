@@ -129,15 +129,18 @@ class SegmentWorker:
             LatentFileError: the tuning was made on other weights than this worker's model.
         """
         from latentreel.invert.delta import WeightDelta, apply_delta
-        from latentreel.render.frames import frame_source
+        from latentreel.render.frames import frame_source, output_canvas
+        from latentreel.render.prepared import check_extend
 
-        key = (output.upscale, output.size, output.upscale_smooth,
-               None if tuning is None else tuning[0])
+        key = (output.upscale, output.frame, output.fit, output.background, output.grid,
+               output.upscale_smooth, None if tuning is None else tuning[0])
         if self._drawn is None or self._drawn[0] != key:
             generator = self.generator if tuning is None else apply_delta(
                 self.generator, WeightDelta.from_arrays(tuning[1]), "the scene's tuning")
+            check_extend(output, generator)
             self._drawn = (key, frame_source(generator, upscale=output.upscale,
-                                             size=output.size, smooth=output.upscale_smooth))
+                                             size=output.size, smooth=output.upscale_smooth,
+                                             canvas=output_canvas(output)))
         return self._drawn[1]
 
 

@@ -21,7 +21,7 @@ import torch
 
 from latentreel.edits.directions import Direction
 from latentreel.errors import BadInputError
-from latentreel.models.base import style_space
+from latentreel.models.base import refuse_conditional, style_space
 
 
 def ridge_direction(z: np.ndarray, y: np.ndarray, alpha: float = 1.0, holdout: float = 0.2,
@@ -75,6 +75,7 @@ def fit_measured(generator, names, *, samples: int = 2000, seed: int = 0, facene
         BadInputError: an attribute measured on under 10 % of the faces (MTCNN finds no
             faces on a model that does not draw them), unless ``skip_unmeasured``.
     """
+    refuse_conditional(generator, "fitting directions")
     from latentreel.edits.attributes import sample_and_measure
 
     space = space or style_space(generator)
@@ -128,6 +129,7 @@ def _first_layer(generator) -> torch.nn.Module:
 def pca_directions(generator, k: int = 10, samples: int = 4000, seed: int = 0) -> list[Direction]:
     """GANSpace-style: PCA of first-layer activations, mapped back to z by regression
     (DCGAN), or PCA of w itself (StyleGAN)."""
+    refuse_conditional(generator, "fitting directions")
     if _is_stylegan(generator):
         return _pca_w(generator, k, max(samples, 4 * generator.w_dim), seed)
     _first_layer(generator)  # the DCGAN check
@@ -176,6 +178,7 @@ def _style_weights(generator) -> torch.Tensor:
 def sefa_directions(generator, k: int = 10) -> list[Direction]:
     """SeFa: eigenvectors of W^T W, W the first layer's weight as a [features, z_dim] map
     (DCGAN), or the style affine weights of all synthesis layers (StyleGAN, in w)."""
+    refuse_conditional(generator, "fitting directions")
     if _is_stylegan(generator):
         m = _style_weights(generator)
         evals, evecs = torch.linalg.eigh(m.T @ m)

@@ -137,13 +137,15 @@ def direction_sheet(g, d: Direction, out: Path, seeds=(0, 1, 2, 3)) -> Path:
 
 
 def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | None,
-               amounts: str, plane: bool, axes: str | None, cell: int) -> Path:
+               amounts: str, plane: bool, axes: str | None, cell: int,
+               bend: str | None = None, default_amounts: bool = False) -> Path:
     from latentreel.spec.lists import parse_float_list, parse_int_list
     from latentreel.edits import sheets as S
-    from latentreel.models.base import seed_latents
+    from latentreel.models.base import refuse_conditional, seed_latents
 
+    refuse_conditional(g, "a contact sheet")
     chosen = [o for o, v in (("--psi", psi), ("--direction", direction), ("--plane", plane),
-                             ("--axes", axes)) if v]
+                             ("--axes", axes), ("--bend", bend)) if v]
     if len(chosen) > 1:
         raise BadInputError(f"{' and '.join(chosen)}: one kind of sheet at a time; "
                             "run `latentreel sheet` once for each")
@@ -166,6 +168,14 @@ def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | No
         lat, labels, rows = S.direction_grid(g, seed_list, torch.from_numpy(step).to(g.device),
                                              amts, direction, space)
         title, cols = f"{g.name}: {direction} ({space})", len(amts)
+    elif bend:
+        slot = _bend_slot(g, bend)
+        amts = list(S.BEND_SWEEPS[slot.op]) if default_amounts else \
+            parse_float_list(amounts, "--amounts")
+        lat, bends, labels, rows = S.bend_grid(g, seed_list, slot, amts)
+        return S.write_sheet(g, lat, labels, rows, out, cols=len(amts), cell=cell,
+                             title=f"{g.name}: bend {slot.op} at {slot.layer}", bend=slot,
+                             bends=bends)
     elif plane:
         if len(seed_list) < 3:
             raise BadInputError(
@@ -181,3 +191,22 @@ def make_sheet(g, out: Path, *, seeds: str, psi: str | None, direction: str | No
         title, cols = f"{g.name}: seeds", min(8, len(seed_list))
     return S.write_sheet(g, lat, labels, rows, out, title=title, cols=cols, cell=cell,
                          space=space)
+
+
+def _bend_slot(g, text: str):
+    """'LAYER:OP' -> a BendSlot on one of ``g``'s layers.
+
+    Raises:
+        BadInputError: not LAYER:OP, or an unknown layer or op (with the valid ones)."""
+    from latentreel.models.bend import BEND_OPS, BendSlot
+    from latentreel.spec.fields import closest
+
+    layer, _, op = text.rpartition(":")
+    layers = g.bend_layers()
+    if not layer or op not in BEND_OPS:
+        raise BadInputError(f"--bend {text}: expected LAYER:OP with OP one of "
+                            f"{', '.join(BEND_OPS)}, e.g. {next(iter(layers))}:rotate")
+    if layer not in layers:
+        raise BadInputError(f"--bend {text}: {g.name} has no layer {layer!r}"
+                            f"{closest(layer, layers)}")
+    return BendSlot(layer=layer, op=op, channels=0.5 if op == "scale" else 1.0)

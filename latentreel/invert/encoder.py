@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from latentreel.cache import atomic_write, cache_dir
 from latentreel.errors import ModelError
-from latentreel.models.base import Generator
+from latentreel.models.base import Generator, refuse_conditional
 
 
 class _ResBlock(nn.Module):
@@ -75,6 +75,7 @@ def encoder_path(model_name: str) -> Path:
 def train_encoder(generator: Generator, settings: EncoderTraining = EncoderTraining(), *,
                   facenet=None, progress: bool = True, out: Path | None = None) -> dict:
     """Train an encoder for ``generator``'s z space and save it; returns a summary."""
+    refuse_conditional(generator, "encoder training")
     dev = generator.device
     enc = LatentEncoder(generator.resolution, generator.z_dim, settings.width).to(dev)
     opt = torch.optim.AdamW(enc.parameters(), lr=settings.lr, weight_decay=1e-4)

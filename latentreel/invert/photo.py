@@ -23,7 +23,7 @@ from latentreel.invert.objective import LossWeights
 from latentreel.invert.optimize import OptimizeSettings, optimize_latents
 from latentreel.invert.tune import TuneSettings
 from latentreel.latentfile import LatentFile, load_latent, save_latent
-from latentreel.models.base import Generator
+from latentreel.models.base import Generator, refuse_conditional
 
 METHODS = ("auto", "optimize", "encoder", "hybrid")
 
@@ -251,6 +251,7 @@ def invert_photo(photo: Path, generator: Generator, settings: InvertSettings = I
     Raises:
         PhotoError: unreadable photo, no face (the message names --no-align), bad --face.
     """
+    refuse_conditional(generator, "photo inversion")
     from latentreel.faces.detect import MIN_FACE
     from latentreel.faces.photo import check_photo
 

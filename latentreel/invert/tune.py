@@ -20,7 +20,7 @@ from tqdm import tqdm
 from latentreel.invert.delta import WeightDelta, apply_delta, attach, detach
 from latentreel.invert.objective import psnr
 from latentreel.invert.schedule import warmup_cosine
-from latentreel.models.base import Generator
+from latentreel.models.base import Generator, refuse_conditional
 from latentreel.models.fingerprint import weights_fingerprint
 
 
@@ -69,6 +69,7 @@ class Tuning:
 def tune_generator(generator: Generator, pivots: list[Pivot],
                    settings: TuneSettings = TuneSettings(), *, progress: bool = False) -> Tuning:
     """Tune a copy of ``generator`` so each pivot redraws its target; the base is unchanged."""
+    refuse_conditional(generator, "pivotal tuning")
     t0 = time.perf_counter()
     # 1. A copy of the generator with a zero delta on every tunable weight.
     fingerprint = weights_fingerprint(generator)

@@ -197,6 +197,25 @@ class LatentPath:
             out = self.react.cameras(frames, out)
         return out.to(torch.float32)
 
+    def track(self, values: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Per-keyframe numbers ``values`` [K, D] at frames [N] -> [N, D]: held during holds,
+        moved linearly with each transition's eased (or re-timed) t, like the camera."""
+        frames = torch.as_tensor(frames, dtype=torch.long).reshape(-1)
+        values = values.to(torch.float64)
+        out = torch.empty((len(frames), values.shape[1]), dtype=torch.float64)
+        seg_idx = self._segment_index(frames)
+        for s in seg_idx.unique().tolist():
+            mask = seg_idx == s
+            seg = self.segments[s]
+            if seg.kind == "hold":
+                out[mask] = values[seg.index]
+            else:
+                i = seg.index
+                t = self.transition_t(i, frames[mask] - seg.start)[:, None]
+                a, b = values[i], values[(i + 1) % len(values)]
+                out[mask] = a[None] + t * (b - a)[None]
+        return out.to(torch.float32)
+
     def latents_at(self, index: int, t: torch.Tensor) -> torch.Tensor:
         """Latents [T, *S] of transition ``index`` at arbitrary t values (for re-timing)."""
         return self._at(index, t.to(torch.float64))

@@ -32,7 +32,8 @@ class Window:
 
         self.pygame = pygame
         try:
-            self.screen = open_window(pygame, side=prepared.output.size,
+            width, side = prepared.output.frame
+            self.screen = open_window(pygame, side=side, width=width,
                                       fullscreen=options.fullscreen,
                                       caption=f"latentreel: {prepared.scene.file.name}")
             yield self

@@ -25,7 +25,11 @@ def draw(prepared: PreparedScene, shot: Shot) -> np.ndarray:
     source, autocast = prepared.source, prepared.autocast
     with torch.inference_mode(), torch.autocast(source.device.type, enabled=autocast is not None,
                                                 dtype=autocast or torch.bfloat16):
-        images = source.images(shot.latent.to(source.device), prepared.space, shot.camera)
+        bends = prepared.tracks.get("bend")
+        if bends is not None:  # the bend of the frame the walk stands on
+            bends = bends[int(shot.position) % len(bends)][None].to(source.device)
+        images = source.images(shot.latent.to(source.device), prepared.space, shot.camera,
+                               bends=bends)
         return to_uint8(images.float())[0].cpu().numpy()
 
 

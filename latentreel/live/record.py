@@ -36,7 +36,8 @@ def scene_header(prepared: PreparedScene) -> dict:
     """What a replay must match: the scene's frames come from these."""
     out = prepared.output
     return {"scene": str(prepared.scene.file), "model": prepared.base.name,
-            "space": prepared.space, "fps": out.fps, "size": out.size,
+            "space": prepared.space, "fps": out.fps,
+            "size": out.size if out.width is None else list(out.frame),  # [W, H] when wide
             "upscale": out.upscale, "path_frames": prepared.path.total_frames,
             "autocast": str(prepared.autocast)}
 
@@ -50,7 +51,8 @@ class Recorder:
         self.path = Path(path)
         self.sidecar = sidecar_path(self.path)
         self._writer = FrameWriter(self.path, fps=out.fps, size=out.size, crf=out.crf,
-                                   preset=out.preset, src_size=frame_shape[:2])
+                                   preset=out.preset, src_size=frame_shape[:2],
+                                   out_width=out.frame[0])
         self._header = {"version": SIDECAR_VERSION, **scene_header(prepared),
                         "heard": heard or []}  # `react:` indexes fed by --listen
         self._start = time.perf_counter()

@@ -67,7 +67,9 @@ def replay_controls(scene: Scene, sidecar: Path, out: Path, *, device: str = "au
     # 1. Read the recording; prepare the scene as the performance did.
     data = read_sidecar(sidecar)
     heard = data.get("heard") or []
-    prepared, walker = prepare_live(scene, size=data.get("size"), upscale=data.get("upscale"),
+    size = data.get("size")  # [W, H] (an int in recordings of square frames)
+    height = size[-1] if isinstance(size, list) and size else size
+    prepared, walker = prepare_live(scene, size=height, upscale=data.get("upscale"),
                                     device=device, progress=progress, listen=bool(heard))
     _check_header(data, scene_header(prepared), sidecar)
     if [h.reaction.index for h in walker.reactions.heard] != heard:
@@ -81,7 +83,7 @@ def replay_controls(scene: Scene, sidecar: Path, out: Path, *, device: str = "au
     bar = tqdm(total=len(entries), unit="frame", desc=out.name, disable=not progress,
                dynamic_ncols=True)
     writer = FrameWriter(out, fps=output.fps, size=output.size, crf=output.crf,
-                         preset=output.preset)
+                         preset=output.preset, out_width=output.frame[0])
     with bar, live_threads(prepared.source.device), writer:
         for i, entry in enumerate(entries):
             if not entry.get("dropped"):

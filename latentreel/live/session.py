@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latentreel.errors import BadInputError
 from latentreel.live.clock import FrameClock
 from latentreel.live.draw import draw, live_threads
 from latentreel.live.inbox import Inbox, RefusalLog
@@ -82,8 +83,11 @@ def prepare_live(scene: Scene, *, size: int | None, upscale: str | None, device:
 
     ``listen``: the reactions whose feature the live input measures follow it (live.reacting)
     instead of the song file; they are left out of the prepared path and built unit-sized."""
-    output = replace(scene.output, size=size or scene.output.size,
-                     upscale=upscale or scene.output.upscale)
+    if scene.output.fit == "grid":  # the live walk is one path; a grid is many
+        raise BadInputError(f"{scene.output.fit_where or scene.file}: output.fit: play shows "
+                            "one walk, not a grid; render it, or use fit pad, crop or extend")
+    base = scene.output.with_height(size) if size else scene.output  # a wide frame stays so
+    output = replace(base, upscale=upscale or scene.output.upscale)
     heard = [r for r in scene.react if listen and heard_live(r)]
     played = replace(scene, react=tuple(r for r in scene.react if r not in heard))
     prepared = prepare_scene(played, output=output, device=device, loop=True,
@@ -167,8 +171,8 @@ def perform(scene: Scene, options: LiveOptions, *, hooks: Hooks | None = None,
         if options.screenshot is not None and last is not None:
             from PIL import Image
 
-            side = prepared.output.size
-            Image.fromarray(last).resize((side, side), Image.LANCZOS).save(options.screenshot)
+            Image.fromarray(last).resize(prepared.output.frame, Image.LANCZOS).save(
+                options.screenshot)
         if server is not None:
             result.osc_received = server.received
     result.refused = dict(refusals.counts)

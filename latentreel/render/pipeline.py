@@ -26,7 +26,7 @@ class RenderOptions:
     device: str = "auto"  # auto | cpu | cuda | mps
     batch_size: int | None = None  # frames per generator call (default: by device)
     fps: int | None = None  # override output.fps
-    size: int | None = None  # override output.size
+    size: int | None = None  # override output.size's height (a wide frame keeps its aspect)
     preview: bool = False  # fast, small and low-fps, for checking timing
     progress: bool = True  # show a progress bar
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; bf16 ~2x faster on recent CPUs)
@@ -108,11 +108,13 @@ def _output_settings(scene: Scene, options: RenderOptions):
         stem = output.path.with_suffix("")
         # A preview checks timing and framing: no learned upscaler (seconds a frame on a
         # CPU), unless --upscale asks for one below.
-        output = replace(output, path=stem.with_name(stem.name + ".preview.mp4"), size=128,
+        output = replace(output.with_height(128),
+                         path=stem.with_name(stem.name + ".preview.mp4"),
                          fps=min(output.fps, 12), preset="ultrafast", crf=28,
                          upscale="lanczos" if output.upscale != "none" else "none")
-    changes = {k: v for k, v in (("fps", options.fps), ("size", options.size),
-                                 ("upscale", options.upscale)) if v}
+    if options.size:  # the frame's height; a wide frame keeps its aspect
+        output = output.with_height(options.size)
+    changes = {k: v for k, v in (("fps", options.fps), ("upscale", options.upscale)) if v}
     if options.upscale_smooth is not None:
         changes["upscale_smooth"] = options.upscale_smooth
     output = replace(output, **changes)
@@ -129,7 +131,7 @@ def write_path_video(prepared: PreparedScene, *, progress: bool = True) -> int:
     bar = tqdm(total=total, unit="frame", desc=output.path.name, disable=not progress,
                dynamic_ncols=True)
     with bar, FrameWriter(output.path, fps=output.fps, size=output.size, crf=output.crf,
-                          preset=output.preset) as writer, \
+                          preset=output.preset, out_width=output.frame[0]) as writer, \
             encoder_cpu_share(prepared.source, output):
         for frames in prepared.batches():
             writer.write(frames.numpy())

@@ -16,13 +16,16 @@ import torch
 
 from latentreel.device import autocast_dtype, default_batch_size, pick_device
 from latentreel.edits.sweep import sweep_offsets
+from latentreel.errors import SceneError
 from latentreel.invert.delta import WeightDelta
 from latentreel.invert.tuned import tuned_for_pivots
 from latentreel.latents.path import LatentPath
 from latentreel.models.base import Generator
 from latentreel.models.fingerprint import weights_fingerprint
 from latentreel.models.registry import load_generator
-from latentreel.render.frames import FrameSource, frame_source
+from latentreel.latents.cells import CellPaths
+from latentreel.render.bends import bend_slots, bender_for, check_bend_layers, keyframe_values
+from latentreel.render.frames import FrameSource, frame_source, output_canvas
 from latentreel.render.keyframes import resolve_keyframes, scene_space
 from latentreel.render.react import SceneMusic, music_timing, react_path, scene_music
 from latentreel.render.schedule import build_path
@@ -47,7 +50,7 @@ class PreparedScene:
     keyframes: list[Keyframe]  # expanded: a feedback chain contributes several
     latents: torch.Tensor  # [K, *S], one row per expanded keyframe
     plain_path: LatentPath  # the frame path before perceptual re-timing
-    path: LatentPath  # the latent (and camera) of every frame
+    path: LatentPath | CellPaths  # the latent (and camera) of every frame (a grid: per cell)
     state: SceneState  # what the keyframe kinds left behind (FaceNet, reports)
     batch_size: int  # frames per generator call
     autocast: torch.dtype | None  # lower precision for the generator (None: fp32)
@@ -64,21 +67,29 @@ class PreparedScene:
     def batches(self, *, start: int = 0, stop: int | None = None):
         """uint8 frames [B, H, W, 3] on the host, in order (see FrameSource.batches)."""
         return self.source.batches(self.path, self.space, self.batch_size, self.autocast,
-                                   start=start, stop=stop)
+                                   start=start, stop=stop, bends=self.tracks.get("bend"))
 
     def fingerprint(self) -> str:
         """A digest of everything that decides the video's pixels: the model's weights and
         tuning, how frames are drawn and encoded, and every frame's latent, camera and
         tracks. Segments of a render resume only into a render with the same fingerprint."""
         h = hashlib.sha256()
-        drawn = {k: v for k, v in asdict(self.output).items() if k not in ("path", "audio")}
-        h.update(json.dumps({
+        drawn = {k: v for k, v in asdict(self.output).items()
+                 if k not in ("path", "audio", "fit_where")}
+        header = {
             "weights": weights_fingerprint(self.base), "tuning": self.tuning,
             "output": drawn, "space": self.space, "autocast": str(self.autocast),
             "smooth_radius": self.source.smooth_radius, "frames": self.path.total_frames,
             "loop": self.path.loop, "tracks": sorted(self.tracks),
             "music": None if self.music is None else self.music.digest,
-        }, sort_keys=True, default=str).encode())
+            "bends": [] if self.source.bender is None else
+            [asdict(s) for s in self.source.bender.slots],
+        }
+        classes = [None if kf.label is None else kf.label.vector(self.base.c_dim)
+                   for kf in self.keyframes]
+        if any(c is not None for c in classes):  # only then: older fingerprints stay valid
+            header["classes"] = classes
+        h.update(json.dumps(header, sort_keys=True, default=str).encode())
         total = self.path.total_frames
         for first in range(0, total, FINGERPRINT_BATCH):
             idx = torch.arange(first, min(first + FINGERPRINT_BATCH, total))
@@ -89,6 +100,41 @@ class PreparedScene:
             for name in sorted(self.tracks):
                 h.update(self.tracks[name][idx].detach().float().cpu().numpy().tobytes())
         return h.hexdigest()[:24]
+
+
+def check_extend(output: Output, generator: Generator) -> None:
+    """`fit: extend` only where the backend can paint a wider canvas (a model file's kind is
+    known once it is loaded)."""
+    if output.fit == "extend" and generator.extend_step is None and not output.square:
+        where = output.fit_where or str(output.path)
+        raise SceneError([f"{where}: output.fit: {generator.name} cannot paint a wider "
+                          "canvas; use fit pad or crop"])
+
+
+def _cell_paths(scene: Scene, output: Output, generator: Generator, first,
+                loop: bool | None, progress: bool, music=None) -> CellPaths:
+    """Cell 0 walks the scene's path; cell i the same scene with every seed keyframe's seed
+    moved on by i * grid_seed_step (other kinds, photos say, are shared by every cell)."""
+    cols, rows = output.grid
+    paths = [first]
+    for i in range(1, cols * rows):
+        step = i * output.grid_seed_step
+        moved = replace(scene, keyframes=[
+            replace(kf, params=(kf.params + step) % 2**32) if kf.kind == "seed" else kf
+            for kf in scene.keyframes])
+        resolved = resolve_keyframes(moved, generator, progress=False)
+        keyframes = resolved.keyframes
+        space = scene_space(moved, generator)
+        plain = build_path(keyframes, resolved.latents, output.fps,
+                           scene.loop if loop is None else loop,
+                           offsets=sweep_offsets(keyframes, generator, space))
+        timed = apply_perceptual_timing(
+            generator, plain, [kf.transition.timing for kf in keyframes], space,
+            progress=progress)
+        # every cell hears the same music (its pulses toward its own keyframes)
+        paths.append(react_path(timed, moved, music, keyframes, resolved.latents, generator,
+                                space))
+    return CellPaths(paths)
 
 
 def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "auto",
@@ -115,9 +161,12 @@ def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "
         generator = load_generator(scene.model, pick_device(device), base=scene.base)
     autocast = autocast_dtype(precision, generator.device)
     batch = batch_size or default_batch_size(generator.device, generator.resolution)
-    # 2. The upscaler first: missing weights stop the render before any inversion or tuning.
+    # 2. The upscaler first: missing weights stop the render before any inversion or tuning;
+    # the canvas after it, so pictures are upscaled before they are fitted to the frame.
+    check_extend(output, generator)
+    check_bend_layers(scene.keyframes, generator)
     source = frame_source(generator, upscale=output.upscale, size=output.size,
-                          smooth=output.upscale_smooth)
+                          smooth=output.upscale_smooth, canvas=output_canvas(output))
     # 3. Resolve keyframes (inverting photos) and tune the generator for the scene's pivots.
     space = scene_space(scene, generator)
     resolved = resolve_keyframes(scene, generator, progress=progress)
@@ -134,9 +183,20 @@ def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "
                                    space, progress=progress)
     # 5. The music's drives on every frame.
     path = react_path(path, scene, music, keyframes, resolved.latents, tuned, space)
+    # 6. A grid walks once per cell, each cell's seeds moved on by its own step.
+    if output.fit == "grid" and output.grid:
+        path = _cell_paths(scene, output, tuned, path, loop, progress, music)
+    # 7. Bends: their numbers for every frame, and hooks on the drawing generator.
+    slots = bend_slots(keyframes)
+    tracks = {}
+    if slots:
+        walk = path.paths[0] if isinstance(path, CellPaths) else path
+        tracks["bend"] = walk.track(keyframe_values(keyframes, slots),
+                                    torch.arange(walk.total_frames))
     return PreparedScene(scene=scene, output=output, base=generator, generator=tuned,
-                         delta=delta, source=replace(source, generator=tuned), space=space,
-                         keyframes=keyframes, latents=resolved.latents, plain_path=plain,
-                         path=path, state=resolved.state, batch_size=batch, autocast=autocast,
-                         music=music)
+                         delta=delta, source=replace(source, generator=tuned,
+                                                     bender=bender_for(tuned, slots)),
+                         space=space, keyframes=keyframes, latents=resolved.latents,
+                         plain_path=plain, path=path, state=resolved.state, batch_size=batch,
+                         autocast=autocast, music=music, tracks=tracks)
 

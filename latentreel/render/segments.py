@@ -93,7 +93,8 @@ def encode_segment(source: FrameSource, path: LatentPath, bounds: tuple[int, int
 
     start, stop = bounds
     with FrameWriter(dest, fps=output.fps, size=output.size, crf=output.crf,
-                     preset=output.preset) as writer, encoder_cpu_share(source, output):
+                     preset=output.preset, out_width=output.frame[0]) as writer, \
+            encoder_cpu_share(source, output):
         # The whole path, not a sub-path: smoothing reads frames beyond the segment's edges.
         for frames in source.batches(path, space, batch_size, autocast, start=start,
                                      stop=stop):

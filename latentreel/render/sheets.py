@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from latentreel.device import pick_device
-from latentreel.models.base import seed_latents, style_space, truncate
+from latentreel.models.base import refuse_conditional, seed_latents, style_space, truncate
 from latentreel.models.registry import load_generator
 
 
@@ -22,6 +22,7 @@ def seed_sheet(seeds: list[int], out: Path, *, model: str = "dcgan-digiface",
     from latentreel.video.sheet import contact_sheet, save_png
 
     g = load_generator(model, pick_device(device))
+    refuse_conditional(g, "a seed sheet")
     shown = frame_source(g, upscale=upscale, size=cell)
     space = style_space(g)  # StyleGAN truncates around w_avg
     with torch.inference_mode():

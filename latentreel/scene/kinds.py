@@ -33,7 +33,7 @@ from latentreel.spec.kind import KeyframeKind, ModelCheck, ResolveContext, Scene
 
 def _resolve_seed(seed: int, ctx: ResolveContext, where: str) -> torch.Tensor:
     z = torch.from_numpy(seed_latent(seed, ctx.generator.z_dim))[None].to(ctx.generator.device)
-    return ctx.generator.to_space(z, ctx.space)
+    return ctx.map_z(z, where)
 
 
 def convert_latent(latent: torch.Tensor, from_space: str, ctx: ResolveContext, where: str,
@@ -42,7 +42,7 @@ def convert_latent(latent: torch.Tensor, from_space: str, ctx: ResolveContext, w
     g = ctx.generator
     if from_space != ctx.space:
         if from_space == "z":
-            latent = g.to_space(latent.reshape(1, -1), ctx.space)[0]
+            latent = ctx.map_z(latent.reshape(1, -1), where)[0]
         elif from_space == "w" and ctx.space == "w+":
             latent = latent.reshape(1, -1).expand(g.latent_shape("w+")[0], -1)
         else:

@@ -10,15 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from latentreel.errors import ModelError, SceneError
+from latentreel.errors import ModelError, SceneError, quote
 from latentreel.latents.camera import CAMERA_FIELDS
 from latentreel.models.base import default_space
+from latentreel.models.bend import BEND_OPS, BendSlot
 from latentreel.models.registry import find_model
 from latentreel.spec.fields import Problems, closest, validate
 from latentreel.spec.kind import ModelCheck
 from latentreel.scene.controls import build_controls, react_keys
 from latentreel.scene.kinds import KINDS, SCENE_CHECKS
-from latentreel.scene.model import Keyframe, Output, Scene, Transition
+from latentreel.scene.model import Bend, ClassLabel, Keyframe, Output, Scene, Transition
 from latentreel.scene.music import build_music, build_reactions, check_pins, pin_of
 from latentreel.scene.schema import scene_spec
 from latentreel.spec.yamlpos import Located, format_path, load_located
@@ -53,7 +54,8 @@ def load_scene(path: str | Path) -> Scene:
     music = build_music(clean)
     react = build_reactions(clean, located, problems, music, keyframes,
                             _registry_camera_problem(clean.get("model")))
-    output = _build_output(clean.get("output") or {}, path, music)
+    _check_output(clean.get("output") or {}, problems)
+    output = _build_output(clean.get("output") or {}, path, located, music)
     check_pins(keyframes, music, output.fps, problems)
     if problems.lines:
         raise SceneError(problems.lines)
@@ -97,13 +99,69 @@ def _check_model(clean: dict, keyframes: list[Keyframe], base: Path, problems: P
             problems.add(field_path, problem)
 
 
-def _build_output(out: dict[str, Any], scene_file: Path, music=None) -> Output:
+def _build_output(out: dict[str, Any], scene_file: Path, located: Located,
+                  music=None) -> Output:
     """The output settings; the scene's music is the soundtrack unless output.audio is set."""
     default_path = scene_file.parent / "out" / f"{scene_file.stem}.mp4"
-    kw = {k: v for k, v in out.items() if v is not None and k != "path"}
+    kw = {k: v for k, v in out.items()
+          if v is not None and k not in ("path", "size", "grid")}
+    width, height = _sides(out.get("size") or 512)
+    grid = out.get("grid")
+    if grid:
+        kw.update(grid=(grid["cols"], grid["rows"]), grid_seed_step=grid["seed_step"])
+    raw = located.data.get("output") if isinstance(located.data, dict) else None
+    if isinstance(raw, dict) and "fit" in raw:
+        kw["fit_where"] = located.where(("output", "fit"))
     if music is not None and kw.get("audio") is None:
         kw["audio"] = music.path
-    return Output(path=out.get("path") or default_path.resolve(), **kw)
+    return Output(path=out.get("path") or default_path.resolve(), size=height,
+                  width=None if width == height else width, **kw)
+
+
+def _sides(size: int | tuple[int, int]) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else size
+
+
+BACKGROUND_WORDS = {"black": "#000000", "white": "#ffffff"}
+
+
+def background_problem(text: str) -> str | None:
+    """Why ``text`` is not a pad background (a colour or blur), or None."""
+    if text == "blur" or text in BACKGROUND_WORDS:
+        return None
+    digits = text[1:]
+    if text.startswith("#") and len(digits) in (3, 6) and all(
+            c in "0123456789abcdefABCDEF" for c in digits):
+        return None
+    return (f"{quote(text)} is not a colour; use #rrggbb, #rgb, black, white, or blur "
+            "(the picture blurred behind itself)")
+
+
+def _check_output(out: dict[str, Any], problems: Problems) -> None:
+    """What the output's fields mean together: a background only for pad, a grid exactly
+    for fit grid and no larger than the frame allows."""
+    fit, size, grid = out.get("fit"), out.get("size"), out.get("grid")
+    background = out.get("background")
+    if background is not None:
+        if fit not in ("pad", None):
+            problems.add(("output", "background"), f"only fit pad shows a background, this "
+                         f"output has fit {fit}; remove `background:` or use `fit: pad`")
+        elif background_problem(background):
+            problems.add(("output", "background"), background_problem(background))
+    if fit == "grid" and grid is None:
+        problems.add(("output", "fit"), "fit grid needs `grid: {cols, rows}` in output")
+    if grid and fit != "grid":
+        problems.add(("output", "grid"), f"a grid is drawn only with `fit: grid` (this output "
+                     f"has fit {fit}); add `fit: grid` or remove `grid:`")
+    if grid and fit == "grid" and size is not None and grid.get("cols") and grid.get("rows"):
+        (w, h), cols, rows = _sides(size), grid["cols"], grid["rows"]
+        if w // cols < MIN_CELL or h // rows < MIN_CELL:
+            problems.add(("output", "grid"), f"{cols}x{rows} cells of a {w}x{h} frame are "
+                         f"{w // cols}x{h // rows} px, smaller than {MIN_CELL} px; use fewer "
+                         f"cells or a larger `size:`")
+
+
+MIN_CELL = 16  # px: the smallest grid cell (the smallest frame `size:` takes)
 
 
 def _defaults(clean: dict) -> dict[str, Any]:
@@ -118,7 +176,13 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
     items = clean.get("keyframes") or []
     raw_items = located.data.get("keyframes") if isinstance(located.data, dict) else None
     d = _defaults(clean)
+    default_class = (clean.get("defaults") or {}).get("class")
+    if default_class and default_class["index"] is not None and \
+            default_class["labels"] is not None:
+        problems.add(("defaults", "class"), _ONE_CLASS)
     keyframes = []
+    if (clean.get("defaults") or {}).get("bend"):
+        _check_bend_fields(clean["defaults"]["bend"], ("defaults", "bend"), problems)
     for i, item in enumerate(items):
         if item is None:
             continue
@@ -141,6 +205,9 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             turns=_pick(t.get("turns"), 0.0),
         )
         camera, camera_path = _camera(item, i, clean)
+        if item.get("bend") is not None:
+            _check_bend_fields(item["bend"], ("keyframes", i, "bend"), problems)
+        label = _label(item, i, clean, located, problems)
         keyframes.append(Keyframe(
             index=i,
             kind=kind,
@@ -154,8 +221,44 @@ def _build_keyframes(clean: dict, located: Located, problems: Problems) -> list[
             camera_where=None if camera_path is None else
             f"{located.where(camera_path)}: {format_path(camera_path)}",
             at=pin_of(item, i, located),
+            bend=_bends(item, i, clean, located),
+            label=label,
         ))
     return keyframes
+
+
+BEND_NUMBERS = ("x", "y", "angle", "factor", "gain", "fraction", "channels")
+
+
+def _check_bend_fields(entries: list, base: tuple, problems: Problems) -> None:
+    """Each bend gives only its own op's numbers (a zoom with an angle is a mistake)."""
+    for j, entry in enumerate(entries):
+        if not entry or entry.get("op") is None:
+            continue
+        op = entry["op"]
+        own = BEND_OPS[op][0] + (("channels",) if op == "scale" else ())
+        for name in BEND_NUMBERS:
+            if entry.get(name) is not None and name not in own:
+                problems.add(base + (j, name), f"op {op} takes {', '.join(own)}, not {name}; "
+                             f"remove it or use an op that takes it")
+
+
+def _bends(item: dict, index: int, clean: dict, located: Located) -> tuple[Bend, ...]:
+    """A keyframe's bends: its own `bend:` list, else the defaults' (checked already)."""
+    own, default = item.get("bend"), (clean.get("defaults") or {}).get("bend")
+    entries, base = (own, ("keyframes", index, "bend")) if own is not None else \
+        (default, ("defaults", "bend"))
+    bends = []
+    for j, entry in enumerate(entries or []):
+        if not entry or entry.get("op") is None or entry.get("layer") is None:
+            continue  # already reported
+        fields, neutral = BEND_OPS[entry["op"]]
+        values = tuple(_pick(entry.get(f), n) for f, n in zip(fields, neutral))
+        slot = BendSlot(layer=entry["layer"], op=entry["op"], seed=_pick(entry.get("seed"), 0),
+                        channels=_pick(entry.get("channels"), 1.0))
+        path = base + (j,)
+        bends.append(Bend(slot, values, f"{located.where(path)}: {format_path(path)}"))
+    return tuple(bends)
 
 
 def _camera(item: dict, index: int, clean: dict
@@ -180,6 +283,28 @@ def _registry_camera_problem(model) -> str | None:
     if not isinstance(model, str) or model not in MODELS or MODELS[model].camera:
         return None
     return camera_problem(model)
+
+
+_ONE_CLASS = "give a class number or labels: [...], not both"
+
+
+def _label(item: dict, index: int, clean: dict, located: Located, problems: Problems
+           ) -> ClassLabel | None:
+    """A keyframe's class: its own `class:`, else the scene default's (None: neither)."""
+    own, default = item.get("class"), (clean.get("defaults") or {}).get("class")
+    value, path = (own, ("keyframes", index, "class")) if own is not None else \
+        (default, ("defaults", "class"))
+    if value is None:
+        return None
+    if value["index"] is not None and value["labels"] is not None:
+        if own is not None:  # the default's problem is reported once, by _build_keyframes
+            problems.add(path, _ONE_CLASS)
+        return None
+    if value["index"] is None and value["labels"] is None:
+        return None  # an invalid value: already reported
+    labels = None if value["labels"] is None else tuple(float(x) for x in value["labels"])
+    return ClassLabel(index=value["index"], labels=labels,
+                      where=f"{located.where(path)}: {format_path(path)}")
 
 
 def camera_problem(model: str) -> str:

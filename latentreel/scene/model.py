@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from latentreel.scene.controls import Controls
 from latentreel.audio.shaping import Shaping
+from latentreel.models.bend import BendSlot
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,42 @@ class Pin:
 
 
 @dataclass(frozen=True)
+class Bend:
+    """One `bend:` entry: where and how (the slot), its numbers, and where the scene says so."""
+
+    slot: BendSlot  # layer, op, seed, channels
+    values: tuple[float, ...]  # the op's numbers (BEND_OPS order), neutral where not given
+    where: str  # "file:line:col: field" of the entry, for problems found once loaded
+
+
+@dataclass(frozen=True)
+class ClassLabel:
+    """The class a conditional generator draws a keyframe's seed in: exactly one of an
+    index or a label vector."""
+
+    index: int | None = None  # class number
+    labels: tuple[float, ...] | None = None  # one weight per class
+    where: str = ""  # "file:line:col: field" that set it, for errors found once loaded
+
+    def vector(self, c_dim: int) -> list[float]:
+        """The label vector for a model with ``c_dim`` classes (checked against it first)."""
+        if self.labels is not None:
+            return list(self.labels)
+        return [1.0 if i == self.index else 0.0 for i in range(c_dim)]
+
+    def problem(self, c_dim: int, model: str) -> str | None:
+        if not c_dim:
+            return f"{model} is not a conditional generator; remove `class:`"
+        if self.index is not None and self.index >= c_dim:
+            return (f"class {self.index} is out of range: {model} has classes 0 to "
+                    f"{c_dim - 1}")
+        if self.labels is not None and len(self.labels) != c_dim:
+            return (f"labels has {len(self.labels)} weights but {model} has {c_dim} "
+                    "classes; give one weight per class")
+        return None
+
+
+@dataclass(frozen=True)
 class Keyframe:
     """One keyframe: a kind (seed, latent, anti, ...) and how long it holds."""
 
@@ -46,18 +83,44 @@ class Keyframe:
     camera: tuple[float, float, float] | None = None  # (x, y, angle) for models with a camera
     camera_where: str | None = None  # "file:line:col: field" that set the camera, for errors
     at: Pin | None = None  # pinned to the music (holds and transitions stretch to fit)
+    bend: tuple[Bend, ...] = ()  # feature-map bends (its own, else the defaults'; () none)
+    label: ClassLabel | None = None  # the class of a conditional model (own or defaults')
 
 
 @dataclass(frozen=True)
 class Output:
     path: Path  # resolved relative to the scene file
     fps: int = 30
-    size: int = 512  # output width == height in pixels
+    size: int = 512  # frame height in pixels (and width, unless `width` is set)
     crf: int = 18  # x264 quality: lower is better and bigger
     audio: Path | None = None  # optional soundtrack, trimmed or looped to the video
     preset: str = "medium"  # x264 speed/size trade-off
     upscale: str = "none"  # none | lanczos | a learned upscaler from upscale.registry
     upscale_smooth: bool = True  # stabilise learned detail over neighbouring frames (video)
+    width: int | None = None  # frame width when it is not `size` (a [W, H] size)
+    fit: str = "pad"  # pad | crop | extend | grid: how the square picture fills the frame
+    background: str | None = None  # fit pad: #rrggbb, #rgb, black, white or blur (None: black)
+    grid: tuple[int, int] | None = None  # fit grid: (cols, rows)
+    grid_seed_step: int = 1  # fit grid: cell i adds i * this to every seed keyframe
+    fit_where: str | None = None  # "file:line:col" of `fit:`, for problems found at load
+
+    @property
+    def frame(self) -> tuple[int, int]:
+        """(width, height) of the video's frames in pixels."""
+        return (self.width or self.size, self.size)
+
+    @property
+    def square(self) -> bool:
+        """A square frame with the picture filling it (nothing to fit)."""
+        w, h = self.frame
+        return w == h and self.fit != "grid"
+
+    def with_height(self, height: int) -> Output:
+        """These settings at another frame height, the width scaled to keep the aspect
+        (rounded to an even number, as the encoder needs)."""
+        w, h = self.frame
+        width = None if self.width is None else max(2, round(w * height / h / 2) * 2)
+        return replace(self, size=height, width=width)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from latentreel.audio.load import sound_problem
 from latentreel.audio.pins import parse_at
 from latentreel.latents.easing import EASINGS
 from latentreel.latents.interpolate import INTERPOLATIONS
+from latentreel.models.bend import BEND_OPS
 from latentreel.models.registry import DEFAULT_MODEL
 from latentreel.spec.fields import REQUIRED, Spec
 from latentreel.scene.controls import CONTROLS
@@ -17,6 +18,8 @@ from latentreel.video.audio import audio_problem
 from latentreel.video.formats import suffix_problem
 
 SPACES = ("z", "w", "w+")
+FITS = ("pad", "crop", "extend", "grid")
+MAX_CLASSES = 4096  # models/stylegan2/limits.py MAX_LABELS
 TIMINGS = ("uniform", "perceptual")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
 
@@ -36,6 +39,28 @@ def camera_spec() -> Spec:
                           min=-3600, max=3600),
         },
     )
+
+
+def bend_spec() -> Spec:
+    """Network bending: transforms of feature maps inside the generator (models/bend.py)."""
+    number = lambda lo, hi, text: Spec("number", min=lo, max=hi, help=text)  # noqa: E731
+    return Spec("list", help="bends of the generator's feature maps, eased between keyframes",
+                item=Spec("mapping", help="{layer, op, ...}: one bend", fields={
+                    "layer": Spec("string", default=REQUIRED,
+                                  help="a layer `latentreel models --layers MODEL` lists"),
+                    "op": Spec("enum", choices=tuple(BEND_OPS), default=REQUIRED,
+                               help="what happens to the layer's maps"),
+                    "x": number(-4, 4, "translate: fraction of the map's width, + right"),
+                    "y": number(-4, 4, "translate: fraction of the map's height, + down"),
+                    "angle": number(-3600, 3600, "rotate: degrees counter-clockwise"),
+                    "factor": number(0.05, 20, "zoom: 2 shows the middle twice as large"),
+                    "gain": number(-20, 20, "scale: the chosen channels' gain"),
+                    "fraction": number(0, 1, "drop: the fraction of channels zeroed"),
+                    "channels": number(0, 1, "scale: the fraction of channels scaled "
+                                             "(seeded; default all)"),
+                    "seed": Spec("int", min=0, max=2**31 - 1,
+                                 help="scale, drop: which channels (default 0)"),
+                }))
 
 
 def transition_spec(with_defaults: bool) -> Spec:
@@ -70,6 +95,22 @@ def transition_spec(with_defaults: bool) -> Spec:
     )
 
 
+def class_spec() -> Spec:
+    """A conditional generator's class: an index, or a label vector (soft or mixed classes)."""
+    return Spec(
+        "mapping",
+        help="conditional models only: the class seed keyframes are drawn in; a class "
+             "number, or {labels: [...]} with one weight per class",
+        shorthand="index",
+        fields={
+            "index": Spec("int", help="class number, 0 to the model's classes - 1",
+                          min=0, max=MAX_CLASSES - 1),
+            "labels": Spec("list", item=Spec("number", min=-100, max=100), min_items=1,
+                           help="one weight per class (one-hot is the class itself)"),
+        },
+    )
+
+
 OUTPUT = Spec(
     "mapping",
     help="where and how to write the video",
@@ -78,7 +119,25 @@ OUTPUT = Spec(
         "path": Spec("path", help="the MP4 to write, relative to the scene file", default=None,
                      name_check=suffix_problem),
         "fps": Spec("int", help="frames per second", default=30, min=1, max=240),
-        "size": Spec("int", help="width and height in pixels", default=512, min=16, max=4096),
+        "size": Spec("size", help="frame size in pixels: one number for a square, "
+                     "[width, height] or WIDTHxHEIGHT (even sides)", default=512, min=16,
+                     max=4096, even=True),
+        "fit": Spec("enum", choices=FITS, default="pad",
+                    help="a non-square frame: pad (the square picture centred), crop (the "
+                         "picture covers the frame), extend (the network paints the whole "
+                         "frame), grid (several walks side by side)"),
+        "background": Spec("string", help="fit pad: the fill around the picture, a colour "
+                                          "(#rrggbb, #rgb, black, white) or blur"),
+        "grid": Spec("mapping", help="fit grid: cells across and down, each its own walk",
+                     fields={
+                         "cols": Spec("int", default=REQUIRED, min=1, max=64,
+                                      help="cells across"),
+                         "rows": Spec("int", default=REQUIRED, min=1, max=64,
+                                      help="cells down"),
+                         "seed_step": Spec("int", default=1, min=-10**6, max=10**6,
+                                           help="cell i walks every seed keyframe's seed "
+                                                "+ i * seed_step"),
+                     }),
         "crf": Spec("int", help="x264 quality, 0 (lossless) to 51; 18 looks lossless",
                     default=18, min=0, max=51),
         "preset": Spec("enum", choices=PRESETS, default="medium", help="x264 speed vs size"),
@@ -107,6 +166,8 @@ DEFAULTS = Spec(
         "truncation": Spec("number", help="psi towards the average face", default=1.0,
                            min=-3, max=3),
         "camera": camera_spec(),
+        "bend": bend_spec(),
+        "class": class_spec(),
     },
 )
 
@@ -166,6 +227,8 @@ def keyframe_spec() -> Spec:
         "at": Spec("custom", parse=parse_at,
                    expects="seconds (a number >= 0), 'beat N' or 'bar N'",
                    help="pin the keyframe to the music: seconds, 'beat N' or 'bar N' (from 0)"),
+        "bend": bend_spec(),
+        "class": class_spec(),
     }
     kinds = {name: kind.spec for name, kind in KINDS.items()}
     return Spec("mapping", help="a keyframe: one of " + ", ".join(KINDS),

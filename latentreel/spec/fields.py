@@ -7,6 +7,7 @@ Validation never stops at the first problem: every problem is collected (with it
 from __future__ import annotations
 
 from collections.abc import Callable
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,15 @@ _TYPE_WORDS = {
     "enum": "one of",
     "mapping": "a mapping of keys to values",
     "list": "a list",
+    "size": "a size: one number (a square), [width, height] or \"WIDTHxHEIGHT\"",
 }
 
 
 @dataclass(frozen=True)
 class Spec:
-    """What one field accepts. ``kind`` is int|number|string|bool|path|enum|mapping|list|
-    custom (a value ``parse`` turns into the typed one, or refuses with None)."""
+    """What one field accepts. ``kind`` is int|number|string|bool|path|enum|mapping|list|size|
+    custom (size: a frame size, one int for a square, [W, H] or "WxH", cleaned to a (W, H)
+    tuple; custom: a value ``parse`` turns into the typed one, or refuses with None)."""
 
     kind: str
     help: str = ""
@@ -53,6 +56,7 @@ class Spec:
     values: Spec | None = None  # for mapping: keys are free names, every value is this
     parse: Callable[[Any], Any] | None = None  # for custom: value -> typed value or None
     expects: str = ""  # for custom: what it accepts, for the message and the JSON Schema
+    even: bool = False  # for size: both sides even (H.264 in yuv420p halves the colour planes)
 
 
 class Problems:
@@ -96,6 +100,8 @@ def validate(spec: Spec, value: Any, path: FieldPath, problems: Problems, base: 
         return _validate_mapping(spec, value, path, problems, base)
     if spec.kind == "list":
         return _validate_list(spec, value, path, problems, base)
+    if spec.kind == "size":
+        return _validate_size(spec, value, path, problems)
     return _validate_scalar(spec, value, path, problems, base)
 
 
@@ -149,6 +155,37 @@ def _validate_scalar(spec: Spec, value: Any, path, problems: Problems, base: Pat
             return None
         return resolved
     return value
+
+
+_SIZE_TEXT = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+def _validate_size(spec: Spec, value: Any, path, problems: Problems) -> tuple[int, int] | None:
+    """One int (a square), [W, H] or "WxH" -> (W, H), each side in [min, max] (and even)."""
+    sides = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        sides = (value, value)
+    elif isinstance(value, str) and _SIZE_TEXT.match(value):
+        m = _SIZE_TEXT.match(value)
+        sides = (int(m.group(1)), int(m.group(2)))
+    elif (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        sides = (value[0], value[1])
+    if sides is None:
+        problems.add(path, f"expected {_TYPE_WORDS['size']}, got {describe(value)}")
+        return None
+    w, h = sides
+    if any(spec.min is not None and v < spec.min or spec.max is not None and v > spec.max
+           for v in sides):
+        problems.add(path, f"{w}x{h} is out of range; each side must be in "
+                     f"[{spec.min}, {spec.max}]")
+        return None
+    if spec.even and (w % 2 or h % 2):
+        fix = f"{w + w % 2}x{h + h % 2}"
+        problems.add(path, f"{w}x{h} has an odd side, which H.264 in yuv420p (what every "
+                     f"player decodes) cannot take; use even sides, e.g. {fix}")
+        return None
+    return sides
 
 
 def _validate_mapping(spec: Spec, value: Any, path, problems: Problems, base: Path) -> Any:
@@ -227,6 +264,11 @@ def json_schema(spec: Spec) -> dict:
     if spec.kind == "list":
         s.update(type="array", items=json_schema(spec.item), minItems=spec.min_items)
         return s
+    if spec.kind == "size":
+        side = {"type": "integer", "minimum": spec.min, "maximum": spec.max}
+        return {**s, "oneOf": [side, {"type": "array", "items": side, "minItems": 2,
+                                      "maxItems": 2},
+                               {"type": "string", "pattern": _SIZE_TEXT.pattern}]}
     s["type"] = {"int": "integer", "number": "number", "string": "string", "bool": "boolean",
                  "path": "string", "enum": "string"}[spec.kind]
     if spec.kind == "enum":

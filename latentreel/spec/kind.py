@@ -48,6 +48,24 @@ class ResolveContext:
     named: dict[str, torch.Tensor] = field(default_factory=dict)  # name -> latent [*S]
     progress: bool = True  # show progress bars for slow kinds (photo inversion, feedback)
     state: SceneState = field(default_factory=SceneState)
+    # The class of the keyframe being resolved ([c_dim] label vector), for conditional models.
+    labels: torch.Tensor | None = None
+
+    def map_z(self, z: torch.Tensor, where: str) -> torch.Tensor:
+        """z [N, z_dim] -> the scene's space, in the keyframe's class on conditional models.
+
+        Raises:
+            SceneError: a conditional model and a keyframe without a class (located).
+        """
+        g = self.generator
+        if g.c_dim and self.labels is None:
+            from latentreel.errors import SceneError
+
+            raise SceneError([f"{where}: {g.name} is a conditional generator with {g.c_dim} "
+                              "classes; give this keyframe a `class:` (or set defaults.class)"])
+        labels = None if self.labels is None else \
+            self.labels.to(z.device)[None].expand(z.shape[0], -1)
+        return g.to_space(z, self.space, labels=labels)
 
     def facenet(self) -> FaceNet:
         """FaceNet on the generator's device, loaded once per scene."""

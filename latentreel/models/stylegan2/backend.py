@@ -43,12 +43,18 @@ class StyleGAN2Generator:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.net = net.to(self.device, memory_format=fmt).eval().requires_grad_(False)
         self.z_dim, self.w_dim = net.z_dim, net.w_dim
+        self.c_dim = self._label_size(net)
         self.num_ws = net.num_ws
         self.resolution = net.img_resolution
+        self.extend_step = net.img_resolution // 4  # one cell of the 4x4 constant
         self.noise_mode = noise_mode
         self.precision = precision
         _check_choice("noise_mode", noise_mode, NOISE_MODES)
         self._half, self._half_all = self._resolve_precision(precision)
+
+    @staticmethod
+    def _label_size(net: nn.Module) -> int:
+        return net.cfg.c_dim
 
     def _resolve_precision(self, precision: str) -> tuple[torch.dtype | None, bool]:
         _check_choice("precision", precision, PRECISIONS)
@@ -78,24 +84,41 @@ class StyleGAN2Generator:
         w_avg = self.net.mapping.w_avg.detach().clone()
         return w_avg if space == "w" else w_avg[None].repeat(self.num_ws, 1)
 
-    def to_space(self, z: torch.Tensor, space: str) -> torch.Tensor:
-        """z [N, z_dim] -> z, w [N, w_dim] or w+ [N, num_ws, w_dim]; no truncation."""
+    def to_space(self, z: torch.Tensor, space: str, *,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+        """z [N, z_dim] -> z, w [N, w_dim] or w+ [N, num_ws, w_dim]; no truncation.
+
+        ``labels`` [N, c_dim]: the class of each z, for conditional models only (required
+        there to leave z)."""
         _check_choice("space", space, self.latent_spaces)
         _check_shape(z, (self.z_dim,), "z")
         if space == "z":
             return z
-        w = self.net.mapping(z.to(self.device))
+        z = z.to(self.device)
+        w = self.net.mapping(z) if labels is None else \
+            self.net.mapping(z, labels.to(self.device, torch.float32))
         return w if space == "w" else w[:, None].repeat(1, self.num_ws, 1)
 
     def synthesize(self, latents: torch.Tensor, space: str = "z",
                    noise_mode: str | None = None, *,
-                   camera: torch.Tensor | None = None) -> torch.Tensor:
-        """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)]."""
+                   camera: torch.Tensor | None = None,
+                   margin: tuple[int, int] = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
+        """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)];
+        R + 2 * margin * R/4 per axis with a ``margin`` (the constant widened), trimmed
+        towards the middle ``keep`` (h, w) the caller keeps."""
         refuse_camera(self, camera)
         ws = self.to_ws(latents, space)
         return self.net.synthesis(ws, noise_mode=noise_mode or self.noise_mode,
                                   half=self._half, half_all=self._half_all,
-                                  channels_last=self.channels_last)
+                                  channels_last=self.channels_last, margin=tuple(margin),
+                                  keep=keep)
+
+    def bend_layers(self) -> dict[str, nn.Module]:
+        """b{r}.conv0 and b{r}.conv1: each block's convolutions at resolution r (StyleGAN3:
+        the input's Fourier features, then each L{i}_{size}_{channels} layer but toRGB)."""
+        return {name: m for name, m in self.net.synthesis.named_modules()
+                if name.endswith((".conv0", ".conv1"))}
 
     def tunable_module(self) -> nn.Module:
         return self.net.synthesis
@@ -107,7 +130,7 @@ class StyleGAN2Generator:
         _check_choice("space", space, self.latent_spaces)
         _check_shape(latents, self.latent_shape(space), space)
         latents = latents.to(self.device, torch.float32)
-        if space == "z":
+        if space == "z":  # conditional models refuse: their z has no class here
             latents = self.net.mapping(latents)
         if space in ("z", "w"):
             return latents[:, None].expand(-1, self.num_ws, -1)

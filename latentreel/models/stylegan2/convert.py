@@ -24,10 +24,12 @@ _MODULE, _NAME = "torch_utils.persistence", "_reconstruct_persistent_obj"
 
 def init_kwargs(cfg: StyleGAN2Config) -> dict:
     """The ``Generator(**kwargs)`` call (stylegan2-ada-pytorch layout) that is ``cfg``."""
-    return {"z_dim": cfg.z_dim, "c_dim": 0, "w_dim": cfg.w_dim,
+    return {"z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim,
             "img_resolution": cfg.img_resolution, "img_channels": cfg.img_channels,
             "mapping_kwargs": {"num_layers": cfg.mapping_layers,
                                "layer_features": cfg.mapping_features,
+                               "embed_features": cfg.embed_features,
+                               "activation": cfg.mapping_activation,
                                "lr_multiplier": cfg.mapping_lr_multiplier,
                                "w_avg_beta": cfg.w_avg_beta},
             "synthesis_kwargs": {"channel_base": cfg.channel_base,
@@ -99,6 +101,10 @@ def convert_network_file(src: Path, out: Path) -> Generator:
     if type(g.net) is not Generator:
         raise ModelError(f"{shown_path(src)}: only StyleGAN2 generators convert; this one is "
                          "already a PyTorch-era pickle latentreel reads")
+    if g.net.cfg.channel_table is not None:  # NVIDIA's kwargs have no per-resolution table
+        raise ModelError(f"{shown_path(src)}: its channel widths (rosinality "
+                         "channel_multiplier 4) have no NVIDIA pickle layout; load the .pt "
+                         "file itself")
     try:
         write_safe_pickle(g.net, Path(out))
     except OSError as e:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from latentreel.errors import quote
 from latentreel.models.stylegan2.limits import MAX_FILTER_TAPS, check_config
 from latentreel.models.stylegan2.network import StyleGAN2Config
+from latentreel.models.stylegan2.ops import MAPPING_ACTIVATIONS
 
 _POSITIONAL = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs",
                "synthesis_kwargs")
@@ -50,15 +51,16 @@ def _taps(value) -> tuple[float, ...]:
     return tuple(float(t) for t in value)
 
 
-def _mapping_fields(m: dict, w_dim: int, c_dim: int) -> dict:
-    if _take(m, "activation", "lrelu", str) != "lrelu":
-        raise ValueError("only lrelu mapping networks are supported")
-    embed = m.pop("embed_features", None)  # only used by conditional networks
-    if c_dim and embed is not None:
-        raise ValueError("conditional networks are not supported")
+def _mapping_fields(m: dict) -> dict:
+    activation = _take(m, "activation", "lrelu", str)
+    if activation not in MAPPING_ACTIVATIONS:
+        raise ValueError(f"mapping activation {quote(activation)} is not one of "
+                         f"{', '.join(MAPPING_ACTIVATIONS)}")
     return {
         "mapping_layers": int(_take(m, "num_layers", 8, int)),
         "mapping_features": _take(m, "layer_features", None, int),
+        "embed_features": _take(m, "embed_features", None, int),  # conditional networks only
+        "mapping_activation": activation,
         "mapping_lr_multiplier": float(_take(m, "lr_multiplier", 0.01, (int, float))),
         "w_avg_beta": _take(m, "w_avg_beta", 0.995, (int, float)),
     }
@@ -85,8 +87,8 @@ def config_from_init(init_args, init_kwargs) -> StyleGAN2Config:
     """Map a recorded ``Generator(*args, **kwargs)`` call onto a StyleGAN2Config.
 
     Raises:
-        ValueError: conditional networks, unsupported, unknown, mistyped or out-of-bounds
-            options (named, file-supplied text quoted).
+        ValueError: unsupported, unknown, mistyped or out-of-bounds options (named,
+            file-supplied text quoted).
     """
     if not isinstance(init_args, (tuple, list)) or len(init_args) > len(_POSITIONAL):
         raise ValueError(f"the recorded constructor arguments are {quote(init_args)}")
@@ -103,10 +105,7 @@ def config_from_init(init_args, init_kwargs) -> StyleGAN2Config:
     unset = [k for k in ("z_dim", "w_dim", "img_resolution") if top[k] is None]
     if unset:
         raise ValueError(f"the recorded constructor arguments leave {', '.join(unset)} unset")
-    if top["c_dim"]:
-        raise ValueError(f"conditional generators (c_dim={top['c_dim']}) are not supported; "
-                         "use an unconditional model")
-    fields = _mapping_fields(mapping, top["w_dim"], 0)
+    fields = _mapping_fields(mapping)
     fields.update(_synthesis_fields(synthesis))
     unknown = sorted((set(mapping) | set(synthesis)) - _IGNORED)
     if unknown:
@@ -114,6 +113,7 @@ def config_from_init(init_args, init_kwargs) -> StyleGAN2Config:
                          f"{', '.join(quote(k, 40) for k in unknown[:5])}")
     channels = 3 if top["img_channels"] is None else top["img_channels"]
     cfg = StyleGAN2Config(img_resolution=top["img_resolution"], z_dim=top["z_dim"],
-                          w_dim=top["w_dim"], img_channels=channels, **fields)
+                          w_dim=top["w_dim"], img_channels=channels, c_dim=top["c_dim"] or 0,
+                          **fields)
     check_config(cfg)
     return cfg

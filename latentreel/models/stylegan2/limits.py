@@ -30,6 +30,7 @@ MAX_CHANNELS = 4096  # channel_max (published: 512, 1024)
 MAX_CHANNEL_BASE = 2 ** 24  # published: 16384-65536
 MAX_IMG_CHANNELS = 4  # grey, RGB or RGBA
 MAX_FILTER_TAPS = 16  # published: 4
+MAX_LABELS = 4096  # c_dim of a conditional generator (published: 10 for CIFAR-10)
 
 
 def _bounded(problems: list[str], field: str, value, lo, hi) -> None:
@@ -44,6 +45,12 @@ def check_config(cfg: StyleGAN2Config) -> None:
     _bounded(problems, "z_dim", cfg.z_dim, 1, MAX_LATENT)
     _bounded(problems, "w_dim", cfg.w_dim, 1, MAX_LATENT)
     _bounded(problems, "img_channels", cfg.img_channels, 1, MAX_IMG_CHANNELS)
+    _bounded(problems, "c_dim", cfg.c_dim, 0, MAX_LABELS)
+    if cfg.embed_features is not None:
+        _bounded(problems, "mapping embed_features", cfg.embed_features, 1, MAX_LATENT)
+    if cfg.channel_table is not None:
+        for res, ch in zip(cfg.block_resolutions, cfg.channel_table):
+            _bounded(problems, f"channels at {res} px", ch, 1, MAX_CHANNELS)
     _bounded(problems, "mapping num_layers", cfg.mapping_layers, 1, MAX_MAPPING_LAYERS)
     if cfg.mapping_features is not None:
         _bounded(problems, "mapping layer_features", cfg.mapping_features, 1, MAX_LATENT)
@@ -92,14 +99,19 @@ def expected_shapes(cfg: StyleGAN2Config) -> dict[str, tuple[int, ...]]:
         shapes[f"{block}.resample_filter"] = (taps, taps)
         if res > 4:
             layer(f"{block}.conv0", cfg.channels(res // 2), cout, res)
+        if res > 4 and cfg.architecture == "resnet":
+            shapes[f"{block}.skip.weight"] = (cout, cfg.channels(res // 2), 1, 1)
+            shapes[f"{block}.skip.resample_filter"] = (taps, taps)
         layer(f"{block}.conv1", cout, cout, res)
         if res == cfg.img_resolution or cfg.architecture == "skip":
             shapes[f"{block}.torgb.weight"] = (cfg.img_channels, cout, 1, 1)
             shapes[f"{block}.torgb.bias"] = (cfg.img_channels,)
             affine(f"{block}.torgb.affine", cout, cfg.w_dim)
     width = cfg.mapping_features or cfg.w_dim
-    sizes = [cfg.z_dim] + [width] * (cfg.mapping_layers - 1) + [cfg.w_dim]
+    sizes = [cfg.z_dim + cfg.label_features] + [width] * (cfg.mapping_layers - 1) + [cfg.w_dim]
     shapes["mapping.w_avg"] = (cfg.w_dim,)
+    if cfg.c_dim:
+        affine("mapping.embed", cfg.label_features, cfg.c_dim)
     for i in range(cfg.mapping_layers):
         affine(f"mapping.fc{i}", sizes[i + 1], sizes[i])
     return shapes

@@ -17,6 +17,20 @@ LRELU_SLOPE = 0.2
 # multiplies every lrelu output by it.
 LRELU_GAIN = math.sqrt(2.0)
 ACTIVATIONS = ("linear", "lrelu")
+# What NVIDIA's bias_act offers (torch_utils/ops/bias_act.py), as (function, default gain):
+# mapping networks may use any of them; synthesis layers are always lrelu.
+_MAPPING_FUNCS = {
+    "linear": (lambda x: x, 1.0),
+    "relu": (F.relu, LRELU_GAIN),
+    "lrelu": (lambda x: F.leaky_relu(x, LRELU_SLOPE), LRELU_GAIN),
+    "tanh": (torch.tanh, 1.0),
+    "sigmoid": (torch.sigmoid, 1.0),
+    "elu": (F.elu, 1.0),
+    "selu": (F.selu, 1.0),
+    "softplus": (F.softplus, 1.0),
+    "swish": (lambda x: torch.sigmoid(x) * x, LRELU_GAIN),
+}
+MAPPING_ACTIVATIONS = tuple(_MAPPING_FUNCS)
 
 
 def fir_filter(taps: list[float] | tuple[float, ...]) -> torch.Tensor:
@@ -103,11 +117,12 @@ def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, act: str = "linear"
     """
     if b is not None:
         x = x + b.reshape((1, -1) + (1,) * (x.ndim - 2))
-    if act == "lrelu":
-        x = F.leaky_relu(x, LRELU_SLOPE)
-        gain = LRELU_GAIN if gain is None else gain
-    elif act != "linear":
-        raise ValueError(f"unsupported activation {act!r}; expected one of {ACTIVATIONS}")
+    if act not in _MAPPING_FUNCS:
+        raise ValueError(f"unsupported activation {act!r}; expected one of "
+                         f"{MAPPING_ACTIVATIONS}")
+    func, default_gain = _MAPPING_FUNCS[act]
+    x = func(x)
+    gain = default_gain if gain is None else gain
     if gain is not None and gain != 1:
         x = x * gain
     if clamp is not None:

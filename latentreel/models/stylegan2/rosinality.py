@@ -23,6 +23,7 @@ Blur/upsample kernels are buffers derived from the [1, 3, 3, 1] taps; ours are b
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -53,18 +54,26 @@ def _read_checkpoint(path: Path) -> dict:
 
 
 def _infer_config(sd: dict[str, torch.Tensor], path: Path) -> StyleGAN2Config:
-    """Architecture from tensor shapes: rosinality's files do not record it by name."""
+    """Architecture from tensor shapes: rosinality's files do not record it by name.
+
+    Channels come from the toRGB layers, one per resolution. rosinality's table (512 up to
+    32 px, then 256 * channel_multiplier at 64 px, halving) is NVIDIA's channel_base / r
+    rule capped at 512 for multipliers 1 and 2; for 4 it is not, so it is kept as a table.
+    """
     try:
         fcs = sorted(int(m.group(1)) for k in sd if (m := re.fullmatch(r"style\.(\d+)\.weight", k)))
         n_rgb = len({k.split(".")[1] for k in sd if k.startswith("to_rgbs.")})
         resolution = 2 ** (n_rgb + 2)
-        top = sd[f"to_rgbs.{n_rgb - 1}.conv.weight"] if n_rgb else sd["to_rgb1.conv.weight"]
-        channel_max = sd["input.input"].shape[1]
+        table = tuple([int(sd["to_rgb1.conv.weight"].shape[2])] +
+                      [int(sd[f"to_rgbs.{j}.conv.weight"].shape[2]) for j in range(n_rgb)])
+        channel_max = int(sd["input.input"].shape[1])
         w_dim, z_dim = sd[f"style.{fcs[-1]}.weight"].shape[0], sd["style.1.weight"].shape[1]
-        return StyleGAN2Config(img_resolution=resolution, z_dim=z_dim, w_dim=w_dim,
-                               img_channels=top.shape[1], mapping_layers=len(fcs),
-                               channel_base=int(top.shape[2]) * resolution,
-                               channel_max=channel_max)
+        cfg = StyleGAN2Config(img_resolution=resolution, z_dim=z_dim, w_dim=w_dim,
+                              img_channels=sd["to_rgb1.conv.weight"].shape[1],
+                              mapping_layers=len(fcs), channel_base=table[-1] * resolution,
+                              channel_max=channel_max)
+        ruled = tuple(cfg.channels(r) for r in cfg.block_resolutions)
+        return cfg if ruled == table else replace(cfg, channel_table=table)
     except (KeyError, IndexError) as e:
         raise ModelError(f"{shown_path(path)}: g_ema does not look like a rosinality StyleGAN2 "
                          f"generator (no {e})") from None

@@ -19,7 +19,8 @@ import numpy as np
 
 from latentreel.errors import quote
 from latentreel.models.stylegan2.limits import MAX_FILTER_TAPS, check_config, expected_shapes
-from latentreel.models.stylegan2.network import StyleGAN2Config
+from latentreel.models.stylegan2.network import ARCHITECTURES, StyleGAN2Config
+from latentreel.models.stylegan2.ops import MAPPING_ACTIVATIONS
 
 # Static kwargs that only steer the TensorFlow graph at run time or in training (truncation
 # in Gs's graph, style mixing, progressive-growing structure): no effect on the weights.
@@ -62,14 +63,15 @@ def config_from_tf_kwargs(kw: dict) -> StyleGAN2Config:
     bad = next((k for k, v in strings.items() if not isinstance(v, str)), None)
     if bad is not None:
         raise ValueError(f"static kwarg {bad}={quote(strings[bad])} is not a string")
-    if ints["label_size"]:
-        raise ValueError(f"conditional generators (label_size={ints['label_size']}) are not "
-                         "supported; use an unconditional model")
-    if strings["mapping_nonlinearity"] != "lrelu" or strings["nonlinearity"] != "lrelu":
-        raise ValueError("only lrelu networks are supported")
-    if strings["architecture"] != "skip" and strings["architecture"] != "orig":
+    if strings["mapping_nonlinearity"] not in MAPPING_ACTIVATIONS:
+        raise ValueError(f"mapping_nonlinearity {quote(strings['mapping_nonlinearity'])} is "
+                         f"not one of {', '.join(MAPPING_ACTIVATIONS)}")
+    if strings["nonlinearity"] != "lrelu":
+        raise ValueError(f"nonlinearity {quote(strings['nonlinearity'])} is not supported "
+                         "(synthesis layers: lrelu only)")
+    if strings["architecture"] not in ARCHITECTURES:
         raise ValueError(f"architecture {quote(strings['architecture'])} is not supported "
-                         "(only 'skip' and 'orig')")
+                         f"(only {', '.join(ARCHITECTURES)})")
     taps = kw.get("resample_kernel", [1, 3, 3, 1])
     if not isinstance(taps, (list, tuple)) or not 1 <= len(taps) <= MAX_FILTER_TAPS or not all(
             isinstance(t, (int, float)) and not isinstance(t, bool) for t in taps):
@@ -82,6 +84,8 @@ def config_from_tf_kwargs(kw: dict) -> StyleGAN2Config:
     cfg = StyleGAN2Config(
         img_resolution=ints["resolution"], z_dim=ints["latent_size"],
         w_dim=ints["dlatent_size"], img_channels=ints["num_channels"],
+        c_dim=ints["label_size"], embed_features=ints["label_fmaps"],
+        mapping_activation=strings["mapping_nonlinearity"],
         mapping_layers=ints["mapping_layers"], mapping_features=ints["mapping_fmaps"],
         mapping_lr_multiplier=float(nums["mapping_lrmul"] if nums["mapping_lrmul"] is not None
                                     else 0.01),
@@ -151,6 +155,9 @@ def _synthesis_source(name: str, shape: tuple[int, ...]) -> TFSource | None:
         return TFSource("synthesis/4x4/Const/const", (1, *shape), _first)
     if rest.endswith("resample_filter"):
         return None
+    if rest == "skip.weight":  # resnet's shortcut: upsampling like Conv0_up, so flipped
+        return TFSource(f"synthesis/{res}x{res}/Skip/weight", (1, 1, shape[1], shape[0]),
+                        _conv_up)
     layer, leaf = rest.split(".", 1)
     if leaf == "noise_const":  # TensorFlow numbers noise inputs by layer: 0 at 4x4
         index = 2 * int(math.log2(res)) - (5 if layer == "conv0" else 4)
@@ -168,6 +175,11 @@ def tf_sources(cfg: StyleGAN2Config) -> dict[str, TFSource]:
     for name, shape in expected_shapes(cfg).items():
         if name == "mapping.w_avg":
             out[name] = TFSource("dlatent_avg", shape, _same)
+        elif name.startswith("mapping.embed"):  # conditional networks' label embedding
+            leaf = name.split(".")[-1]
+            tf_shape = (shape[1], shape[0]) if leaf == "weight" else shape
+            out[name] = TFSource(f"mapping/LabelEmbed/{leaf}", tf_shape,
+                                 _dense if leaf == "weight" else _same)
         elif name.startswith("mapping.fc"):
             layer, leaf = name.split(".")[1:]
             tf_shape = (shape[1], shape[0]) if leaf == "weight" else shape

@@ -98,11 +98,17 @@ def _check_filters(net: Generator, where: str) -> None:
 
 @torch.no_grad()
 def estimate_w_avg(net: Generator, samples: int = 10_000, seed: int = 0) -> torch.Tensor:
-    """The mean of mapping(z) over seeded z ~ N(0, I), for files that carry no W average."""
+    """The mean of mapping(z) over seeded z ~ N(0, I), for files that carry no W average
+    (conditional networks: over classes drawn uniformly, one-hot, as a balanced data set's)."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(samples, net.z_dim, generator=g)
+    c = None
+    if net.c_dim:
+        c = torch.nn.functional.one_hot(torch.randint(net.c_dim, (samples,), generator=g),
+                                        net.c_dim).float()
     device = net.mapping.w_avg.device
     total = torch.zeros(net.w_dim, dtype=torch.float64)
     for s in range(0, samples, 1000):
-        total += net.mapping(z[s:s + 1000].to(device)).double().sum(0).cpu()
+        labels = None if c is None else c[s:s + 1000].to(device)
+        total += net.mapping(z[s:s + 1000].to(device), labels).double().sum(0).cpu()
     return (total / samples).float()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from latentreel.models.stylegan2.backend import StyleGAN2Generator
 from latentreel.models.stylegan3.network import Generator
@@ -51,20 +52,36 @@ class StyleGAN3Generator(StyleGAN2Generator):
                  name: str = "stylegan3", precision: str = "auto"):
         super().__init__(net, device, name=name, precision=precision, noise_mode="none",
                          channels_last=False)
+        # Each input-grid sample added each side paints R / (its sampling rate) pixels.
+        self.extend_step = net.img_resolution // net.synthesis.input.sampling_rate
+
+    def bend_layers(self) -> dict[str, nn.Module]:
+        synthesis = self.net.synthesis
+        layers = {"input": synthesis.input}
+        layers.update((name, getattr(synthesis, name)) for name in synthesis.layer_names[:-1])
+        return layers
+
+    @staticmethod
+    def _label_size(net: Generator) -> int:
+        return 0  # conditional StyleGAN3 networks are refused when loaded
 
     @property
     def arch(self) -> str:
         return self.net.cfg.arch
 
     def synthesize(self, latents: torch.Tensor, space: str = "z",
-                   noise_mode: str | None = None, camera: torch.Tensor | None = None
-                   ) -> torch.Tensor:
+                   noise_mode: str | None = None, camera: torch.Tensor | None = None,
+                   margin: tuple[int, int] = (0, 0),
+                   keep: tuple[int, int] | None = None) -> torch.Tensor:
         """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)],
-        seen through ``camera`` [N, 3] (x, y, angle) or the network's own input transform."""
+        seen through ``camera`` [N, 3] (x, y, angle) or the network's own input transform.
+        ``keep`` is accepted and ignored: every layer's padding is fixed, so the whole
+        enlarged grid is drawn."""
         ws = self.to_ws(latents, space)
         transforms = None
         if camera is not None:
             if camera.shape[0] != ws.shape[0]:
                 raise ValueError(f"{camera.shape[0]} camera rows for {ws.shape[0]} latents")
             transforms = camera_transforms(camera).to(self.device)
-        return self.net.synthesis(ws, transforms, half=self._half, half_all=self._half_all)
+        return self.net.synthesis(ws, transforms, half=self._half, half_all=self._half_all,
+                                  margin=tuple(margin))

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from latentreel.models.extend import Margin
 from latentreel.models.stylegan2.network import FullyConnectedLayer
 from latentreel.models.stylegan2.ops import normalize_2nd_moment
 from latentreel.models.stylegan3.filters import (
@@ -164,14 +165,20 @@ class SynthesisInput(nn.Module):
                                                    radius * angle.sin()], dim=1))
         self.register_buffer("phases", torch.rand(plan.channels) - 0.5)
 
-    def _grid(self, device: torch.device) -> torch.Tensor:
-        """Pixel centres [size, size, 2] (x, y) in units where the image spans about 1."""
-        coords = (torch.arange(self.size, device=device) + 0.5 - self.size / 2) \
-            / self.sampling_rate
-        return torch.stack(torch.meshgrid(coords, coords, indexing="xy"), dim=-1)
+    def _grid(self, device: torch.device, margin: Margin = (0, 0)) -> torch.Tensor:
+        """Pixel centres [h, w, 2] (x, y) in units where the image spans about 1: size x size,
+        grown by ``margin`` samples each side (the grid enlarged about the same centre, so
+        the network paints a larger canvas; `fit: extend`)."""
+        def axis(n: int) -> torch.Tensor:
+            return (torch.arange(n, device=device) + 0.5 - n / 2) / self.sampling_rate
 
-    def forward(self, w: torch.Tensor, transforms: torch.Tensor | None = None) -> torch.Tensor:
-        """w [N, w_dim], transforms [N, 3, 3] or None (the buffer) -> [N, C, size, size]."""
+        ys, xs = axis(self.size + 2 * margin[0]), axis(self.size + 2 * margin[1])
+        return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
+
+    def forward(self, w: torch.Tensor, transforms: torch.Tensor | None = None,
+                margin: Margin = (0, 0)) -> torch.Tensor:
+        """w [N, w_dim], transforms [N, 3, 3] or None (the buffer) -> [N, C, size, size]
+        (each side grown by 2 * margin)."""
         n = w.shape[0]
         user = self.transform[None] if transforms is None else transforms.to(torch.float32)
         t = self.affine(w)
@@ -187,7 +194,8 @@ class SynthesisInput(nn.Module):
         # Fade out frequencies the transform pushed beyond what the grid can represent.
         amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth)
                       / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
-        x = torch.einsum("hwx,ncx->nhwc", self._grid(w.device), freqs) + phases[:, None, None]
+        grid = self._grid(w.device, margin)
+        x = torch.einsum("hwx,ncx->nhwc", grid, freqs) + phases[:, None, None]
         x = torch.sin(x * (2 * math.pi)) * amplitudes[:, None, None]
         x = x @ (self.weight / math.sqrt(self.channels)).t()
         return x.permute(0, 3, 1, 2)
@@ -266,10 +274,14 @@ class SynthesisNetwork(nn.Module):
         return [getattr(self, name) for name in self.layer_names]
 
     def forward(self, ws: torch.Tensor, transforms: torch.Tensor | None = None,
-                half: torch.dtype | None = None, half_all: bool = False) -> torch.Tensor:
+                half: torch.dtype | None = None, half_all: bool = False,
+                margin: Margin = (0, 0)) -> torch.Tensor:
         """Args:
             transforms: [N, 3, 3] inverse camera transforms per sample (None: the buffer).
             half: run float16-capable layers (or every layer, with ``half_all``) in it.
+            margin: input-grid samples added each side (rows, cols): every layer's map
+                grows with it (their padding is fixed), the image by R / (the input's
+                sampling rate) pixels per sample each side.
         """
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(f"expected ws [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
@@ -277,7 +289,7 @@ class SynthesisNetwork(nn.Module):
             raise ValueError(f"expected transforms [{ws.shape[0]}, 3, 3], "
                              f"got {list(transforms.shape)}")
         ws = ws.to(torch.float32).unbind(dim=1)
-        x = self.input(ws[0], transforms)
+        x = self.input(ws[0], transforms, margin)
         for layer, w in zip(self.layers(), ws[1:]):
             reduced = half is not None and (half_all or layer.use_fp16)
             x = layer(x, w, half if reduced else torch.float32)
