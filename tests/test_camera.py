@@ -35,8 +35,8 @@ def _path(loop: bool, easing: str = "ease-in-out") -> LatentPath:
 def test_a_looping_camera_closes_and_eases_like_the_latents():
     path = _path(loop=True)
     cams = path.cameras(torch.arange(path.total_frames))
-    assert cams.shape == (path.total_frames, 3)
-    assert torch.equal(cams[0], cams[1]) and cams[0].tolist() == [0, 0, 350]  # the hold
+    assert cams.shape == (path.total_frames, 4)  # (x, y, angle) rows gain zoom 1 (log2: 0)
+    assert torch.equal(cams[0], cams[1]) and cams[0].tolist() == [0, 0, 350, 0]  # the hold
     # First transition: 350 -> 10 through 0, eased (slow start).
     first = cams[2:12, 2]
     assert ((first - 350 + 180) % 360 - 180).abs().max() <= 20 + 1e-4

@@ -29,11 +29,12 @@ def test_camera_and_truncation_steer_a_stylegan3_scene_and_replay(tmp_path):
     prepared, w = prepare_live(load_scene(scene), size=None, upscale=None, device="cpu",
                                progress=False)
     still = w.shot()
-    assert torch.allclose(still.camera, torch.tensor([[0.1, 0.0, 0.0]]))
+    assert torch.allclose(still.camera, torch.tensor([[0.1, 0.0, 0.0, 0.0]]))
     w.apply(Control("/latentreel/set", ("camera.angle", 30.0)))
     w.apply(Control("/latentreel/set", ("camera.x", -0.2)))
+    w.apply(Control("/latentreel/set", ("camera.zoom", 4.0)))  # a factor: log2 4 = 2
     moved = w.shot()
-    assert torch.allclose(moved.camera, torch.tensor([[-0.1, 0.0, 30.0]]))
+    assert torch.allclose(moved.camera, torch.tensor([[-0.1, 0.0, 30.0, 2.0]]))
     w.apply(Control("/latentreel/set", ("truncation", 0.0)))  # W+: the average w
     mean = prepared.generator.mean_latent("w+")
     assert torch.allclose(w.shot().latent[0], mean.to(moved.latent), atol=1e-5)
@@ -44,11 +45,12 @@ def test_camera_and_truncation_steer_a_stylegan3_scene_and_replay(tmp_path):
     hooks, boxes = Hooks(), []
     hooks.on_ready = lambda result, inbox: boxes.append(inbox)
     hooks.on_frame = lambda index, applied: boxes[0].put(Control(
-        "/latentreel/set", ("camera.angle", 45.0))) if index == 2 else None
+        "/latentreel/set", ("camera.angle", 45.0) if index == 2 else ("camera.zoom", 1.5))) \
+        if index in (2, 4) else None
     record = tmp_path / "show.mp4"
     result = perform(load_scene(scene), LiveOptions(headless=True, max_frames=8, record=record,
                                                     device="cpu"), hooks=hooks)
-    assert result.applied == 1
+    assert result.applied == 2
     again = tmp_path / "again.mp4"
     r = CliRunner().invoke(app, ["render", str(scene), "--controls",
                                  str(record.with_suffix(".frames.json")), "-o", str(again),

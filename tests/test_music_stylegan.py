@@ -65,6 +65,25 @@ def test_the_camera_pans_and_shakes_on_the_clicks(tiny):
     assert (jitter[:first] == 0).all() and jitter[first] > 0.01  # random, from the click on
 
 
+def test_the_camera_zooms_on_the_clicks(tiny):
+    plain = _prepare(tiny, "")
+    frames = torch.arange(plain.path.total_frames)
+    zoomed = _prepare(tiny, "react: [{feature: onsets, drive: camera, target: zoom, "
+                      "amount: 1}]")
+    moved = zoomed.path.cameras(frames) - plain.path.cameras(frames)
+    assert _starts(moved) == [round(t * FPS) for t in CLICKS]
+    assert (moved[:, :3] == 0).all() and float(moved[:, 3].max()) > 0.5  # zoom only, in log2
+    g = load_generator(str(tiny / "tiny3.pkl"))
+    first, before = round(CLICKS[0] * FPS), torch.tensor([round(CLICKS[0] * FPS) - 1])
+    with torch.no_grad():
+        def draw(prepared, idx):
+            return g.synthesize(prepared.path.latents(idx), prepared.space,
+                                camera=prepared.path.cameras(idx))
+        assert torch.equal(draw(zoomed, before), draw(plain, before))  # still before the click
+        clicked = torch.tensor([first])
+        assert (draw(zoomed, clicked) - draw(plain, clicked)).abs().mean() > 0.01
+
+
 def test_ray_workers_get_the_reactive_path(tiny):
     from latentreel.distributed.runner import cpu_path
 

@@ -40,11 +40,11 @@ DRIVES = {
         "psi = 1 + `amount` times the feature: positive pushes away from the average face, "
         "negative pulls towards it", Shaping(attack=0.05, release=0.3), ""),
     "camera": DriveInfo(
-        "StyleGAN3: the picture shakes (x, y by `amount` of the image), pans (x) or turns "
-        "(`amount` times 45 degrees) with the feature", Shaping(release=0.2),
-        "shake (the default), pan or turn"),
+        "StyleGAN3: the picture shakes (x, y by `amount` of the image), pans (x), turns "
+        "(`amount` times 45 degrees) or zooms (2 to the power `amount`: 1 doubles) with the "
+        "feature", Shaping(release=0.2), "shake (the default), pan, turn or zoom"),
     "chroma": DriveInfo(
         "the 12 pitch classes blend up to 12 keyframes (C: the first, C#: the second, ...), "
         "`amount` of the way", Shaping(), ""),
 }
-CAMERA_MOVES = ("shake", "pan", "turn")
+CAMERA_MOVES = ("shake", "pan", "turn", "zoom")

@@ -9,7 +9,7 @@ from latentreel.latents.path import LatentPath
 
 class CellPaths:
     """The walks of a grid's cells, read like one LatentPath whose frames hold a latent per
-    cell: ``latents(idx)`` is [B, cells, *S] and ``cameras(idx)`` [B, cells, 3] or None."""
+    cell: ``latents(idx)`` is [B, cells, *S] and ``cameras(idx)`` [B, cells, 4] or None."""
 
     def __init__(self, paths: list[LatentPath]):
         if len({p.total_frames for p in paths}) != 1 or len({p.loop for p in paths}) != 1:

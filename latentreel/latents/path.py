@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from latentreel.latents.camera import interpolate_camera
+from latentreel.latents.camera import full_camera, interpolate_camera
 from latentreel.latents.easing import ease
 from latentreel.latents.interpolate import lerp, slerp
 from latentreel.latents.spline import shell_spline
@@ -51,7 +51,7 @@ class LatentPath:
         loop: whether the last keyframe returns to the first.
         t_override: transition index -> explicit t values [n] replacing the eased t.
         offsets: transition index -> function of t adding an offset (e.g. a direction sweep).
-        camera: [K, 3] (x, y, angle) per keyframe for models with a camera, or None; it moves
+        camera: [K, 4] (x, y, angle, log2 zoom; [K, 3]: zoom 1) per keyframe for models with a camera, or None; it moves
             with the same eased (or overridden) t as the latents.
         turns: whole camera turns added per transition (None: none).
         react: what the music does to each frame (latents.react.Reaction), or None.
@@ -77,9 +77,10 @@ class LatentPath:
         self.loop = loop
         self.t_override = dict(t_override or {})
         self.offsets = dict(offsets or {})
-        if camera is not None and tuple(camera.shape) != (k, 3):
-            raise ValueError(f"camera must be [{k}, 3], got {list(camera.shape)}")
-        self.camera = camera
+        if camera is not None and (camera.ndim != 2 or camera.shape[0] != k
+                                   or camera.shape[1] not in (3, 4)):
+            raise ValueError(f"camera must be [{k}, 4], got {list(camera.shape)}")
+        self.camera = None if camera is None else full_camera(camera)
         self.turns = list(turns) if turns is not None else [0.0] * n_trans
         if len(self.turns) != n_trans:
             raise ValueError("one camera turn count per transition")
@@ -176,12 +177,13 @@ class LatentPath:
         return out if self.react is None else self.react.latents(frames, out)
 
     def cameras(self, frames: torch.Tensor) -> torch.Tensor | None:
-        """Cameras [N, 3] (x, y, angle) for frame indices [N]; None when the path has none."""
+        """Cameras [N, 4] (x, y, angle, log2 zoom) for frame indices [N]; None when the path
+        has none."""
         frames = torch.as_tensor(frames, dtype=torch.long).reshape(-1)
         moved = self.react is not None and self.react.moves_camera
         if self.camera is None:
-            return self.react.cameras(frames, torch.zeros(len(frames), 3)) if moved else None
-        out = torch.empty((len(frames), 3), dtype=torch.float64)
+            return self.react.cameras(frames, torch.zeros(len(frames), 4)) if moved else None
+        out = torch.empty((len(frames), 4), dtype=torch.float64)
         seg_idx = self._segment_index(frames)
         for s in seg_idx.unique().tolist():
             mask = seg_idx == s

@@ -107,9 +107,9 @@ class Blend:
 
 @dataclass(frozen=True)
 class CameraMove:
-    """camera: (x, y, angle) added per frame (a shake, a pan, a turn)."""
+    """camera: (x, y, angle, log2 zoom) added per frame (a shake, a pan, a turn, a zoom)."""
 
-    offsets: torch.Tensor  # [T, 3] float64
+    offsets: torch.Tensor  # [T, 4] float64
 
     def latents(self, frames, x):
         return x

@@ -128,12 +128,12 @@ class LiveReactions:
 
     def apply(self, latent: torch.Tensor, camera: torch.Tensor | None,
               amounts: dict[int, float]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``latent`` [1, *S] and ``camera`` [1, 3] after this frame's heard drives."""
+        """``latent`` [1, *S] and ``camera`` [1, 4] after this frame's heard drives."""
         for h in self.heard:
             if h.drive is None or not h.level:
                 continue
             d = h.one_frame(amounts.get(h.reaction.index, h.reaction.amount))
             latent = d.latents(ONE, latent)
             if isinstance(d, CameraMove):
-                camera = d.cameras(ONE, torch.zeros(1, 3) if camera is None else camera)
+                camera = d.cameras(ONE, torch.zeros(1, 4) if camera is None else camera)
         return latent, camera

@@ -9,6 +9,7 @@ a reason and changes nothing; it is never fatal.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from latentreel.scene.controls import (
@@ -46,7 +47,8 @@ class ControlState:
     truncation: float = PARAMS["truncation"][2]
     speed: float = PARAMS["speed"][2]
     pulse_decay: float = PARAMS["pulse_decay"][2]
-    camera: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # x, y, angle offsets
+    # x, y, angle, log2 zoom offsets (added to the scene's camera: latents.camera)
+    camera: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
     paused: bool = False
     pulse: float = 0.0  # the current kick, decaying towards 0
     directions: dict[str, float] = field(default_factory=dict)  # name -> amount
@@ -106,7 +108,9 @@ def set_param(state: ControlState, name: str, value: float, *, directions: tuple
     elif name.startswith("camera."):
         if not has_camera:
             raise BadControl(f"{name}: this model has no camera to move (StyleGAN3 has one)")
-        state.camera[("camera.x", "camera.y", "camera.angle").index(name)] = value
+        column = ("camera.x", "camera.y", "camera.angle", "camera.zoom").index(name)
+        # camera.zoom is a factor on the scene's zoom: a sum in the log2 column.
+        state.camera[column] = math.log2(value) if name == "camera.zoom" else value
     elif name == "paused":
         state.paused = value > 0.5
     elif name == "pulse":

@@ -31,7 +31,7 @@ class Shot:
     """What one frame shows, and what happened on the way to it."""
 
     latent: torch.Tensor  # [1, *S] in the scene's space
-    camera: torch.Tensor | None  # [1, 3] (x, y, angle), or None for models without one
+    camera: torch.Tensor | None  # [1, 4] (x, y, angle, log2 zoom), or None for models without one
     position: float  # where in the scene's frame path (frames from its start)
     events: tuple[tuple[str, ...], ...]  # ("loop",) and ("keyframe", NAME), in order
 
@@ -39,7 +39,7 @@ class Shot:
 @dataclass
 class _Glide:
     start: torch.Tensor  # [*S] latent the glide leaves from
-    start_camera: torch.Tensor | None  # [3]
+    start_camera: torch.Tensor | None  # [4]
     row: int  # the expanded keyframe it arrives at
     frames: int  # its length in shown-frame slots
     done: int = 0
@@ -195,12 +195,12 @@ class Walker:
         if psi != 1.0:
             latent = truncate(latent, self.mean, psi, self.space)
         if self.has_camera and any(self.state.camera):  # camera.* is refused elsewhere
-            still = torch.zeros(1, 3) if camera is None else camera
+            still = torch.zeros(1, 4) if camera is None else camera
             camera = still + torch.tensor([self.state.camera], dtype=still.dtype)
         return Shot(latent, camera, self.position, tuple(events))
 
     def _base(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The path's latent [1, *S] and camera [1, 3] at the current position (or glide)."""
+        """The path's latent [1, *S] and camera [1, 4] at the current position (or glide)."""
         if self.glide is not None:
             g = self.glide
             t = ease("ease-in-out", torch.tensor([g.done / g.frames], dtype=torch.float64))

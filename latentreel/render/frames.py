@@ -174,7 +174,7 @@ class FrameSource:
         """Draw each distinct (latent, camera, bend) once: hold frames repeat their
         keyframe's.
 
-        ``cameras`` [N, 3]: per-frame (x, y, angle) for models with a camera, else None.
+        ``cameras`` [N, 4]: per-frame (x, y, angle, log2 zoom) for models with a camera, else None.
         ``bends`` [N, D]: per-frame bend numbers, else None.
         Returns the pictures, before the canvas's fit."""
         lat, cams, rows, inverse = _distinct(latents, cameras, bends)

@@ -96,7 +96,10 @@ class PreparedScene:
             h.update(self.path.latents(idx).detach().float().cpu().numpy().tobytes())
             cameras = self.path.cameras(idx)
             if cameras is not None:
-                h.update(cameras.numpy().tobytes())
+                # Zoom 1 throughout hashes the (x, y, angle) columns alone, as before zoom
+                # existed: older partial renders still resume.
+                zoomed = bool(cameras[..., 3].any())
+                h.update((cameras if zoomed else cameras[..., :3]).contiguous().numpy().tobytes())
             for name in sorted(self.tracks):
                 h.update(self.tracks[name][idx].detach().float().cpu().numpy().tobytes())
         return h.hexdigest()[:24]

@@ -22,6 +22,7 @@ from latentreel.audio.pins import pin_frame
 from latentreel.audio.shaping import shape
 from latentreel.errors import BadInputError
 from latentreel.latents.path import LatentPath
+from latentreel.latents.camera import CAMERA_FIELDS, ZOOM
 from latentreel.latents.react import (
     Blend, CameraMove, Push, Reaction as FrameReaction, Truncation, retime, warp_u,
 )
@@ -203,14 +204,17 @@ def _chroma(r: Reaction, music: SceneMusic, latents: torch.Tensor, frames: int) 
 
 
 def _camera(r: Reaction, env: np.ndarray, seed: int) -> CameraMove:
-    """shake: seeded jitter of x and y; pan: x; turn: the angle."""
-    offsets = np.zeros((len(env), 3))
+    """shake: seeded jitter of x and y; pan: x; turn: the angle; zoom: log2 of the zoom (the
+    camera's zoom column), so amount 1 at full feature doubles the magnification."""
+    offsets = np.zeros((len(env), len(CAMERA_FIELDS)))
     move = r.target or "shake"
     if move == "shake":
         jitter = np.random.RandomState((seed + 104729 * (r.index + 1)) % 2**32)
         offsets[:, :2] = env[:, None] * jitter.uniform(-1, 1, (len(env), 2))
     elif move == "pan":
         offsets[:, 0] = env
+    elif move == "zoom":
+        offsets[:, ZOOM] = env
     else:
         offsets[:, 2] = env * TURN_DEGREES
     return CameraMove(torch.from_numpy(offsets))

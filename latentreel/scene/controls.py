@@ -34,6 +34,7 @@ PARAMS: dict[str, tuple[float, float, float]] = {
     "camera.x": (-10.0, 10.0, 0.0),  # added to the scene's camera (StyleGAN3)
     "camera.y": (-10.0, 10.0, 0.0),
     "camera.angle": (-3600.0, 3600.0, 0.0),
+    "camera.zoom": (0.1, 10.0, 1.0),  # times the scene's zoom
     "paused": (0.0, 1.0, 0.0),  # > 0.5: the walk stands still
 }
 DIRECTION_PREFIX = "direction."  # direction.NAME: amount along a direction in `directions:`
@@ -79,7 +80,7 @@ def _binding_spec(knob: dict[str, Spec]) -> Spec:
     return Spec("mapping", help="a knob bound to a live parameter", fields={
         **knob,
         "param": Spec("string", default=REQUIRED,
-                      help="truncation, speed, pulse, camera.x/y/angle, paused, "
+                      help="truncation, speed, pulse, camera.x/y/angle/zoom, paused, "
                       "direction.NAME, react.KEY.amount"),
         "range": Spec("list", item=Spec("number", min=-3600, max=3600),
                       help="[low, high]: the parameter at the knob's bottom and top"),

@@ -7,11 +7,12 @@ and what depends on it (spaces, directions) from its metadata, before any weight
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from latentreel.errors import ModelError, SceneError, quote
-from latentreel.latents.camera import CAMERA_FIELDS
+from latentreel.latents.camera import CAMERA_FIELDS, ZOOM
 from latentreel.models.base import default_space
 from latentreel.models.bend import BEND_OPS, BendSlot
 from latentreel.models.registry import find_model
@@ -262,15 +263,18 @@ def _bends(item: dict, index: int, clean: dict, located: Located) -> tuple[Bend,
 
 
 def _camera(item: dict, index: int, clean: dict
-            ) -> tuple[tuple[float, float, float] | None, tuple | None]:
-    """A keyframe's camera: its own fields, else the scene default's, else 0; and the path of
-    the field that asked for a camera (None, None when nothing did)."""
+            ) -> tuple[tuple[float, float, float, float] | None, tuple | None]:
+    """A keyframe's camera: its own fields, else the scene default's, else 0 (zoom: 1, kept
+    as its log2); and the path of the field that asked for a camera (None, None when nothing
+    did)."""
     own, default = item.get("camera"), (clean.get("defaults") or {}).get("camera")
     turns = (item.get("transition") or {}).get("turns")
     if own is None and default is None and not turns:
         return None, None
-    camera = tuple(float(_pick((own or {}).get(f), (default or {}).get(f) or 0.0))
+    rest = {"zoom": 1.0}
+    camera = tuple(float(_pick((own or {}).get(f), (default or {}).get(f) or rest.get(f, 0.0)))
                    for f in CAMERA_FIELDS)
+    camera = camera[:ZOOM] + (math.log2(camera[ZOOM]),)  # the schema keeps zoom > 0
     path = (("keyframes", index, "camera") if own is not None else ("defaults", "camera")
             if default is not None else ("keyframes", index, "transition", "turns"))
     return camera, path

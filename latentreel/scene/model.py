@@ -80,7 +80,8 @@ class Keyframe:
     transition: Transition  # the move to the next keyframe
     truncation: float  # psi towards the mean latent: 1 keeps, 0 gives the average face
     where: str  # "file:line:col" of this keyframe, for errors found while resolving it
-    camera: tuple[float, float, float] | None = None  # (x, y, angle) for models with a camera
+    # (x, y, angle, log2 zoom) for models with a camera (latents.camera.CAMERA_FIELDS)
+    camera: tuple[float, float, float, float] | None = None
     camera_where: str | None = None  # "file:line:col: field" that set the camera, for errors
     at: Pin | None = None  # pinned to the music (holds and transitions stretch to fit)
     bend: tuple[Bend, ...] = ()  # feature-map bends (its own, else the defaults'; () none)

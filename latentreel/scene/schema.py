@@ -25,11 +25,12 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 
 
 def camera_spec() -> Spec:
-    """Where the camera looks: StyleGAN3 models move and turn the picture in their input layer."""
+    """Where the camera looks: StyleGAN3 models move, turn and zoom the picture in their
+    input layer."""
     return Spec(
         "mapping",
         help="StyleGAN3 only: move the picture by x, y (fractions of the image; +x right, "
-             "+y down) and turn it by angle degrees (counter-clockwise)",
+             "+y down), turn it by angle degrees (counter-clockwise) and zoom into it",
         fields={
             "x": Spec("number", help="fraction of the image width, + moves the picture right",
                       min=-10, max=10),
@@ -37,6 +38,9 @@ def camera_spec() -> Spec:
                       min=-10, max=10),
             "angle": Spec("number", help="degrees, + turns the picture counter-clockwise",
                           min=-3600, max=3600),
+            "zoom": Spec("number", help="magnification about the centre (1: none, 2: twice "
+                                        "as close, 0.5: twice as far); eases geometrically",
+                         min=0.1, max=10),
         },
     )
 
@@ -211,7 +215,7 @@ def react_spec() -> Spec:
                        help="how strongly (0: not at all)"),
         "stem": Spec("string", help="listen to this stem of `audio.stems` instead of the mix"),
         "target": Spec("string", help="pulse: random, a keyframe name or a direction; "
-                                      "direction: a direction; camera: shake, pan or turn"),
+                                      "direction: a direction; camera: shake, pan, turn or zoom"),
         **shaping,
     })
 

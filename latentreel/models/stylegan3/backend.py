@@ -4,9 +4,10 @@ Everything but the synthesis call is the StyleGAN2 backend's (z, W and W+ latent
 average, truncation, precisions); StyleGAN3 has no noise inputs, so ``noise_maps()`` is empty
 and ``noise_mode`` is ignored.
 
-The camera: ``camera`` rows (x, y, angle) move the picture by x and y fractions of the image
-(positive x to the right, positive y down) and turn it by ``angle`` degrees (positive:
-counter-clockwise), one row per image of the batch. The move happens in the Fourier-feature
+The camera: ``camera`` rows (x, y, angle, log2 zoom) move the picture by x and y fractions of
+the image (positive x to the right, positive y down), turn it by ``angle`` degrees (positive:
+counter-clockwise) and magnify it 2**zoom times about its centre, one row per image of the
+batch (rows of 3, from before zoom, mean zoom 1). The move happens in the Fourier-feature
 input, before any layer, as NVIDIA's gen_video does with its input transform: features
 outside the original frame are synthesised, not cropped or padded.
 """
@@ -23,17 +24,23 @@ from latentreel.models.stylegan3.network import Generator
 
 
 def camera_transforms(camera: torch.Tensor) -> torch.Tensor:
-    """Camera rows [N, 3] (x, y, angle in degrees) -> the input layer's inverse transforms
-    [N, 3, 3] (how output coordinates map back onto the feature plane)."""
-    if camera.ndim != 2 or camera.shape[1] != 3:
-        raise ValueError(f"expected camera [N, 3] (x, y, angle), got {list(camera.shape)}")
+    """Camera rows [N, 4] (x, y, angle in degrees, log2 zoom; or [N, 3]: zoom 1) -> the
+    input layer's inverse transforms [N, 3, 3] (how output coordinates map back onto the
+    feature plane)."""
+    if camera.ndim != 2 or camera.shape[1] not in (3, 4):
+        raise ValueError(f"expected camera [N, 4] (x, y, angle, log2 zoom), "
+                         f"got {list(camera.shape)}")
     camera = camera.to(torch.float64)
-    x, y, angle = camera.unbind(dim=1)
+    x, y, angle = camera[:, :3].unbind(dim=1)
+    zoom = camera[:, 3] if camera.shape[1] == 4 else torch.zeros_like(x)
     rad = angle * (math.pi / 180)
-    c, s = rad.cos(), rad.sin()
+    scale = torch.exp2(zoom)  # exactly 1.0 at zoom 0: yesterday's cameras, bit for bit
+    c, s = rad.cos() * scale, rad.sin() * scale
     zero, one = torch.zeros_like(x), torch.ones_like(x)
-    # The picture's own motion: rotate by angle (counter-clockwise on screen, where y points
-    # down), then shift by (x, y); the layer wants its inverse.
+    # The picture's own motion: scale by 2**zoom about the centre and rotate by angle
+    # (counter-clockwise on screen, where y points down), then shift by (x, y); the layer
+    # wants its inverse, which samples a region 2**zoom times smaller of the Fourier
+    # features: the magnified picture is synthesised, not upsampled.
     forward = torch.stack([c, s, x, -s, c, y, zero, zero, one], dim=1).view(-1, 3, 3)
     return torch.linalg.inv(forward).to(torch.float32)
 
@@ -74,7 +81,7 @@ class StyleGAN3Generator(StyleGAN2Generator):
                    margin: tuple[int, int] = (0, 0),
                    keep: tuple[int, int] | None = None) -> torch.Tensor:
         """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)],
-        seen through ``camera`` [N, 3] (x, y, angle) or the network's own input transform.
+        seen through ``camera`` [N, 4] (x, y, angle, log2 zoom) or the network's own input transform.
         ``keep`` is accepted and ignored: every layer's padding is fixed, so the whole
         enlarged grid is drawn."""
         ws = self.to_ws(latents, space)
