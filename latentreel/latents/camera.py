@@ -2,10 +2,11 @@
 
 x and y are fractions of the image and move linearly; the zoom column holds log2 of the zoom
 factor (0: zoom 1), so it moves geometrically (1 -> 4 passes 2 halfway, as the eye expects)
-and every offset on top of a camera (music, live controls) stays a plain sum; the angle (degrees) takes the short
-way round, so 350 -> 10 turns 20 degrees, not 340, plus any whole ``turns`` a transition
-asks for (a full spin on the way). Loops close because the transition back to the first
-keyframe follows the same rule: it ends on the first keyframe's angle, modulo 360.
+and every offset on top of a camera (music, live controls) stays a plain sum; the angle
+(degrees) takes the short way round, so 350 -> 10 turns 20 degrees, not 340, plus any whole
+``turns`` a transition asks for (a full spin on the way). Loops close because the transition
+back to the first keyframe follows the same rule: it ends on the first keyframe's angle,
+modulo 360.
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ class LatentPath:
         loop: whether the last keyframe returns to the first.
         t_override: transition index -> explicit t values [n] replacing the eased t.
         offsets: transition index -> function of t adding an offset (e.g. a direction sweep).
-        camera: [K, 4] (x, y, angle, log2 zoom; [K, 3]: zoom 1) per keyframe for models with a camera, or None; it moves
-            with the same eased (or overridden) t as the latents.
+        camera: [K, 4] (x, y, angle, log2 zoom; [K, 3]: zoom 1) per keyframe for models with
+            a camera, or None; it moves with the same eased (or overridden) t as the latents.
         turns: whole camera turns added per transition (None: none).
         react: what the music does to each frame (latents.react.Reaction), or None.
     """

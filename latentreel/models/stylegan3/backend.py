@@ -81,7 +81,8 @@ class StyleGAN3Generator(StyleGAN2Generator):
                    margin: tuple[int, int] = (0, 0),
                    keep: tuple[int, int] | None = None) -> torch.Tensor:
         """Images [N, C, R, R] float32 (about [-1, 1]) from latents [N, *latent_shape(space)],
-        seen through ``camera`` [N, 4] (x, y, angle, log2 zoom) or the network's own input transform.
+        seen through ``camera`` [N, 4] (x, y, angle, log2 zoom) or the network's own input
+        transform.
         ``keep`` is accepted and ignored: every layer's padding is fixed, so the whole
         enlarged grid is drawn."""
         ws = self.to_ws(latents, space)
