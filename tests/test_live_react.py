@@ -191,8 +191,8 @@ def test_heard_camera_and_truncation_reactions_on_stylegan3(tmp_path):
     still = w.shot()
     w.hear({"bass": 1.0, "onsets": 1.0}, 1)
     heard = w.shot()
-    turn = heard.camera - (torch.zeros(1, 3) if still.camera is None else still.camera)
-    assert torch.allclose(turn, torch.tensor([[0.0, 0.0, 0.5 * 45.0]], dtype=turn.dtype))
+    turn = heard.camera - (torch.zeros(1, 4) if still.camera is None else still.camera)
+    assert torch.allclose(turn, torch.tensor([[0.0, 0.0, 0.5 * 45.0, 0.0]], dtype=turn.dtype))
     assert not torch.equal(heard.latent, still.latent)  # psi 1.5 on the onset
     w.apply(_set("react.camera.amount", 0.0))
     w.apply(_set("react.onsets.amount", 0.0))
