@@ -102,3 +102,27 @@ def test_a_zoom_out_of_range_is_refused_where_it_stands(tiny, zoom):
         load_scene(tiny / "bad.yaml")
     text = str(err.value)
     assert "bad.yaml:4:57: keyframes[0].camera.zoom:" in text and "[0.1, 10]" in text, text
+
+
+def test_a_render_draws_the_zoom_and_zoom_one_draws_todays_frames(tiny):
+    """Through the CLI (distinct-frame batching, encoding): zoom 1 renders the very frames of
+    a camera without zoom, and a zoom changes them."""
+    from typer.testing import CliRunner
+
+    from latentreel.cli import app
+    from latentreel.video.probe import read_frames
+
+    def render(name: str, zoom: str):
+        (tiny / f"{name}.yaml").write_text(
+            "model: tiny3.pkl\noutput: {fps: 4, size: 32}\n"
+            "defaults: {hold: 0, transition: 1, easing: linear}\n"
+            f"keyframes: [{{seed: 1, camera: {{x: 0.1}}}}, {{seed: 1, camera: {{x: 0{zoom}}}}}]\n")
+        r = CliRunner().invoke(app, ["render", str(tiny / f"{name}.yaml"), "-q", "-o",
+                                     str(tiny / f"{name}.mp4"), "--batch-size", "8"])
+        assert r.exit_code == 0, r.output
+        return read_frames(tiny / f"{name}.mp4").astype(float)
+
+    plain, one = render("plain", ""), render("one", ", zoom: 1")
+    three = render("three", ", zoom: 3")
+    assert (plain == one).all()
+    assert abs(three[0] - plain[0]).mean() == 0 and abs(three[-1] - plain[-1]).mean() > 1

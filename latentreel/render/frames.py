@@ -198,7 +198,8 @@ def _distinct(latents: torch.Tensor, cameras: torch.Tensor | None,
     at = n
     cams = rows = None
     if cameras is not None:
-        cams, at = uniq[:, at:at + 3].float(), at + 3
+        width = cameras.shape[1]  # (x, y, angle, log2 zoom)
+        cams, at = uniq[:, at:at + width].float(), at + width
     if bends is not None:
         rows = uniq[:, at:at + bends.shape[1]].float()
     return lat, cams, rows, inverse
