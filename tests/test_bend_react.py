@@ -126,3 +126,11 @@ def test_an_unknown_layer_is_located_once_the_model_is_loaded(write_scene, dcgan
     with pytest.raises(SceneError) as e:
         _prepared(path, dcgan)
     assert f"{path}:2:" in str(e.value) and "no layer 'conv9'" in str(e.value), str(e.value)
+
+
+def test_play_listen_leaves_a_bend_reaction_to_the_song(write_scene, clicks):
+    from latentreel.live.reacting import LiveReactions, heard_live
+
+    (r,) = load_scene(_scene(write_scene)).react
+    assert r.bend.layer == "conv2" and r.bend.op == "rotate" and not heard_live(r)
+    assert "cannot be steered live" in LiveReactions((r,), None, {}, FPS).steer_problem(0)
