@@ -328,3 +328,29 @@ def test_a_scene_with_a_photo_renders_the_tuned_generator_on_workers(tmp_path, c
                                 "--batch-size", "2"])
         assert r.exit_code == 0, r.output
     assert np.array_equal(read_frames(tmp_path / "ray.mp4"), read_frames(tmp_path / "plain.mp4"))
+
+
+def test_a_bent_scene_draws_the_same_frames_on_workers(write_scene, tmp_path, cluster):
+    """Workers hook their own model's layers with the shipped bend slots and track (eased
+    keyframe bends and a click track's bend reaction): the same bent frames as a one-file
+    render (and as a local segmented one)."""
+    from tests.music_tracks import click_track
+
+    click_track(tmp_path / "clicks.wav", [0.52, 1.27, 2.13], 3.6)
+    bent = SCENE.replace("{seed: 2}", "{seed: 2, bend: [{layer: conv2, op: rotate, angle: 60}]}")
+    scene = write_scene(bent + f"audio: {{path: {tmp_path / 'clicks.wav'}, length: keyframes}}\n"
+                        "react: [{feature: onsets, drive: bend, layer: conv3, op: zoom, "
+                        "amount: 1, release: 0}]\n")
+    videos = {}
+    for name, extra in (("plain", []), ("segments", SEGMENTS),
+                        ("ray", ["--ray", cluster, "--workers", "1", *SEGMENTS])):
+        videos[name] = tmp_path / f"{name}.mp4"
+        r = runner.invoke(app, ["render", str(scene), "-q", "-o", str(videos[name]), *extra])
+        assert r.exit_code == 0, r.output
+    frames = {name: read_frames(path) for name, path in videos.items()}
+    assert np.array_equal(frames["segments"], frames["plain"])
+    assert np.array_equal(frames["ray"], frames["plain"])
+    unbent = tmp_path / "unbent.mp4"
+    assert runner.invoke(app, ["render", str(write_scene(SCENE, "u.yaml")), "-q", "-o",
+                               str(unbent)]).exit_code == 0
+    assert not np.array_equal(frames["ray"], read_frames(unbent))  # the bend was drawn

@@ -46,5 +46,9 @@ DRIVES = {
     "chroma": DriveInfo(
         "the 12 pitch classes blend up to 12 keyframes (C: the first, C#: the second, ...), "
         "`amount` of the way", Shaping(), ""),
+    "bend": DriveInfo(
+        "a bend's number moves by `amount` times the feature, on top of the keyframes' bends "
+        "(`layer:` and `op:` say which; translate: x, rotate: degrees, zoom: factor, scale: "
+        "gain, drop: fraction)", Shaping(release=0.2), ""),
 }
 CAMERA_MOVES = ("shake", "pan", "turn", "zoom")

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from latentreel.distributed.cluster import Cluster, RayOptions, connect, import_ray
 from latentreel.distributed.worker import WorkerSpec, plan_workers, start_workers
-from latentreel.errors import BadInputError, LatentreelError, RenderError, SceneError
+from latentreel.errors import BadInputError, LatentreelError, RenderError
 from latentreel.render.pipeline import RenderOptions, mux_soundtrack, plan_render
 from latentreel.render.prepared import PreparedScene
 from latentreel.render.segments import DEFAULT_SEGMENT_SECONDS, SegmentWork, prepare_segments
@@ -58,10 +58,6 @@ def render_scene_ray(scene: Scene, options: RenderOptions, ray_options: RayOptio
         RenderError: a segment failed on every attempt, or ffmpeg failed.
     """
     t0 = time.perf_counter()
-    bent = next((b for kf in scene.keyframes for b in kf.bend), None)
-    if bent is not None:  # workers would draw unbent frames: refuse before any work
-        raise SceneError([f"{bent.where}: bends are not drawn by --ray workers yet; render "
-                          "this scene without --ray"])
     ray = import_ray()  # before any work: without Ray, say how to install it
     # 1. Connect (or start a local instance) and start the workers: they load the model
     #    while the driver resolves the keyframes.
@@ -135,6 +131,16 @@ def cpu_path(path):
                       None if path.react is None else path.react.cpu())
 
 
+def _bend_ref(ray, plan: PreparedScene):
+    """The scene's bend slots and whole per-frame bend track (on the CPU), shipped once: each
+    worker hooks its own model's layers and bends every frame as the driver would (None: the
+    scene bends nothing)."""
+    bender = plan.source.bender
+    if bender is None or "bend" not in plan.tracks:
+        return None
+    return ray.put((bender.slots, plan.tracks["bend"].detach().cpu()))
+
+
 class _SegmentLoop:
     """Idle workers take the next missing segment; results and deaths come back in any order."""
 
@@ -145,6 +151,7 @@ class _SegmentLoop:
         # The scene's tuning (photos): a small weight delta each worker adds to its own model.
         self.tuning_ref = None if plan.delta is None else \
             ray.put((plan.tuning, plan.delta.to_arrays()))
+        self.bend_ref = _bend_ref(ray, plan)
         self.queue = deque(work.pending())
         self.workers, self.infos = workers, list(infos)
         self.idle = deque(range(len(workers)))  # worker numbers
@@ -176,7 +183,7 @@ class _SegmentLoop:
             worker, i = self.idle.popleft(), self.queue.popleft()
             gen = self.workers[worker].render.remote(self.path_ref, self.work.bounds(i),
                                                      self.plan.output, self.plan.space,
-                                                     self.tuning_ref)
+                                                     self.tuning_ref, self.bend_ref)
             self.running[gen] = [worker, i, 0]
 
     def _receive(self, gen) -> None:

@@ -12,7 +12,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from latentreel.distributed.cluster import Cluster, RayOptions
@@ -108,39 +108,46 @@ class SegmentWorker:
                 "device": None if self.error else str(self.generator.device)}
 
     def render(self, path, bounds: tuple[int, int], output: Output, space: str,
-               tuning: tuple[str, dict] | None = None) -> Iterator[int | bytes]:
+               tuning: tuple[str, dict] | None = None,
+               bend: tuple | None = None) -> Iterator[int | bytes]:
         """Yields frames done after each batch, then the finished segment's bytes.
 
         ``tuning``: (digest, WeightDelta.to_arrays()) of the scene's tuned generator, or None.
+        ``bend``: (the scene's BendSlots, its bend track [total_frames, D]), or None.
         """
+        slots, track = bend if bend is not None else ((), None)
         with tempfile.TemporaryDirectory(prefix="latentreel-segment-") as tmp:
             dest = Path(tmp) / "segment.mp4"
-            source = self._source(output, tuning)
+            source = self._source(output, tuning, tuple(slots))
             yield from encode_segment(source, path, bounds, output, space, dest,
-                                      batch_size=self.batch, autocast=self.autocast)
+                                      batch_size=self.batch, autocast=self.autocast,
+                                      bends=track)
             yield dest.read_bytes()
 
-    def _source(self, output: Output, tuning: tuple[str, dict] | None):
+    def _source(self, output: Output, tuning: tuple[str, dict] | None, slots: tuple = ()):
         """What draws the render's frames, as the driver's prepared scene does: this worker's
-        model with the scene's tuning added, behind the upscaler ``output`` asks for (built
-        once per render).
+        model with the scene's tuning added and hooks on the layers ``slots`` bend, behind the
+        upscaler ``output`` asks for (built once per render).
 
         Raises:
             LatentFileError: the tuning was made on other weights than this worker's model.
         """
         from latentreel.invert.delta import WeightDelta, apply_delta
+        from latentreel.render.bends import bender_for
         from latentreel.render.frames import frame_source, output_canvas
         from latentreel.render.prepared import check_extend
 
         key = (output.upscale, output.frame, output.fit, output.background, output.grid,
-               output.upscale_smooth, None if tuning is None else tuning[0])
+               output.upscale_smooth, None if tuning is None else tuning[0], slots)
         if self._drawn is None or self._drawn[0] != key:
+            if self._drawn is not None and self._drawn[1].bender is not None:
+                self._drawn[1].bender.remove()  # the last render's hooks: not on this one
             generator = self.generator if tuning is None else apply_delta(
                 self.generator, WeightDelta.from_arrays(tuning[1]), "the scene's tuning")
             check_extend(output, generator)
-            self._drawn = (key, frame_source(generator, upscale=output.upscale,
-                                             size=output.size, smooth=output.upscale_smooth,
-                                             canvas=output_canvas(output)))
+            source = frame_source(generator, upscale=output.upscale, size=output.size,
+                                  smooth=output.upscale_smooth, canvas=output_canvas(output))
+            self._drawn = (key, replace(source, bender=bender_for(generator, slots)))
         return self._drawn[1]
 
 

@@ -32,7 +32,7 @@ ONE = torch.zeros(1, dtype=torch.long)  # the frame index of a one-frame drive
 
 def heard_live(r: Reaction) -> bool:
     """Whether `play --listen` feeds ``r`` (its feature is one the live input measures)."""
-    return r.feature in FEATURES and r.stem is None and r.drive != "chroma"
+    return r.feature in FEATURES and r.stem is None and r.drive not in ("chroma", "bend")
 
 
 @dataclass
@@ -99,6 +99,9 @@ class LiveReactions:
         if r.drive == "speed":
             return (f"react[{index}] (speed) re-times the scene before the first frame; "
                     "steer `speed` instead")
+        if r.drive == "bend" and r.amount != 0:
+            return (f"react[{index}] (bend) is part of the bend track drawn from the song "
+                    "before the first frame; it cannot be steered live")
         return (f"react[{index}] has amount 0 in the scene, so it was left out; give it an "
                 "amount there to steer it live")
 

@@ -100,9 +100,23 @@ class Bender:
             if len(values) != len(x):
                 raise ValueError(f"{len(values)} bend rows for a batch of {len(x)}")
             for slot, cols in mine:
-                x = apply_bend(x, slot, values[:, cols])
+                x = _bend_rows(x, slot, values[:, cols])
             return x.to(out.dtype)
         return hook
+
+
+def _bend_rows(x: torch.Tensor, slot: BendSlot, v: torch.Tensor) -> torch.Tensor:
+    """``apply_bend`` on the samples whose numbers are not neutral only: a resampling by
+    the identity is not bit-exact, and a frame must not depend on its batch mates (a
+    segment's edge, a click in the same batch)."""
+    bent = (v != torch.tensor(slot.neutral, dtype=v.dtype, device=v.device)).any(dim=1)
+    if bool(bent.all()):
+        return apply_bend(x, slot, v)
+    if not bool(bent.any()):
+        return x
+    x = x.clone()
+    x[bent] = apply_bend(x[bent], slot, v[bent])
+    return x
 
 
 def apply_bend(x: torch.Tensor, slot: BendSlot, v: torch.Tensor) -> torch.Tensor:

@@ -11,26 +11,38 @@ import torch
 from latentreel.errors import SceneError
 from latentreel.models.base import Generator
 from latentreel.models.bend import Bender, BendSlot, neutral_row
-from latentreel.scene.model import Keyframe
+from latentreel.scene.model import Keyframe, Reaction
 from latentreel.spec.fields import closest
 
 
-def bend_slots(keyframes: list[Keyframe]) -> tuple[BendSlot, ...]:
-    """Every slot the keyframes bend, in order of first mention."""
-    return tuple(dict.fromkeys(b.slot for kf in keyframes for b in kf.bend))
+def bend_slots(keyframes: list[Keyframe], reactions: tuple[Reaction, ...] = ()
+               ) -> tuple[BendSlot, ...]:
+    """Every slot the keyframes bend, in order of first mention, then those only bend
+    reactions move (amount 0 moves nothing: no slot)."""
+    return tuple(dict.fromkeys([*(b.slot for kf in keyframes for b in kf.bend),
+                                *(r.bend for r in bend_reactions(reactions))]))
 
 
-def check_bend_layers(keyframes: list[Keyframe], generator: Generator) -> None:
+def bend_reactions(reactions: tuple[Reaction, ...]) -> list[Reaction]:
+    """The `react:` entries that move a bend's number (amount 0: left out, as elsewhere)."""
+    return [r for r in reactions if r.drive == "bend" and r.bend is not None and r.amount != 0]
+
+
+def check_bend_layers(keyframes: list[Keyframe], generator: Generator,
+                      reactions: tuple[Reaction, ...] = ()) -> None:
     """Every bent layer is one ``generator`` has (layers are known once it is loaded).
 
     Raises:
-        SceneError: one line per unknown layer, at the bend that names it.
+        SceneError: one line per unknown layer, at the bend (or bend reaction) naming it.
     """
     layers = generator.bend_layers()
+    named = [(b.where, b.slot.layer) for kf in keyframes for b in kf.bend]
+    named += [(f"{r.where}: react[{r.index}].layer", r.bend.layer) for r in reactions
+              if r.drive == "bend" and r.bend is not None]
     problems = dict.fromkeys(
-        f"{b.where}: {generator.name} has no layer {b.slot.layer!r}{closest(b.slot.layer, layers)}"
+        f"{where}: {generator.name} has no layer {layer!r}{closest(layer, layers)}"
         f" (`latentreel models --layers` lists them)"
-        for kf in keyframes for b in kf.bend if b.slot.layer not in layers)
+        for where, layer in named if layer not in layers)
     if problems:
         raise SceneError(list(problems))
 

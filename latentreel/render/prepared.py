@@ -27,7 +27,9 @@ from latentreel.latents.cells import CellPaths
 from latentreel.render.bends import bend_slots, bender_for, check_bend_layers, keyframe_values
 from latentreel.render.frames import FrameSource, frame_source, output_canvas
 from latentreel.render.keyframes import resolve_keyframes, scene_space
-from latentreel.render.react import SceneMusic, music_timing, react_path, scene_music
+from latentreel.render.react import (
+    SceneMusic, bend_offsets, music_timing, react_path, scene_music, with_bend_offsets,
+)
 from latentreel.render.schedule import build_path
 from latentreel.render.timing import apply_perceptual_timing
 from latentreel.scene.model import Keyframe, Output, Scene
@@ -167,7 +169,7 @@ def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "
     # 2. The upscaler first: missing weights stop the render before any inversion or tuning;
     # the canvas after it, so pictures are upscaled before they are fitted to the frame.
     check_extend(output, generator)
-    check_bend_layers(scene.keyframes, generator)
+    check_bend_layers(scene.keyframes, generator, scene.react)
     source = frame_source(generator, upscale=output.upscale, size=output.size,
                           smooth=output.upscale_smooth, canvas=output_canvas(output))
     # 3. Resolve keyframes (inverting photos) and tune the generator for the scene's pivots.
@@ -189,13 +191,16 @@ def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "
     # 6. A grid walks once per cell, each cell's seeds moved on by its own step.
     if output.fit == "grid" and output.grid:
         path = _cell_paths(scene, output, tuned, path, loop, progress, music)
-    # 7. Bends: their numbers for every frame, and hooks on the drawing generator.
-    slots = bend_slots(keyframes)
+    # 7. Bends: their numbers for every frame (eased between keyframes, moved by the bend
+    #    reactions), and hooks on the drawing generator.
+    slots = bend_slots(keyframes, scene.react)
     tracks = {}
     if slots:
         walk = path.paths[0] if isinstance(path, CellPaths) else path
-        tracks["bend"] = walk.track(keyframe_values(keyframes, slots),
-                                    torch.arange(walk.total_frames))
+        frames = walk.total_frames
+        tracks["bend"] = with_bend_offsets(
+            walk.track(keyframe_values(keyframes, slots), torch.arange(frames)),
+            bend_offsets(scene, music, slots, frames), slots)
     return PreparedScene(scene=scene, output=output, base=generator, generator=tuned,
                          delta=delta, source=replace(source, generator=tuned,
                                                      bender=bender_for(tuned, slots)),

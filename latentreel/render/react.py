@@ -27,11 +27,13 @@ from latentreel.latents.react import (
     Blend, CameraMove, Push, Reaction as FrameReaction, Truncation, retime, warp_u,
 )
 from latentreel.models.base import Generator, check_average_space, seed_latent
+from latentreel.models.bend import BendSlot
 from latentreel.scene.model import Keyframe, Reaction, Scene
 
 RANDOM_TARGETS = 16  # fresh pulse targets, used in turn (one per hit)
 HITS = ("onsets", "beats", "bars", "sections")  # features made of separate hits
 TURN_DEGREES = 45.0  # a camera turn of amount 1 at full feature
+ZOOM_FLOOR = 0.05  # the smallest zoom factor a bend reaction can push a layer to (as `bend:`)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def react_path(path: LatentPath, scene: Scene, music: SceneMusic | None,
         raise BadInputError(f"{scene.react[0].where}: react: the scene has no `audio:` to "
                             "follow; add `audio: {path: song.wav}` to render it, or perform "
                             "it with `latentreel play --listen`")
-    live = [r for r in scene.react if r.amount != 0]
+    live = [r for r in scene.react if r.amount != 0 and r.drive != "bend"]  # bend: its track
     if music is None or not live:
         return path
     fps, total = music.mix.fps, path.total_frames
@@ -109,6 +111,42 @@ def react_path(path: LatentPath, scene: Scene, music: SceneMusic | None,
                           moves_camera=any(isinstance(d, CameraMove) for d in drives),
                           digest=music.digest, sources=tuple(sources))
     return path.with_react(react) if drives else path
+
+
+def bend_offsets(scene: Scene, music: SceneMusic | None, slots: tuple[BendSlot, ...],
+                 frames: int) -> torch.Tensor | None:
+    """[frames, D]: what the bend reactions add to the bend track (None: none react): each
+    moves its slot's first number (translate x, rotate angle, zoom factor, scale gain, drop
+    fraction) by amount times its shaped feature, on every frame."""
+    from latentreel.render.bends import bend_reactions
+
+    reactions = bend_reactions(scene.react)
+    if music is None or not reactions:
+        return None
+    starts, at = {}, 0
+    for s in slots:
+        starts[s], at = at, at + len(s.fields)
+    out = torch.zeros(frames, at, dtype=torch.float64)
+    for r in reactions:
+        env = _fit(r.amount * shape(music.of(r).series(r.feature), r.shaping, music.mix.fps),
+                   frames)
+        out[:, starts[r.bend]] += torch.from_numpy(env)
+    return out
+
+
+def with_bend_offsets(track: torch.Tensor, offsets: torch.Tensor | None,
+                      slots: tuple[BendSlot, ...]) -> torch.Tensor:
+    """The keyframes' eased bend track plus the reactions' offsets, a zoom kept above
+    ZOOM_FLOOR (a factor of 0 or below would divide by nothing)."""
+    if offsets is None:
+        return track
+    out = track.to(torch.float64) + offsets
+    at = 0
+    for s in slots:
+        if s.op == "zoom":
+            out[:, at] = out[:, at].clamp(min=ZOOM_FLOOR)
+        at += len(s.fields)
+    return out.to(torch.float32)
 
 
 def reaction_drive(r: Reaction, env: np.ndarray, keyframes: list[Keyframe],

@@ -84,8 +84,11 @@ def prepare_segments(output, total: int, fingerprint: str, *, segment_seconds: f
 
 def encode_segment(source: FrameSource, path: LatentPath, bounds: tuple[int, int], output,
                    space: str, dest: Path, *, batch_size: int,
-                   autocast=None) -> Iterator[int]:
+                   autocast=None, bends=None) -> Iterator[int]:
     """Encode frames [start, stop) of ``path`` into ``dest``; yields frames done per batch.
+
+    ``bends``: the scene's whole bend track [total_frames, D] (None: unbent), read by
+    ``source``'s bender.
 
     ``dest`` appears only once the segment is complete (the writer renames atomically).
     """
@@ -97,7 +100,7 @@ def encode_segment(source: FrameSource, path: LatentPath, bounds: tuple[int, int
             encoder_cpu_share(source, output):
         # The whole path, not a sub-path: smoothing reads frames beyond the segment's edges.
         for frames in source.batches(path, space, batch_size, autocast, start=start,
-                                     stop=stop):
+                                     stop=stop, bends=bends):
             writer.write(frames.numpy())
             yield len(frames)
 
@@ -118,7 +121,8 @@ def write_segmented(prepared, *, segment_seconds: float | None, resume: bool,
             for n in encode_segment(prepared.source, prepared.path, work.bounds(i), output,
                                     prepared.space, work.names[i],
                                     batch_size=prepared.batch_size,
-                                    autocast=prepared.autocast):
+                                    autocast=prepared.autocast,
+                                    bends=prepared.tracks.get("bend")):
                 bar.update(n)
     work.join(output.path)
     return work.total, work.total - reused

@@ -143,6 +143,7 @@ class Reaction:
     shaping: Shaping  # the drive's defaults with the entry's own fields over them
     stem: str | None = None  # a key of Music.stems (None: the mix)
     target: str | None = None  # see audio.drives.DRIVES[drive].target
+    bend: BendSlot | None = None  # a bend drive's slot: whose first number it moves
     index: int = 0  # position in the react list (seeds its random targets)
     where: str = ""  # "file:line:col" of the entry
 

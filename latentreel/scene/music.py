@@ -14,6 +14,7 @@ from pathlib import Path
 from latentreel.audio.drives import CAMERA_MOVES, DRIVES
 from latentreel.audio.pins import pin_frame
 from latentreel.errors import BadInputError
+from latentreel.models.bend import BendSlot
 from latentreel.scene.controls import FEATURES as LIVE_FEATURES
 from latentreel.scene.model import Keyframe, Music, Pin, Reaction
 from latentreel.spec.fields import Problems, closest
@@ -49,7 +50,7 @@ def build_reactions(clean: dict, located, problems: Problems, music: Music | Non
         for i, item in enumerate(items):
             if item and item.get("feature") and (item["feature"] not in LIVE_FEATURES
                                                  or item.get("stem")
-                                                 or item.get("drive") == "chroma"):
+                                                 or item.get("drive") in ("chroma", "bend")):
                 problems.add(("react", i, "feature"), (
                     f"{item['feature']}{' of a stem' if item.get('stem') else ''} needs a "
                     "song; add `audio: {path: song.wav}` (without one, only "
@@ -68,13 +69,39 @@ def build_reactions(clean: dict, located, problems: Problems, music: Music | Non
         out.append(Reaction(feature=item["feature"], drive=item["drive"],
                             amount=item["amount"], shaping=replace(defaults, **own),
                             stem=item.get("stem"), target=item.get("target"), index=i,
-                            where=located.where(where)))
+                            bend=_bend_slot(item), where=located.where(where)))
     return tuple(out)
+
+
+def _bend_slot(item: dict) -> BendSlot | None:
+    """A bend drive's slot: the same (layer, op, seed, channels) as a keyframe's bend moves
+    that bend's number (the layer is checked once the model is loaded)."""
+    if item["drive"] != "bend" or not item.get("layer") or not item.get("op"):
+        return None
+    return BendSlot(layer=item["layer"], op=item["op"],
+                    seed=0 if item.get("seed") is None else item["seed"],
+                    channels=1.0 if item.get("channels") is None else item["channels"])
 
 
 def _reaction_problems(item: dict, music: Music | None, names: list[str],
                        camera_problem: str | None):
     drive, feature, target = item["drive"], item["feature"], item.get("target")
+    if drive == "bend":
+        for key in ("layer", "op"):
+            if item.get(key) is None:
+                yield (), (f"a bend drive needs `{key}:` (e.g. {{feature: onsets, drive: bend, "
+                           "layer: conv2, op: rotate, amount: 30}; `latentreel models --layers` "
+                           "lists the layers)")
+    else:
+        for key in ("layer", "op", "seed", "channels"):
+            if item.get(key) is not None:
+                yield (key,), f"only a bend drive takes `{key}:`; remove it or use drive: bend"
+    if drive == "bend" and item.get("op") is not None:
+        own = ("seed", "channels") if item["op"] == "scale" else \
+            ("seed",) if item["op"] == "drop" else ()
+        for key in ("seed", "channels"):
+            if item.get(key) is not None and key not in own:
+                yield (key,), f"op {item['op']} takes no `{key}:`; remove it"
     stem = item.get("stem")
     if stem is not None and music is not None and stem not in music.stems:
         hint = closest(stem, music.stems) if music.stems else "; list it under `audio.stems`"
@@ -90,7 +117,7 @@ def _reaction_problems(item: dict, music: Music | None, names: list[str],
         if target is not None and target not in CAMERA_MOVES:
             yield ("target",), (f"the camera can {', '.join(CAMERA_MOVES)}; got "
                                 f"{target!r}{closest(target, CAMERA_MOVES)}")
-    if drive in ("speed", "truncation", "chroma") and target is not None:
+    if drive in ("speed", "truncation", "chroma", "bend") and target is not None:
         yield ("target",), f"a {drive} drive takes no target; remove it"
     if drive == "pulse" and target is not None and target != "random" and " " in target:
         yield ("target",), (f"{target!r} is neither random, a keyframe ({', '.join(names)}) "

@@ -216,6 +216,12 @@ def react_spec() -> Spec:
         "stem": Spec("string", help="listen to this stem of `audio.stems` instead of the mix"),
         "target": Spec("string", help="pulse: random, a keyframe name or a direction; "
                                       "direction: a direction; camera: shake, pan, turn or zoom"),
+        # bend: which bend's number moves (the keyframes' `bend:` entries name slots alike)
+        "layer": Spec("string", help="bend: a layer `latentreel models --layers MODEL` lists"),
+        "op": Spec("enum", choices=tuple(BEND_OPS), help="bend: the op whose number moves"),
+        "seed": Spec("int", min=0, max=2**31 - 1, help="bend (scale, drop): which channels"),
+        "channels": Spec("number", min=0, max=1,
+                         help="bend (scale): the fraction of channels scaled"),
         **shaping,
     })
 
