@@ -99,16 +99,24 @@ def test_bf16_steps_run_and_tune(tiny, pivot):
     assert result.psnr_after[0] > result.psnr_before[0]
 
 
-def test_bench_prints_both_settings_and_ratios(capsys):
+def test_bench_prints_both_settings_and_ratios():
     from latentreel.bench.tune_speed import run_tune_speed_bench
 
     lines: list[str] = []
-    out = run_tune_speed_bench(resolution=16, channel_base=256, device="cpu", steps=4,
-                               today_steps=4, timed_steps=2, faces=4, log=lines.append)
+    out = run_tune_speed_bench(resolution=16, channel_base=256, device="cpu", steps=3,
+                               today_steps=3, timed_steps=2, faces=4, log=lines.append)
     text = "\n".join(lines)
     assert "today:" in text and "new:" in text and "load average" in text
+    assert "x faster per photo, PSNR" in text and "locality" in text
     assert out["today"]["measured"] and "psnr_change_db" in out and out["speedup"] > 0
-    slow = run_tune_speed_bench(resolution=16, channel_base=256, device="cpu", steps=3,
-                                today_steps=50, timed_steps=2, budget=0.0, faces=4,
-                                log=lines.append)
-    assert not slow["today"]["measured"] and "extrapolated" in "\n".join(lines)
+
+
+def test_bench_extrapolates_a_run_longer_than_its_budget(tiny, pivot):
+    from latentreel.bench.tune_speed import measure
+
+    lines: list[str] = []
+    r = measure(tiny, pivot, replace(TINY, steps=1000), timed_steps=2, budget=0.0, faces=4,
+                log=lines.append)
+    assert not r["measured"] and "extrapolated" in lines[0] and "1000 steps" in lines[0]
+    assert r["seconds"] == pytest.approx(r["estimated_seconds"])
+    assert r["seconds"] > 500 * r["seconds_per_step"]

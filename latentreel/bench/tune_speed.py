@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latentreel.invert.tune import Pivot, TuneSettings, default_settings, tune_generator
+from latentreel.invert.tune import (Pivot, TuneSettings, _has_bf16, cpu_settings,
+                                   default_settings, tune_generator)
 
 
 def bench_generator(model: Path | None, resolution: int, device: torch.device,
@@ -91,10 +92,11 @@ def _uptime() -> str:
 
 def run_tune_speed_bench(*, model: Path | None = None, resolution: int = 256,
                          device: str = "auto", channel_base: int = 32768,
-                         steps: int | None = None,
+                         steps: int | None = None, cpu_recipe: bool = False,
                          today_steps: int | None = None, timed_steps: int = 5,
                          budget: float = 1200.0, faces: int = 16, log=print) -> dict:
-    """Today's settings and this device's defaults on one photo, side by side."""
+    """Today's settings and this device's defaults (``cpu_recipe``: the CPU's, on any
+    device and resolution) on one photo, side by side."""
     from latentreel.bench.common import machine_info
     from latentreel.device import pick_device
 
@@ -102,7 +104,9 @@ def run_tune_speed_bench(*, model: Path | None = None, resolution: int = 256,
     g = bench_generator(model, resolution, pick_device(device), channel_base)
     pivot = bench_pivot(g)
     today = TuneSettings() if today_steps is None else TuneSettings(steps=today_steps)
-    new = default_settings(g)
+    # The device's defaults; or the CPU's recipe wherever it runs (a GPU, a small stand-in).
+    new = cpu_settings(g.resolution, bf16=_has_bf16(g.device)) if cpu_recipe \
+        else default_settings(g)
     new = new if steps is None else replace(new, steps=steps)
     results = {"machine": machine_info(), "device": str(g.device), "model": g.name,
                "resolution": g.resolution, "uptime_before": _uptime()}

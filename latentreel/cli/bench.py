@@ -154,6 +154,10 @@ def bench_tune(
     steps: int = typer.Option(None, min=1, help="Steps of the new settings (default: this "
                               "device's, by resolution)."),
     today_steps: int = typer.Option(None, min=1, help="Steps of today's settings (300)."),
+    cpu_recipe: bool = typer.Option(False, "--cpu-recipe", help="New settings: the CPU's "
+                                    "recipe wherever this runs (a GPU, a net up to 128 px)."),
+    channel_base: int = typer.Option(32768, min=64, help="Width of the random network "
+                                     "(smaller: a quick narrow stand-in)."),
     timed_steps: int = typer.Option(5, min=2, help="Steps timed when a run is extrapolated."),
     budget: float = typer.Option(1200, min=0, help="Seconds a full run may take; longer "
                                  "ones are timed over --timed-steps and extrapolated."),
@@ -178,7 +182,8 @@ def bench_tune(
 
         write_json(json_out, run_tune_speed_bench(
             model=model, resolution=resolution, device=device, steps=steps,
-            today_steps=today_steps, timed_steps=timed_steps, budget=budget, log=typer.echo))
+            today_steps=today_steps, cpu_recipe=cpu_recipe, channel_base=channel_base,
+            timed_steps=timed_steps, budget=budget, log=typer.echo))
         return
     from latentreel.bench.tune import run_tune_bench
 
@@ -186,7 +191,7 @@ def bench_tune(
     try:
         run_tune_bench(photos=photos, steps=invert_steps, tune_steps=tune_steps,
                        random_faces=random_faces, average_faces=average_faces,
-                       stylegan_steps=0, facenet_steps=facenet_steps,
+                       facenet_steps=facenet_steps,
                        restarts=restarts, picture=picture, log=typer.echo, results=results)
     finally:
         write_json(json_out, results)  # what finished, even when a later part failed

@@ -78,7 +78,8 @@ def default_settings(generator: Generator) -> TuneSettings:
 def cpu_settings(resolution: int, *, bf16: bool) -> TuneSettings:
     """The cheaper recipe: fewer steps by resolution, and the regulariser (one latent) on
     every 4th step only; bf16 where the CPU has it."""
-    steps = CPU_STEPS.get(resolution, min(CPU_STEPS.values()))
+    sizes = sorted(CPU_STEPS)
+    steps = CPU_STEPS[next((r for r in sizes if r >= resolution), sizes[-1])]
     return TuneSettings(steps=steps, locality_batch=1, locality_every=4,
                         precision="bf16" if bf16 else "fp32")
 
