@@ -99,9 +99,10 @@ def test_bf16_steps_run_and_tune(tiny, pivot):
     assert result.psnr_after[0] > result.psnr_before[0]
 
 
-def test_bench_prints_both_settings_and_ratios():
+def test_bench_prints_both_settings_and_ratios(monkeypatch):
     from latentreel.bench.tune_speed import run_tune_speed_bench
 
+    monkeypatch.setattr(tune, "POOL_BYTES", 0)  # no 1,024-latent pool for a 3-step run
     lines: list[str] = []
     out = run_tune_speed_bench(resolution=16, channel_base=256, device="cpu", steps=3,
                                today_steps=3, timed_steps=2, faces=4, log=lines.append)

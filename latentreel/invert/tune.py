@@ -54,6 +54,12 @@ class TuneSettings:
     tune_from: int = 0
     precision: str = "fp32"  # "bf16": steps under bfloat16 autocast (CPUs with AMX, GPUs)
 
+    def __post_init__(self) -> None:
+        if self.locality_every < 1:
+            raise ValueError(f"locality_every must be >= 1, got {self.locality_every}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+
 
 POOL_BYTES = 256 << 20  # the most a locality pool's images may take (per pivot)
 ESTIMATE_STEPS = 4  # steps timed before the time of the whole tuning is estimated
