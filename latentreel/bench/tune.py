@@ -9,7 +9,8 @@
 3. The average face: MTCNN's confidence and FaceNet centrality (today: G(0)).
 4. The anti-me video's frames with a face (MTCNN, p >= 0.9): today (untuned pivot, average at
    the origin, linear moves) and now (tuned, the real average face, moves on the sphere).
-5. Seconds per 100 tuning steps on a random FFHQ-shaped StyleGAN2 in W+.
+
+(`latentreel bench tune` without --dcgan: the StyleGAN2 speed bench, bench/tune_speed.py.)
 """
 
 from __future__ import annotations
@@ -207,40 +208,9 @@ def anti_me_face_rate(g, tuned_file: Path, folder: Path) -> dict:
     return out
 
 
-def stylegan_tune_speed(steps: int = 3, resolution: int = 256) -> dict:
-    """Seconds per 100 tuning steps on a random FFHQ-shaped StyleGAN2 (a W+ pivot), with the
-    default settings (at 256 px the locality pool does not fit: fresh latents each step)."""
-    from dataclasses import replace
-
-    from latentreel.invert.tune import Pivot, TuneSettings, tune_generator
-    from latentreel.models.stylegan2.backend import StyleGAN2Generator
-    from latentreel.models.stylegan2.bench import random_generator
-
-    g = StyleGAN2Generator(random_generator(resolution, num_fp16_res=0), "cpu")
-    with torch.no_grad():
-        w = g.to_space(torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(1)),
-                       "w+")
-        target = g.synthesize(w[1:], "w+")[0]
-    pivot = Pivot(latent=w[0], space="w+", target=target)
-    settings = TuneSettings()
-    alone = replace(settings, steps=steps, locality=0.0)  # the pivot's own share of a step
-    tune_generator(g, [pivot], replace(alone, steps=1))  # warm-up
-    per_100 = {}
-    for name, s in (("default", replace(settings, steps=steps)), ("pivot_only", alone)):
-        t0 = time.perf_counter()
-        res = tune_generator(g, [pivot], s)
-        per_100[name] = (time.perf_counter() - t0) / steps * 100
-    return {"resolution": resolution, "steps_timed": steps,
-            "locality_batch": settings.locality_batch,
-            "seconds_per_100_steps": per_100["default"],
-            "seconds_per_100_steps_without_locality": per_100["pivot_only"],
-            "delta_pct_of_weights": 100 * res.delta.nbytes / sum(
-                p.numel() * 4 for p in g.net.parameters())}
-
-
 def run_tune_bench(*, photos: int = 5, steps: int = 300, tune_steps: int = 300,
                    random_faces: int = 1000, average_faces: int = 1000,
-                   stylegan_steps: int = 3, facenet_steps: int = 80, restarts: int = 8,
+                   facenet_steps: int = 80, restarts: int = 8,
                    picture: Path | None = None, log=print,
                    results: dict | None = None) -> dict:
     """Every part, in one run, on the embedded DCGAN (CPU). ``results`` is filled as the
@@ -297,14 +267,6 @@ def run_tune_bench(*, photos: int = 5, steps: int = 300, tune_steps: int = 300,
                                      for t in several]
             _log_locality("joint", results["locality"]["joint"], log)
             log("joint PSNR " + ", ".join(f"{p:.1f}" for p in results["joint_psnr"]) + " dB")
-    if stylegan_steps:
-        log("== StyleGAN2 256 px (random FFHQ-shaped), W+ pivot")
-        results["stylegan2"] = stylegan_tune_speed(stylegan_steps)
-        sg = results["stylegan2"]
-        log(f"{sg['seconds_per_100_steps']:.0f} s per 100 tuning steps (pivot and "
-            f"{sg['locality_batch']} locality latents a step; the pivot alone "
-            f"{sg['seconds_per_100_steps_without_locality']:.0f} s); delta "
-            f"{sg['delta_pct_of_weights']:.1f} % of the weights")
     results["targets"] = targets(results)
     log("== the issue's targets")
     for name, (value, ok) in results["targets"].items():

@@ -163,27 +163,52 @@ def bench_invert(
 @bench_app.command("tune")
 def bench_tune(
     json_out: Path = typer.Option(None, "--json", help="Write the figures as JSON here."),
-    photos: int = typer.Option(5, min=1, max=5, help="Astronaut variants (up to 5)."),
-    steps: int = typer.Option(300, min=1, help="Inversion steps for the pivots."),
-    tune_steps: int = typer.Option(300, min=1, help="Pivotal tuning steps."),
-    random_faces: int = typer.Option(1000, min=10, help="Random faces to beat under dlib."),
-    average_faces: int = typer.Option(1000, min=10, help="Faces for the centrality check."),
-    stylegan_steps: int = typer.Option(3, min=0, help="StyleGAN2 tuning steps timed (0: skip)."),
-    facenet_steps: int = typer.Option(80, min=0, help="Inversion's FaceNet stage steps."),
-    restarts: int = typer.Option(8, min=1, help="Inversion restarts."),
-    picture: Path = typer.Option(None, help="Also write each photo, pivot, tuned face, "
-                                 "average, anti-face and seeds before/after as a PNG."),
+    model: Path = typer.Option(None, "--model", callback=checked_name,
+                               help="A StyleGAN2 .pkl/.pt file (default: a random FFHQ-shaped "
+                               "StyleGAN2 built in memory, never saved)."),
+    resolution: int = typer.Option(256, min=8, max=1024, help="The random network's size."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    steps: int = typer.Option(None, min=1, help="Steps of the new settings (default: this "
+                              "device's, by resolution)."),
+    today_steps: int = typer.Option(None, min=1, help="Steps of today's settings (300)."),
+    cpu_recipe: bool = typer.Option(False, "--cpu-recipe", help="New settings: the CPU's "
+                                    "recipe wherever this runs (a GPU, a net up to 128 px)."),
+    channel_base: int = typer.Option(32768, min=64, help="Width of the random network "
+                                     "(smaller: a quick narrow stand-in)."),
+    timed_steps: int = typer.Option(5, min=2, help="Steps timed when a run is extrapolated."),
+    budget: float = typer.Option(1200, min=0, help="Seconds a full run may take; longer "
+                                 "ones are timed over --timed-steps and extrapolated."),
+    dcgan: bool = typer.Option(False, "--dcgan", help="Instead: the DCGAN photo bench "
+                               "(astronaut variants, dlib, locality, average face, anti-me)."),
+    photos: int = typer.Option(5, min=1, max=5, help="--dcgan: astronaut variants (up to 5)."),
+    invert_steps: int = typer.Option(300, min=1, help="--dcgan: inversion steps."),
+    tune_steps: int = typer.Option(300, min=1, help="--dcgan: pivotal tuning steps."),
+    random_faces: int = typer.Option(1000, min=10, help="--dcgan: random faces to beat."),
+    average_faces: int = typer.Option(1000, min=10, help="--dcgan: faces for centrality."),
+    facenet_steps: int = typer.Option(80, min=0, help="--dcgan: FaceNet stage steps."),
+    restarts: int = typer.Option(8, min=1, help="--dcgan: inversion restarts."),
+    picture: Path = typer.Option(None, help="--dcgan: also write each photo, pivot, tuned "
+                                 "face, average, anti-face and seeds before/after as a PNG."),
 ) -> None:
-    """Pivotal tuning and the average face: fidelity, an independent recogniser, locality,
-    face rate of the anti-me video, time; today beside now."""
+    """Pivotal tuning: seconds per photo, PSNR and locality, today's settings beside this
+    device's defaults (StyleGAN2); --dcgan: the DCGAN photo bench."""
     from latentreel.bench.common import write_json
+
+    if not dcgan:
+        from latentreel.bench.tune_speed import run_tune_speed_bench
+
+        write_json(json_out, run_tune_speed_bench(
+            model=model, resolution=resolution, device=device, steps=steps,
+            today_steps=today_steps, cpu_recipe=cpu_recipe, channel_base=channel_base,
+            timed_steps=timed_steps, budget=budget, log=typer.echo))
+        return
     from latentreel.bench.tune import run_tune_bench
 
     results: dict = {}
     try:
-        run_tune_bench(photos=photos, steps=steps, tune_steps=tune_steps,
+        run_tune_bench(photos=photos, steps=invert_steps, tune_steps=tune_steps,
                        random_faces=random_faces, average_faces=average_faces,
-                       stylegan_steps=stylegan_steps, facenet_steps=facenet_steps,
+                       facenet_steps=facenet_steps,
                        restarts=restarts, picture=picture, log=typer.echo, results=results)
     finally:
         write_json(json_out, results)  # what finished, even when a later part failed

@@ -18,7 +18,7 @@ from latentreel.invert.photo import (
 def run_invert(photo: Path, out: Path, *, model: str, method: str, steps: int, restarts: int,
                align: bool, face: int | None, video: Path | None, identity: float,
                device: str, progress: bool, space: str = "auto", w_noise: float = 0.0,
-               lpips: float = 0.0, tune: bool = True, tune_steps: int = 200):
+               lpips: float = 0.0, tune: bool = True, tune_steps: int | None = None):
     """Invert ``photo`` to ``out``; returns (PhotoInversion, comparison PNG path)."""
     from latentreel.faces.facenet import load_facenet
     from latentreel.faces.detect import MIN_FACE

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,10 +110,15 @@ def base_nbytes(generator) -> int:
     return sum(p.numel() * 4 for p in generator.net.parameters())
 
 
-def attach(module: nn.Module, rank: int, seed: int = 0) -> list[nn.Parameter]:
-    """Put a zero delta on every parameter of ``module``; returns the trainable factors."""
+def attach(module: nn.Module, rank: int, seed: int = 0,
+           frozen: Callable[[str], bool] | None = None) -> list[nn.Parameter]:
+    """Put a zero delta on every parameter of ``module`` except those whose name ``frozen``
+    picks (they keep their weights and, needing no gradient, cost no weight-gradient pass);
+    returns the trainable factors."""
     trainable = []
-    for i, (owner, pname, p) in enumerate(_parameters(module)):
+    for i, (name, owner, pname, p) in enumerate(_parameters(module)):
+        if frozen is not None and frozen(name):
+            continue  # i still counts it: every other weight keeps its factor's seed
         low = p.ndim >= 2 and rank * (p.shape[0] + p[0].numel()) < p.numel() // 4
         delta = (LowRankDelta(p.shape, rank, p.device, seed + i) if low
                  else FullDelta(p.shape, p.device))
@@ -164,8 +170,9 @@ def apply_delta(generator, delta: WeightDelta, source: str = "the latent file"):
     return tuned
 
 
-def _parameters(module: nn.Module) -> list[tuple[nn.Module, str, nn.Parameter]]:
-    return [(owner, pname, p) for _, owner in list(module.named_modules())
+def _parameters(module: nn.Module) -> list[tuple[str, nn.Module, str, nn.Parameter]]:
+    return [(f"{mname}.{pname}" if mname else pname, owner, pname, p)
+            for mname, owner in list(module.named_modules())
             for pname, p in list(owner.named_parameters(recurse=False))]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from latentreel.invert.cache import cached_inversion_path, inversion_key
 from latentreel.invert.delta import WeightDelta
 from latentreel.invert.objective import LossWeights
 from latentreel.invert.optimize import OptimizeSettings, optimize_latents
-from latentreel.invert.tune import TuneSettings
+from latentreel.invert.tune import default_settings
 from latentreel.latentfile import LatentFile, load_latent, save_latent
 from latentreel.models.base import Generator, refuse_conditional
 
@@ -49,7 +49,9 @@ class InvertSettings:
     # Pivotal tuning after the inversion (invert/tune.py): the latent file then carries a
     # small weight delta that makes its latent redraw the photo.
     tune: bool = True
-    tune_steps: int = TuneSettings.steps  # Adam steps on the weight delta (as a scene's)
+    # Adam steps on the weight delta; None: the device's default by resolution, as a scene's
+    # photos get (invert/tune.py default_settings), so both share one cached tuning.
+    tune_steps: int | None = None
 
     def pivot_settings(self) -> dict:
         """What the pivot latent depends on (not the tuning): its cache key."""
@@ -305,8 +307,10 @@ def tune_inversion(result: PhotoInversion, generator: Generator, settings: Inver
     from latentreel.invert.delta import apply_delta
     from latentreel.invert.tuned import tuned_delta
 
-    delta, tuning = tuned_delta(generator, [pivot_of(result)],
-                                TuneSettings(steps=settings.tune_steps), progress=progress,
+    tune = default_settings(generator)
+    if settings.tune_steps is not None:
+        tune = replace(tune, steps=settings.tune_steps)
+    delta, tuning = tuned_delta(generator, [pivot_of(result)], tune, progress=progress,
                                 use_cache=use_cache)
     tuned = apply_delta(generator, delta)
     with torch.no_grad():

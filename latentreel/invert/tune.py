@@ -11,7 +11,10 @@ paper's multi-ID tuning. The result is a compact WeightDelta (see ``invert/delta
 from __future__ import annotations
 
 import copy
+import re
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -43,9 +46,57 @@ class TuneSettings:
     # of mostly lines kept the seeds at 32-33 dB median, mostly faces at 36-37.
     random_share: float = 0.9
     seed: int = 0  # locality latents are drawn from this seed on the CPU
+    # The regulariser runs on every k-th step only, weighted k times (the same pull on
+    # average): the steps between draw the pivot alone, a fifth of a full step's work.
+    locality_every: int = 1
+    # StyleGAN: synthesis blocks below this resolution keep their weights (0: all tuned).
+    # No delta there means no backward pass below the lowest tuned block.
+    tune_from: int = 0
+    precision: str = "fp32"  # "bf16": steps under bfloat16 autocast (CPUs with AMX, GPUs)
+
+    def __post_init__(self) -> None:
+        if self.locality_every < 1:
+            raise ValueError(f"locality_every must be >= 1, got {self.locality_every}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
 
 
 POOL_BYTES = 256 << 20  # the most a locality pool's images may take (per pivot)
+ESTIMATE_STEPS = 4  # steps timed before the time of the whole tuning is estimated
+LONG_SECONDS = 60.0  # a tuning estimated to take longer says so before it goes on
+HOW_TO_SHORTEN = ("fewer steps: `latentreel invert --tune-steps N`; none: --no-tune, or "
+                  "`tune: false` on a scene's photo keyframe")
+
+
+# Steps per resolution on CPUs and Apple's mps: chosen for minutes, not yet shown to keep
+# fidelity (a narrow 64 px stand-in lost about 7 dB of PSNR and 12 dB of locality; README).
+CPU_STEPS = {256: 100, 512: 60, 1024: 40}
+
+
+def default_settings(generator: Generator) -> TuneSettings:
+    """The settings a photo is tuned with on ``generator``'s device (chosen once, at the entry
+    point): today's on CUDA and for networks up to 128 px (the DCGAN tunes in seconds); on
+    CPUs and Apple's mps from 256 px up, cheaper steps (`latentreel bench tune`; README)."""
+    if generator.device.type == "cuda" or generator.resolution <= 128:
+        return TuneSettings()
+    return cpu_settings(generator.resolution, bf16=_has_bf16(generator.device))
+
+
+def cpu_settings(resolution: int, *, bf16: bool) -> TuneSettings:
+    """The cheaper recipe: fewer steps by resolution, and the regulariser (one latent) on
+    every 4th step only; bf16 where the CPU has it."""
+    sizes = sorted(CPU_STEPS)
+    steps = CPU_STEPS[next((r for r in sizes if r >= resolution), sizes[-1])]
+    return TuneSettings(steps=steps, locality_batch=1, locality_every=4,
+                        precision="bf16" if bf16 else "fp32")
+
+
+def _has_bf16(device: torch.device) -> bool:
+    """bfloat16 convolutions that are faster than float32: CPUs with AVX-512 BF16 or AMX."""
+    if device.type != "cpu":
+        return False
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check and check())
 
 
 @dataclass
@@ -64,47 +115,114 @@ class Tuning:
     psnr_before: list[float] = field(default_factory=list)  # per pivot, dB
     psnr_after: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    step_seconds: list[float] = field(default_factory=list)  # each step's wall time
 
 
 def tune_generator(generator: Generator, pivots: list[Pivot],
-                   settings: TuneSettings = TuneSettings(), *, progress: bool = False) -> Tuning:
-    """Tune a copy of ``generator`` so each pivot redraws its target; the base is unchanged."""
+                   settings: TuneSettings = TuneSettings(), *, progress: bool = False,
+                   log: Callable[[str], None] | None = None) -> Tuning:
+    """Tune a copy of ``generator`` so each pivot redraws its target; the base is unchanged.
+
+    A tuning estimated (from its first steps) to take over LONG_SECONDS says how long, and
+    how to shorten or skip it, in one line to ``log`` (default: stderr when ``progress``).
+    """
     refuse_conditional(generator, "pivotal tuning")
     t0 = time.perf_counter()
-    # 1. A copy of the generator with a zero delta on every tunable weight.
+    # 1. A copy of the generator with a zero delta on every tuned weight.
     fingerprint = weights_fingerprint(generator)
     work = copy.deepcopy(generator)
-    factors = attach(work.tunable_module(), settings.rank, settings.seed)
+    factors = attach(work.tunable_module(), settings.rank, settings.seed,
+                     frozen=_frozen(settings.tune_from))
     targets = [p.target[None].to(generator.device) for p in pivots]
     before = _pivot_psnr(generator, pivots, targets)
     # 2. Adam on the factors: pivots redraw their photos, locality latents stay put.
     opt = torch.optim.Adam(factors, lr=settings.lr)
     draw = torch.Generator().manual_seed(settings.seed)
     regions = [_Locality(generator, p, settings, draw) for p in pivots]
+    if log is None and progress:
+        log = lambda line: tqdm.write(line, file=sys.stderr)  # noqa: E731
+    seconds = []
     for step in tqdm(range(settings.steps), desc="tuning", unit="step", disable=not progress,
                      dynamic_ncols=True):
-        for group in opt.param_groups:
-            group["lr"] = warmup_cosine(step, settings.steps, settings.lr)
-        loss = 0.0
+        s0 = time.perf_counter()
+        _step(work, pivots, targets, regions, opt, settings, step)
+        seconds.append(time.perf_counter() - s0)
+        if log is not None and step + 1 == _estimate_after(settings):
+            line = estimate_line(generator, settings, seconds, time.perf_counter() - t0)
+            if line:
+                log(line)
+    # 3. Read the delta off the copy; the tuned generator is the base plus that delta.
+    delta = detach(work.tunable_module(), fingerprint)
+    tuned = apply_delta(generator, delta)
+    return Tuning(delta=delta, generator=tuned, psnr_before=before,
+                  psnr_after=_pivot_psnr(tuned, pivots, targets),
+                  seconds=time.perf_counter() - t0, step_seconds=seconds)
+
+
+def _step(work: Generator, pivots: list[Pivot], targets: list[torch.Tensor],
+          regions: list[_Locality], opt: torch.optim.Optimizer, settings: TuneSettings,
+          step: int) -> None:
+    """One Adam step on every pivot (and, on regulariser steps, its locality latents)."""
+    for group in opt.param_groups:
+        group["lr"] = warmup_cosine(step, settings.steps, settings.lr)
+    local = settings.locality > 0 and step % settings.locality_every == 0
+    loss = 0.0
+    with _autocast(work, settings):
         for p, t, region in zip(pivots, targets, regions):
             pivot = p.latent[None].to(work.device)
-            if settings.locality <= 0:
+            if not local:
                 loss = loss + _mse(work.synthesize(pivot, p.space), t)
                 continue
             # One batch for the pivot and its locality latents (each pivot keeps its own
             # surroundings): a single forward pass is cheaper than two on a CPU.
             near, keep = region.sample()
             drawn = work.synthesize(torch.cat([pivot, near]), p.space)
-            loss = loss + _mse(drawn[:1], t) + settings.locality * _mse(drawn[1:], keep)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    # 3. Read the delta off the copy; the tuned generator is the base plus that delta.
-    delta = detach(work.tunable_module(), fingerprint)
-    tuned = apply_delta(generator, delta)
-    return Tuning(delta=delta, generator=tuned, psnr_before=before,
-                  psnr_after=_pivot_psnr(tuned, pivots, targets),
-                  seconds=time.perf_counter() - t0)
+            weight = settings.locality * settings.locality_every
+            loss = loss + _mse(drawn[:1], t) + weight * _mse(drawn[1:], keep)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def _estimate_after(settings: TuneSettings) -> int:
+    """Steps to time: a whole cycle of the regulariser, and at least ESTIMATE_STEPS."""
+    k = settings.locality_every
+    return min(settings.steps, k * -(-ESTIMATE_STEPS // k))
+
+
+def estimate_line(generator: Generator, settings: TuneSettings, seconds: list[float],
+                  elapsed: float) -> str | None:
+    """The one line a long tuning prints up front (None when it will be short)."""
+    per = sum(seconds) / len(seconds)
+    total = elapsed + per * (settings.steps - len(seconds))
+    if total < LONG_SECONDS:
+        return None
+    return (f"tune: about {_duration(total)} for {settings.steps} steps ({per:.1f} s a step, "
+            f"{generator.resolution} px on {generator.device.type}); {HOW_TO_SHORTEN}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def _frozen(tune_from: int) -> Callable[[str], bool] | None:
+    """Which synthesis weights stay as they are: StyleGAN's blocks are named b{resolution};
+    other networks (the DCGAN) have no such names and are tuned whole."""
+    if tune_from <= 0:
+        return None
+
+    def frozen(name: str) -> bool:
+        m = re.match(r"b(\d+)\.", name)
+        return m is not None and int(m.group(1)) < tune_from
+
+    return frozen
+
+
+def _autocast(generator: Generator, settings: TuneSettings):
+    return torch.autocast(generator.device.type, dtype=torch.bfloat16,
+                          enabled=settings.precision == "bf16")
 
 
 def locality_latents(generator: Generator, pivot: Pivot, n: int, draw: torch.Generator,
@@ -150,13 +268,15 @@ class _Locality:
                                 self.settings.random_share)
 
     def _untuned(self, near: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
+        # Under the step's autocast (bf16): the tuned images they are compared with carry
+        # the same rounding, so it cancels instead of being fitted.
+        with torch.no_grad(), _autocast(self.base, self.settings):
             return torch.cat([self.base.synthesize(near[i:i + 32], self.pivot.space)
                               for i in range(0, len(near), 32)])
 
 
 def _mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (a - b).square().mean()
+    return (a.float() - b.float()).square().mean()
 
 
 def _pivot_psnr(generator: Generator, pivots: list[Pivot], targets) -> list[float]:

@@ -15,7 +15,8 @@ import numpy as np
 
 from latentreel.cache import atomic_write, cache_dir
 from latentreel.invert.delta import WeightDelta, apply_delta
-from latentreel.invert.tune import Pivot, TuneSettings, Tuning, tune_generator
+from latentreel.invert.tune import (Pivot, TuneSettings, Tuning, default_settings,
+                                   tune_generator)
 from latentreel.models.base import Generator
 from latentreel.models.fingerprint import weights_fingerprint
 
@@ -33,10 +34,12 @@ def tuning_key(generator: Generator, pivots: list[Pivot], settings: TuneSettings
     return h.hexdigest()[:32]
 
 
-def tuned_delta(generator: Generator, pivots: list[Pivot], settings: TuneSettings = TuneSettings(),
+def tuned_delta(generator: Generator, pivots: list[Pivot], settings: TuneSettings | None = None,
                 *, progress: bool = False, use_cache: bool = True) -> tuple[WeightDelta, dict]:
     """The delta that makes every pivot redraw its target (all tuned jointly), and metrics
-    (psnr before/after per pivot, seconds, cached)."""
+    (psnr before/after per pivot, seconds, cached). ``settings``: default_settings(generator),
+    which depend on its device and resolution."""
+    settings = settings or default_settings(generator)
     path = cache_dir("tuned") / f"{tuning_key(generator, pivots, settings)}.npz"
     if use_cache and path.is_file():
         with np.load(path, allow_pickle=False) as data:
@@ -52,7 +55,7 @@ def tuned_delta(generator: Generator, pivots: list[Pivot], settings: TuneSetting
 
 
 def tuned_for_pivots(generator: Generator, pivots: list[Pivot],
-                     settings: TuneSettings = TuneSettings(), *,
+                     settings: TuneSettings | None = None, *,
                      progress: bool = False) -> tuple[Generator, WeightDelta | None]:
     """(the generator to draw with, the delta it carries): ``(generator, None)`` when nothing
     is tuned; a pivot's own delta when there is one tuned pivot that carries it (a tuned

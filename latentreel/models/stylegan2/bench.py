@@ -18,13 +18,14 @@ from latentreel.models.stylegan2.network import Generator, StyleGAN2Config
 
 
 def random_generator(resolution: int = 1024, *, num_fp16_res: int = 4,
-                     conv_clamp: float | None = 256.0, seed: int = 0) -> Generator:
+                     conv_clamp: float | None = 256.0, seed: int = 0,
+                     channel_base: int = 32768) -> Generator:
     """A random-weight generator shaped like NVIDIA's FFHQ config-f (512-d z and w, 8 mapping
     layers, channel_base 32768) at ``resolution``, with ADA-style mixed precision by default.
     """
     torch.manual_seed(seed)
     cfg = StyleGAN2Config(img_resolution=resolution, num_fp16_res=num_fp16_res,
-                          conv_clamp=conv_clamp)
+                          conv_clamp=conv_clamp, channel_base=channel_base)
     return Generator(cfg).eval().requires_grad_(False)
 
 

@@ -1,0 +1,123 @@
+"""Cheaper pivotal tuning on CPUs: the settings each device gets, the up-front time estimate,
+frozen low-resolution blocks, the regulariser every k steps, and the bench on a tiny net."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import latentreel.invert.tune as tune
+from latentreel.bench.tune_speed import bench_generator, bench_pivot
+from latentreel.invert.tune import TuneSettings, default_settings, tune_generator
+
+TINY = TuneSettings(steps=6, lr=5e-3, locality_batch=1, locality_pool=8)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A random StyleGAN2 at 16 px with 16-64 channels: the real code, milliseconds a step."""
+    return bench_generator(None, 16, torch.device("cpu"), channel_base=256)
+
+
+@pytest.fixture(scope="module")
+def pivot(tiny):
+    return bench_pivot(tiny)
+
+
+def _fake(device: str, resolution: int):
+    return SimpleNamespace(device=torch.device(device), resolution=resolution)
+
+
+def test_cpu_gets_cheaper_steps_and_cuda_keeps_todays():
+    today = TuneSettings()
+    assert default_settings(_fake("cuda", 1024)) == today
+    assert default_settings(_fake("cuda", 256)) == today
+    assert default_settings(_fake("cpu", 64)) == today  # the DCGAN tunes in seconds anyway
+    for device in ("cpu", "mps"):
+        fast = default_settings(_fake(device, 256))
+        assert fast.steps == tune.CPU_STEPS[256] < today.steps
+        assert fast.locality_every > 1 and fast.locality_batch < today.locality_batch
+        assert (fast.precision == "bf16") == (device == "cpu" and tune._has_bf16(
+            torch.device("cpu")))
+    assert default_settings(_fake("cpu", 1024)).steps <= default_settings(
+        _fake("cpu", 256)).steps
+
+
+def test_the_device_is_chosen_once_and_decides_the_settings(tiny):
+    from latentreel.device import pick_device
+
+    g = bench_generator(None, 16, pick_device("cpu"), channel_base=256)
+    assert default_settings(g) == TuneSettings()  # 16 px: today's, on the device it was given
+    assert default_settings(replace_resolution(g, 256)).steps == tune.CPU_STEPS[256]
+
+
+def replace_resolution(g, resolution: int):
+    return SimpleNamespace(device=g.device, resolution=resolution)
+
+
+def test_a_long_tuning_says_how_long_and_how_to_shorten_it(tiny, pivot, monkeypatch):
+    lines: list[str] = []
+    monkeypatch.setattr(tune, "LONG_SECONDS", 0.0)
+    result = tune_generator(tiny, [pivot], TINY, log=lines.append)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("tune: about ") and "6 steps" in lines[0]
+    assert "--tune-steps" in lines[0] and "--no-tune" in lines[0] and "tune: false" in lines[0]
+    assert len(result.step_seconds) == TINY.steps
+    monkeypatch.setattr(tune, "LONG_SECONDS", 1e9)
+    lines.clear()
+    tune_generator(tiny, [pivot], TINY, log=lines.append)
+    assert lines == []  # a short tuning stays quiet
+
+
+def test_progress_prints_the_estimate_on_stderr(tiny, pivot, monkeypatch, capsys):
+    monkeypatch.setattr(tune, "LONG_SECONDS", 0.0)
+    tune_generator(tiny, [pivot], TINY, progress=True)
+    err = capsys.readouterr().err
+    assert err.count("tune: about ") == 1
+
+
+def test_frozen_blocks_get_no_delta_and_keep_their_weights(tiny, pivot):
+    result = tune_generator(tiny, [pivot], replace(TINY, tune_from=16))
+    names = list(result.delta.low_rank) + list(result.delta.full)
+    assert names and all(n.startswith("b16.") for n in names), names
+    base, tuned = tiny.net.synthesis.b8.conv1.weight, result.generator.net.synthesis.b8.conv1
+    torch.testing.assert_close(tuned.weight, base)
+    assert result.psnr_after[0] > result.psnr_before[0]
+
+
+def test_regulariser_every_k_steps_still_tunes(tiny, pivot):
+    result = tune_generator(tiny, [pivot], replace(TINY, locality_every=3, steps=9))
+    assert result.psnr_after[0] > result.psnr_before[0]
+    assert tune._estimate_after(replace(TINY, locality_every=3, steps=9)) == 6  # whole cycles
+
+
+def test_bf16_steps_run_and_tune(tiny, pivot):
+    result = tune_generator(tiny, [pivot], replace(TINY, precision="bf16"))
+    assert result.psnr_after[0] > result.psnr_before[0]
+
+
+def test_bench_prints_both_settings_and_ratios(monkeypatch):
+    from latentreel.bench.tune_speed import run_tune_speed_bench
+
+    monkeypatch.setattr(tune, "POOL_BYTES", 0)  # no 1,024-latent pool for a 3-step run
+    lines: list[str] = []
+    out = run_tune_speed_bench(resolution=16, channel_base=256, device="cpu", steps=3,
+                               today_steps=3, timed_steps=2, faces=4, log=lines.append)
+    text = "\n".join(lines)
+    assert "today:" in text and "new:" in text and "load average" in text
+    assert "x faster per photo, PSNR" in text and "locality" in text
+    assert out["today"]["measured"] and "psnr_change_db" in out and out["speedup"] > 0
+
+
+def test_bench_extrapolates_a_run_longer_than_its_budget(tiny, pivot):
+    from latentreel.bench.tune_speed import measure
+
+    lines: list[str] = []
+    r = measure(tiny, pivot, replace(TINY, steps=1000), timed_steps=2, budget=0.0, faces=4,
+                log=lines.append)
+    assert not r["measured"] and "extrapolated" in lines[0] and "1000 steps" in lines[0]
+    assert r["seconds"] == pytest.approx(r["estimated_seconds"])
+    assert r["seconds"] > 500 * r["seconds_per_step"]
