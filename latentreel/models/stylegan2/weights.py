@@ -102,13 +102,14 @@ def estimate_w_avg(net: Generator, samples: int = 10_000, seed: int = 0) -> torc
     (conditional networks: over classes drawn uniformly, one-hot, as a balanced data set's)."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(samples, net.z_dim, generator=g)
-    c = None
-    if net.c_dim:
-        c = torch.nn.functional.one_hot(torch.randint(net.c_dim, (samples,), generator=g),
-                                        net.c_dim).float()
+    c, c_dim = None, getattr(net, "c_dim", 0)  # StyleGAN3's networks are never conditional
+    if c_dim:
+        c = torch.nn.functional.one_hot(torch.randint(c_dim, (samples,), generator=g),
+                                        c_dim).float()
     device = net.mapping.w_avg.device
     total = torch.zeros(net.w_dim, dtype=torch.float64)
     for s in range(0, samples, 1000):
-        labels = None if c is None else c[s:s + 1000].to(device)
-        total += net.mapping(z[s:s + 1000].to(device), labels).double().sum(0).cpu()
+        batch = z[s:s + 1000].to(device)
+        w = net.mapping(batch) if c is None else net.mapping(batch, c[s:s + 1000].to(device))
+        total += w.double().sum(0).cpu()
     return (total / samples).float()
