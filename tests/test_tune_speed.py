@@ -38,8 +38,11 @@ def test_cpu_gets_cheaper_steps_and_cuda_keeps_todays():
     assert default_settings(_fake("cpu", 64)) == today  # the DCGAN tunes in seconds anyway
     for device in ("cpu", "mps"):
         fast = default_settings(_fake(device, 256))
-        assert fast.steps == tune.CPU_STEPS[256] < today.steps
-        assert fast.locality_every > 1 and fast.locality_batch < today.locality_batch
+        assert fast.steps == tune.CPU_STEPS[256] <= today.steps
+        assert fast.locality_batch < today.locality_batch
+        # The pool is drawn once: its untuned images fit in memory at 256 px (today's do not).
+        assert fast.locality_pool * 3 * 256 ** 2 * 4 <= tune.POOL_BYTES
+        assert today.locality_pool * 3 * 256 ** 2 * 4 > tune.POOL_BYTES
         assert (fast.precision == "bf16") == (device == "cpu" and tune._has_bf16(
             torch.device("cpu")))
     assert default_settings(_fake("cpu", 1024)).steps <= default_settings(

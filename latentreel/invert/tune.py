@@ -68,9 +68,18 @@ HOW_TO_SHORTEN = ("fewer steps: `latentreel invert --tune-steps N`; none: --no-t
                   "`tune: false` on a scene's photo keyframe")
 
 
-# Steps per resolution on CPUs and Apple's mps: chosen for minutes, not yet shown to keep
-# fidelity (a narrow 64 px stand-in lost about 7 dB of PSNR and 12 dB of locality; README).
-CPU_STEPS = {256: 100, 512: 60, 1024: 40}
+# The CPU recipe, measured on a narrow 64 px stand-in against today's settings in one run
+# (README): today's 300 steps cost nothing to keep at 256 px, fewer steps cost the photo most
+# (100 steps: about 9 dB of PSNR, 150: about 6), so the saving is in the step itself:
+# - the locality latents' untuned images are drawn once, from a pool of CPU_POOL latents
+#   (today, at 256 px and up, 4 more forward passes a step: a 1,024 pool does not fit);
+#   the stand-in moved by 0.1-3 dB with it, within a single run's noise;
+# - still 4 locality latents every step: 1-2 a step, or the regulariser on every k-th step
+#   only, lost 2-5 dB of locality or PSNR (Adam scales each step to about lr anyway);
+# - bf16 autocast where the CPU has it (free: within 0.1 dB on the stand-in).
+# 512 and 1024 px take fewer steps for time, at the fidelity cost above.
+CPU_STEPS = {256: 300, 512: 150, 1024: 100}
+CPU_POOL = 128  # at most; fewer where their images would pass POOL_BYTES (21 at 1024 px)
 
 
 def default_settings(generator: Generator) -> TuneSettings:
@@ -83,12 +92,12 @@ def default_settings(generator: Generator) -> TuneSettings:
 
 
 def cpu_settings(resolution: int, *, bf16: bool) -> TuneSettings:
-    """The cheaper recipe: fewer steps by resolution, and the regulariser (one latent) on
-    every 4th step only; bf16 where the CPU has it."""
+    """Today's settings with the locality latents' untuned images drawn once (a pool that
+    fits in memory) and bf16 where the CPU has it; steps by resolution."""
     sizes = sorted(CPU_STEPS)
     steps = CPU_STEPS[next((r for r in sizes if r >= resolution), sizes[-1])]
-    return TuneSettings(steps=steps, locality_batch=1, locality_every=4,
-                        precision="bf16" if bf16 else "fp32")
+    pool = min(CPU_POOL, POOL_BYTES // (3 * resolution ** 2 * 4))
+    return TuneSettings(steps=steps, locality_pool=pool, precision="bf16" if bf16 else "fp32")
 
 
 def _has_bf16(device: torch.device) -> bool:
