@@ -68,15 +68,15 @@ HOW_TO_SHORTEN = ("fewer steps: `latentreel invert --tune-steps N`; none: --no-t
                   "`tune: false` on a scene's photo keyframe")
 
 
-# The CPU recipe, measured on a narrow 64 px stand-in against today's settings in one run
-# (README): today's 300 steps cost nothing to keep at 256 px, fewer steps cost the photo most
-# (100 steps: about 9 dB of PSNR, 150: about 6), so the saving is in the step itself:
+# The CPU recipe, measured on a narrow 64 px stand-in against today's settings in one sweep
+# (README): fewer steps cost the photo most (100 steps: about 9 dB of PSNR, 150: about 6), so
+# 256 px keeps today's 300 and saves in the step itself (2.5x cheaper there, 2.4x a photo):
 # - the locality latents' untuned images are drawn once, from a pool of CPU_POOL latents
 #   (today, at 256 px and up, 4 more forward passes a step: a 1,024 pool does not fit);
 #   the stand-in moved by 0.1-3 dB with it, within a single run's noise;
 # - still 4 locality latents every step: 1-2 a step, or the regulariser on every k-th step
 #   only, lost 2-5 dB of locality or PSNR (Adam scales each step to about lr anyway);
-# - bf16 autocast where the CPU has it (free: within 0.1 dB on the stand-in).
+# - bf16 autocast where the CPU has it (free: within 0.4 dB on the stand-in).
 # 512 and 1024 px take fewer steps for time, at the fidelity cost above.
 CPU_STEPS = {256: 300, 512: 150, 1024: 100}
 CPU_POOL = 128  # at most; fewer where their images would pass POOL_BYTES (21 at 1024 px)
