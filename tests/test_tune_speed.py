@@ -38,16 +38,13 @@ def test_cpu_gets_cheaper_steps_and_cuda_keeps_todays():
     assert default_settings(_fake("cpu", 64)) == today  # the DCGAN tunes in seconds anyway
     for device in ("cpu", "mps"):
         fast = default_settings(_fake(device, 256))
-        # Today's steps and locality at 256 px: only work that should not change the result.
+        # Today's steps and locality at 256 px; only the precision may change.
         assert fast.steps == tune.CPU_STEPS[256] == today.steps
         assert (fast.locality_batch, fast.locality_every) == (today.locality_batch, 1)
         assert (fast.precision == "bf16") == (device == "cpu" and tune._has_bf16(
             torch.device("cpu")))
-    for resolution in (256, 512, 1024):
-        # The pool is drawn once: its untuned images fit in memory (today's do not).
-        image = 3 * resolution ** 2 * 4
-        assert 0 < default_settings(_fake("cpu", resolution)).locality_pool * image \
-            <= tune.POOL_BYTES < today.locality_pool * image
+    # Fresh locality latents each step, as today: a pool drawn once cost several dB.
+    assert fast.locality_pool == today.locality_pool
     assert default_settings(_fake("cpu", 1024)).steps <= default_settings(
         _fake("cpu", 256)).steps
 

@@ -68,36 +68,33 @@ HOW_TO_SHORTEN = ("fewer steps: `latentreel invert --tune-steps N`; none: --no-t
                   "`tune: false` on a scene's photo keyframe")
 
 
-# The CPU recipe, measured on a narrow 64 px stand-in against today's settings in one sweep
-# (README): fewer steps cost the photo most (100 steps: about 9 dB of PSNR, 150: about 6), so
-# 256 px keeps today's 300 and saves in the step itself (2.5x cheaper there, 2.4x a photo):
-# - the locality latents' untuned images are drawn once, from a pool of CPU_POOL latents
-#   (today, at 256 px and up, 4 more forward passes a step: a 1,024 pool does not fit);
-#   the stand-in moved by 0.1-3 dB with it, within a single run's noise;
-# - still 4 locality latents every step: 1-2 a step, or the regulariser on every k-th step
-#   only, lost 2-5 dB of locality or PSNR (Adam scales each step to about lr anyway);
-# - bf16 autocast where the CPU has it (free: within 0.4 dB on the stand-in).
+# The CPU recipe, measured on a narrow 64 px stand-in against today's settings (README):
+# everything that made a step much cheaper cost the photo or locality several dB there:
+# - fewer steps (100: about 9 dB of PSNR, 150: about 6);
+# - a pool of locality latents drawn once instead of fresh ones each step (today at 256 px
+#   and up): about 3.5 dB of PSNR and 0.7-4 dB of locality over 3 seeds, pool size 32-128;
+# - 1-2 locality latents a step, or the regulariser every k-th step only (Adam scales each
+#   step to about lr whatever the loss's weight): 2-5 dB;
+# - blocks below a quarter of the resolution frozen (tune_from): 2-3 dB of PSNR.
+# bf16 autocast was within 0.4 dB: that is what 256 px gets (where the CPU has it).
 # 512 and 1024 px take fewer steps for time, at the fidelity cost above.
 CPU_STEPS = {256: 300, 512: 150, 1024: 100}
-CPU_POOL = 128  # at most; fewer where their images would pass POOL_BYTES (21 at 1024 px)
 
 
 def default_settings(generator: Generator) -> TuneSettings:
     """The settings a photo is tuned with on ``generator``'s device (chosen once, at the entry
     point): today's on CUDA and for networks up to 128 px (the DCGAN tunes in seconds); on
-    CPUs and Apple's mps from 256 px up, cheaper steps (`latentreel bench tune`; README)."""
+    CPUs and Apple's mps from 256 px up, bf16 steps and fewer above 256 px (README)."""
     if generator.device.type == "cuda" or generator.resolution <= 128:
         return TuneSettings()
     return cpu_settings(generator.resolution, bf16=_has_bf16(generator.device))
 
 
 def cpu_settings(resolution: int, *, bf16: bool) -> TuneSettings:
-    """Today's settings with the locality latents' untuned images drawn once (a pool that
-    fits in memory) and bf16 where the CPU has it; steps by resolution."""
+    """Today's settings in bf16 where the CPU has it; fewer steps above 256 px."""
     sizes = sorted(CPU_STEPS)
     steps = CPU_STEPS[next((r for r in sizes if r >= resolution), sizes[-1])]
-    pool = min(CPU_POOL, POOL_BYTES // (3 * resolution ** 2 * 4))
-    return TuneSettings(steps=steps, locality_pool=pool, precision="bf16" if bf16 else "fp32")
+    return TuneSettings(steps=steps, precision="bf16" if bf16 else "fp32")
 
 
 def _has_bf16(device: torch.device) -> bool:
