@@ -70,7 +70,7 @@ HOW_TO_SHORTEN = ("fewer steps: `latentreel invert --tune-steps N`; none: --no-t
 
 # The CPU recipe, measured on a narrow 64 px stand-in against today's settings (README):
 # everything that made a step much cheaper cost the photo or locality several dB there:
-# - fewer steps (100: about 9 dB of PSNR, 150: about 6);
+# - fewer steps (150: about 3 dB of PSNR and 2 of locality, 100: 4 and 3);
 # - a pool of locality latents drawn once instead of fresh ones each step (today at 256 px
 #   and up): about 3.5 dB of PSNR and 0.7-4 dB of locality over 3 seeds, pool size 32-128;
 # - 1-2 locality latents a step, or the regulariser every k-th step only (Adam scales each
