@@ -38,12 +38,32 @@ def test_cpu_gets_cheaper_steps_and_cuda_keeps_todays():
     assert default_settings(_fake("cpu", 64)) == today  # the DCGAN tunes in seconds anyway
     for device in ("cpu", "mps"):
         fast = default_settings(_fake(device, 256))
-        assert fast.steps == tune.CPU_STEPS[256] < today.steps
-        assert fast.locality_every > 1 and fast.locality_batch < today.locality_batch
+        # Today's steps and locality at 256 px; only the precision may change.
+        assert fast.steps == tune.CPU_STEPS[256] == today.steps
+        assert (fast.locality_batch, fast.locality_every) == (today.locality_batch, 1)
         assert (fast.precision == "bf16") == (device == "cpu" and tune._has_bf16(
             torch.device("cpu")))
+    # Fresh locality latents each step, as today: a pool drawn once cost several dB.
+    assert fast.locality_pool == today.locality_pool
     assert default_settings(_fake("cpu", 1024)).steps <= default_settings(
         _fake("cpu", 256)).steps
+
+
+def test_a_pool_that_fits_draws_the_untuned_images_once(tiny, pivot, monkeypatch):
+    calls = []
+    real = type(tiny).synthesize
+
+    def counted(self, *args, **kwargs):
+        calls.append(self is tiny)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(tiny), "synthesize", counted)
+    tune_generator(tiny, [pivot], replace(TINY, steps=4))
+    pooled = calls.count(True)
+    calls.clear()
+    monkeypatch.setattr(tune, "POOL_BYTES", 0)  # no pool: fresh latents drawn every step
+    tune_generator(tiny, [pivot], replace(TINY, steps=4))
+    assert calls.count(True) >= pooled + 3  # one more untuned pass a step (less the pool's)
 
 
 def test_the_device_is_chosen_once_and_decides_the_settings(tiny):

@@ -137,5 +137,7 @@ def run_tune_speed_bench(*, model: Path | None = None, resolution: int = 256,
 
 def _describe(s: TuneSettings) -> str:
     frozen = f", blocks below {s.tune_from} px frozen" if s.tune_from else ""
-    return (f"{s.steps} steps, lr {s.lr:g}, {s.locality_batch} locality latents every "
+    pool = "" if s.locality_pool == TuneSettings().locality_pool else \
+        f" (pool of {s.locality_pool})"
+    return (f"{s.steps} steps, lr {s.lr:g}, {s.locality_batch} locality latents{pool} every "
             f"{s.locality_every} step(s){frozen}, {s.precision}")

@@ -68,27 +68,33 @@ HOW_TO_SHORTEN = ("fewer steps: `latentreel invert --tune-steps N`; none: --no-t
                   "`tune: false` on a scene's photo keyframe")
 
 
-# Steps per resolution on CPUs and Apple's mps: chosen for minutes, not yet shown to keep
-# fidelity (a narrow 64 px stand-in lost about 7 dB of PSNR and 12 dB of locality; README).
-CPU_STEPS = {256: 100, 512: 60, 1024: 40}
+# The CPU recipe, measured on a narrow 64 px stand-in against today's settings (README):
+# everything that made a step much cheaper cost the photo or locality several dB there:
+# - fewer steps (150: about 3 dB of PSNR and 2 of locality, 100: 4 and 3);
+# - a pool of locality latents drawn once instead of fresh ones each step (today at 256 px
+#   and up): about 3.5 dB of PSNR and 0.7-4 dB of locality over 3 seeds, pool size 32-128;
+# - 1-2 locality latents a step, or the regulariser every k-th step only (Adam scales each
+#   step to about lr whatever the loss's weight): 2-5 dB;
+# - blocks below a quarter of the resolution frozen (tune_from): 2-3 dB of PSNR.
+# bf16 autocast was within 0.4 dB: that is what 256 px gets (where the CPU has it).
+# 512 and 1024 px take fewer steps for time, at the fidelity cost above.
+CPU_STEPS = {256: 300, 512: 150, 1024: 100}
 
 
 def default_settings(generator: Generator) -> TuneSettings:
     """The settings a photo is tuned with on ``generator``'s device (chosen once, at the entry
     point): today's on CUDA and for networks up to 128 px (the DCGAN tunes in seconds); on
-    CPUs and Apple's mps from 256 px up, cheaper steps (`latentreel bench tune`; README)."""
+    CPUs and Apple's mps from 256 px up, bf16 steps and fewer above 256 px (README)."""
     if generator.device.type == "cuda" or generator.resolution <= 128:
         return TuneSettings()
     return cpu_settings(generator.resolution, bf16=_has_bf16(generator.device))
 
 
 def cpu_settings(resolution: int, *, bf16: bool) -> TuneSettings:
-    """The cheaper recipe: fewer steps by resolution, and the regulariser (one latent) on
-    every 4th step only; bf16 where the CPU has it."""
+    """Today's settings in bf16 where the CPU has it; fewer steps above 256 px."""
     sizes = sorted(CPU_STEPS)
     steps = CPU_STEPS[next((r for r in sizes if r >= resolution), sizes[-1])]
-    return TuneSettings(steps=steps, locality_batch=1, locality_every=4,
-                        precision="bf16" if bf16 else "fp32")
+    return TuneSettings(steps=steps, precision="bf16" if bf16 else "fp32")
 
 
 def _has_bf16(device: torch.device) -> bool:
