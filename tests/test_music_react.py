@@ -189,6 +189,17 @@ def test_music_words_need_music(write_scene):
     assert "needs the scene's music" in text
 
 
+def test_a_missing_song_is_said_once_not_again_at_every_pin(write_scene):
+    scene = write_scene("""
+        audio: {path: nowhere.wav}
+        keyframes: [{seed: 1, at: bar 0}, {seed: 2, at: bar 1}]
+        """)
+    with pytest.raises(SceneError) as e:
+        load_scene(scene)
+    lines = str(e.value).splitlines()
+    assert len(lines) == 1 and "audio.path" in lines[0] and "not found" in lines[0], lines
+
+
 def test_the_shipped_beat_scene_pulses_on_its_kicks(tmp_path, dcgan):
     import shutil
     from pathlib import Path
