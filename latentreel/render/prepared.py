@@ -38,6 +38,12 @@ from latentreel.spec.kind import SceneState
 FINGERPRINT_BATCH = 1024  # frames whose latents are hashed at a time (memory stays flat)
 
 
+# Output fields that came after resumable renders did, at their neutral values: left out of
+# the fingerprint (as music, bends and classes are when a scene has none), so a scene that
+# uses none of them keeps the fingerprint it had and its partial render still resumes.
+NEUTRAL_OUTPUT = {"width": None, "fit": "pad", "background": None, "grid": None,
+                  "grid_seed_step": 1}
+
 @dataclass(frozen=True)
 class PreparedScene:
     """Everything a scene needs to draw frames."""
@@ -77,20 +83,22 @@ class PreparedScene:
         tracks. Segments of a render resume only into a render with the same fingerprint."""
         h = hashlib.sha256()
         drawn = {k: v for k, v in asdict(self.output).items()
-                 if k not in ("path", "audio", "fit_where")}
+                 if k not in ("path", "audio", "fit_where")
+                 and not (k in NEUTRAL_OUTPUT and v == NEUTRAL_OUTPUT[k])}
         header = {
             "weights": weights_fingerprint(self.base), "tuning": self.tuning,
             "output": drawn, "space": self.space, "autocast": str(self.autocast),
             "smooth_radius": self.source.smooth_radius, "frames": self.path.total_frames,
             "loop": self.path.loop, "tracks": sorted(self.tracks),
-            "music": None if self.music is None else self.music.digest,
-            "bends": [] if self.source.bender is None else
-            [asdict(s) for s in self.source.bender.slots],
         }
         classes = [None if kf.label is None else kf.label.vector(self.base.c_dim)
                    for kf in self.keyframes]
-        if any(c is not None for c in classes):  # only then: older fingerprints stay valid
-            header["classes"] = classes
+        header.update({k: v for k, v in {
+            "music": None if self.music is None else self.music.digest,
+            "bends": None if self.source.bender is None else
+            [asdict(s) for s in self.source.bender.slots],
+            "classes": classes if any(c is not None for c in classes) else None,
+        }.items() if v is not None})  # only what the scene uses: see NEUTRAL_OUTPUT
         h.update(json.dumps(header, sort_keys=True, default=str).encode())
         total = self.path.total_frames
         for first in range(0, total, FINGERPRINT_BATCH):
