@@ -27,6 +27,18 @@ def dcgan():
     return load_generator("dcgan-digiface", "cpu")
 
 
+@pytest.fixture(scope="module")
+def sg2():
+    """A small random StyleGAN2 (32 px: 8 px per cell of its 4x4 constant), one per module."""
+    from latentreel.models.stylegan2.backend import StyleGAN2Generator
+    from latentreel.models.stylegan2.network import Generator, StyleGAN2Config
+
+    torch.manual_seed(0)
+    cfg = StyleGAN2Config(img_resolution=32, z_dim=16, w_dim=16, mapping_layers=2,
+                          channel_base=256, channel_max=16)
+    return StyleGAN2Generator(Generator(cfg), "cpu")
+
+
 @pytest.fixture
 def write_scene(tmp_path):
     """write_scene(yaml_text, name="scene.yaml") -> path, dedenting the text."""

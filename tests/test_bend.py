@@ -10,20 +10,10 @@ from typer.testing import CliRunner
 from latentreel.cli import app
 from latentreel.errors import SceneError
 from latentreel.models.bend import Bender, BendSlot, apply_bend
-from latentreel.models.stylegan2.backend import StyleGAN2Generator
-from latentreel.models.stylegan2.network import Generator, StyleGAN2Config
 from latentreel.render.prepared import prepare_scene
 from latentreel.scene import load_scene
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def sg2() -> StyleGAN2Generator:
-    torch.manual_seed(0)
-    cfg = StyleGAN2Config(img_resolution=32, z_dim=16, w_dim=16, mapping_layers=2,
-                          channel_base=256, channel_max=16)
-    return StyleGAN2Generator(Generator(cfg), "cpu")
 
 
 def frames(path, generator) -> torch.Tensor:

@@ -38,15 +38,6 @@ def scene(write_scene, output: str, name: str = "scene.yaml"):
 
 
 @pytest.fixture(scope="module")
-def sg2() -> StyleGAN2Generator:
-    """A small random StyleGAN2 (32 px): 8 px per cell of its 4x4 constant."""
-    torch.manual_seed(0)
-    cfg = StyleGAN2Config(img_resolution=32, z_dim=16, w_dim=16, mapping_layers=2,
-                          channel_base=256, channel_max=16)
-    return StyleGAN2Generator(Generator(cfg), "cpu")
-
-
-@pytest.fixture(scope="module")
 def sg3():
     """A tiny random StyleGAN3 (16 px): its input grid grows a sample each side per step."""
     from latentreel.models.stylegan3.backend import StyleGAN3Generator
