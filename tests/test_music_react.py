@@ -189,6 +189,22 @@ def test_music_words_need_music(write_scene):
     assert "needs the scene's music" in text
 
 
+def test_every_grid_cell_keeps_the_songs_timing_and_hears_it(write_scene, dcgan, clicks):
+    scene = write_scene(f"""
+        audio: clicks.wav
+        react: [{{feature: onsets, drive: pulse}}]
+        output: {{size: [128, 64], fit: grid, grid: {{cols: 2, rows: 1}}, fps: {FPS}}}
+        keyframes: [{{seed: 1}}, {{seed: 2, at: 2.0}}]
+        """)
+    cells = prepare_scene(load_scene(scene), generator=dcgan, progress=False).path.paths
+    assert [c.total_frames for c in cells] == [4 * FPS, 4 * FPS]  # as long as the song
+    for cell in cells:  # the pulse answers on each click's frame in every cell
+        x = cell.latents(torch.arange(cell.total_frames)).flatten(1)
+        step = (x[1:] - x[:-1]).norm(dim=1)
+        hit = round(CLICKS[0] * FPS)
+        assert step[hit - 1] > 5 * step[hit - 6:hit - 1].max()
+
+
 def test_a_missing_song_is_said_once_not_again_at_every_pin(write_scene):
     scene = write_scene("""
         audio: {path: nowhere.wav}

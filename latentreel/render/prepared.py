@@ -124,6 +124,22 @@ def check_extend(output: Output, generator: Generator) -> None:
                           "canvas; use fit pad or crop"])
 
 
+def _walk(scene: Scene, resolved, generator: Generator, space: str, fps: int,
+          loop: bool | None, music, progress: bool) -> tuple[LatentPath, LatentPath]:
+    """(the plain path, the path drawn): holds and transitions (pinned to the music, as long
+    as the song), sweeps, perceptual re-timing, then the music's drives on every frame."""
+    keyframes = resolved.keyframes
+    pins, total = music_timing(scene, music, fps)
+    plain = build_path(keyframes, resolved.latents, fps, scene.loop if loop is None else loop,
+                       offsets=sweep_offsets(keyframes, generator, space), pins=pins,
+                       total=total)
+    timed = apply_perceptual_timing(generator, plain,
+                                    [kf.transition.timing for kf in keyframes], space,
+                                    progress=progress)
+    return plain, react_path(timed, scene, music, keyframes, resolved.latents, generator,
+                             space)
+
+
 def _cell_paths(scene: Scene, output: Output, generator: Generator, first,
                 loop: bool | None, progress: bool, music=None) -> CellPaths:
     """Cell 0 walks the scene's path; cell i the same scene with every seed keyframe's seed
@@ -136,17 +152,10 @@ def _cell_paths(scene: Scene, output: Output, generator: Generator, first,
             replace(kf, params=(kf.params + step) % 2**32) if kf.kind == "seed" else kf
             for kf in scene.keyframes])
         resolved = resolve_keyframes(moved, generator, progress=False)
-        keyframes = resolved.keyframes
-        space = scene_space(moved, generator)
-        plain = build_path(keyframes, resolved.latents, output.fps,
-                           scene.loop if loop is None else loop,
-                           offsets=sweep_offsets(keyframes, generator, space))
-        timed = apply_perceptual_timing(
-            generator, plain, [kf.transition.timing for kf in keyframes], space,
-            progress=progress)
-        # every cell hears the same music (its pulses toward its own keyframes)
-        paths.append(react_path(timed, moved, music, keyframes, resolved.latents, generator,
-                                space))
+        # every cell keeps the scene's timing and hears its music (pulses toward its own
+        # keyframes)
+        paths.append(_walk(moved, resolved, generator, scene_space(moved, generator),
+                           output.fps, loop, music, progress)[1])
     return CellPaths(paths)
 
 
@@ -184,22 +193,14 @@ def prepare_scene(scene: Scene, *, output: Output | None = None, device: str = "
     space = scene_space(scene, generator)
     resolved = resolve_keyframes(scene, generator, progress=progress)
     tuned, delta = tuned_for_pivots(generator, resolved.state.pivots, progress=progress)
-    # 4. Lay out the frames: holds and transitions (pinned to the music, as long as the
-    #    song), sweeps, perceptual re-timing.
+    # 4. Lay out the frames and the music's drives on every frame.
     keyframes = resolved.keyframes
     music = scene_music(scene, output.fps)
-    pins, total = music_timing(scene, music, output.fps)
-    plain = build_path(keyframes, resolved.latents, output.fps,
-                       scene.loop if loop is None else loop,
-                       offsets=sweep_offsets(keyframes, tuned, space), pins=pins, total=total)
-    path = apply_perceptual_timing(tuned, plain, [kf.transition.timing for kf in keyframes],
-                                   space, progress=progress)
-    # 5. The music's drives on every frame.
-    path = react_path(path, scene, music, keyframes, resolved.latents, tuned, space)
-    # 6. A grid walks once per cell, each cell's seeds moved on by its own step.
+    plain, path = _walk(scene, resolved, tuned, space, output.fps, loop, music, progress)
+    # 5. A grid walks once per cell, each cell's seeds moved on by its own step.
     if output.fit == "grid" and output.grid:
         path = _cell_paths(scene, output, tuned, path, loop, progress, music)
-    # 7. Bends: their numbers for every frame (eased between keyframes, moved by the bend
+    # 6. Bends: their numbers for every frame (eased between keyframes, moved by the bend
     #    reactions), and hooks on the drawing generator.
     slots = bend_slots(keyframes, scene.react)
     tracks = {}
