@@ -170,6 +170,12 @@ def apply_delta(generator, delta: WeightDelta, source: str = "the latent file"):
     return tuned
 
 
+def parametrized(module: nn.Module):
+    """(name, delta module) of every tuned weight of ``module``."""
+    for name, owner, pname in _parametrized(module):
+        yield name, owner.parametrizations[pname][0]
+
+
 def _parameters(module: nn.Module) -> list[tuple[str, nn.Module, str, nn.Parameter]]:
     return [(f"{mname}.{pname}" if mname else pname, owner, pname, p)
             for mname, owner in list(module.named_modules())
