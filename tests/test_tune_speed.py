@@ -31,22 +31,19 @@ def _fake(device: str, resolution: int):
     return SimpleNamespace(device=torch.device(device), resolution=resolution)
 
 
-def test_cpu_gets_cheaper_steps_and_cuda_keeps_todays():
+def test_256_px_and_up_get_the_curvature_recipe_and_small_nets_todays():
     today = TuneSettings()
-    assert default_settings(_fake("cuda", 1024)) == today
-    assert default_settings(_fake("cuda", 256)) == today
     assert default_settings(_fake("cpu", 64)) == today  # the DCGAN tunes in seconds anyway
-    for device in ("cpu", "mps"):
-        fast = default_settings(_fake(device, 256))
-        # Today's steps and locality at 256 px; only the precision may change.
-        assert fast.steps == tune.CPU_STEPS[256] == today.steps
-        assert (fast.locality_batch, fast.locality_every) == (today.locality_batch, 1)
-        assert (fast.precision == "bf16") == (device == "cpu" and tune._has_bf16(
-            torch.device("cpu")))
-    # Fresh locality latents each step, as today: a pool drawn once cost several dB.
-    assert fast.locality_pool == today.locality_pool
-    assert default_settings(_fake("cpu", 1024)).steps <= default_settings(
-        _fake("cpu", 256)).steps
+    assert default_settings(_fake("cuda", 128)) == today
+    for device in ("cpu", "mps", "cuda"):
+        for res in (256, 512, 1024):
+            new = default_settings(_fake(device, res))
+            assert (new.curvature, new.locality) == (tune.RECIPE["curvature"], 0.0)
+            assert new.steps == tune.RECIPE["steps"] < today.steps
+        bf16 = device == "cpu" and tune._has_bf16(torch.device("cpu")) or (
+            device == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        assert (new.precision == "bf16") == bf16
+    assert default_settings(_fake("mps", 256)).precision == "fp32"
 
 
 def test_a_pool_that_fits_draws_the_untuned_images_once(tiny, pivot, monkeypatch):
@@ -71,7 +68,7 @@ def test_the_device_is_chosen_once_and_decides_the_settings(tiny):
 
     g = bench_generator(None, 16, pick_device("cpu"), channel_base=256)
     assert default_settings(g) == TuneSettings()  # 16 px: today's, on the device it was given
-    assert default_settings(replace_resolution(g, 256)).steps == tune.CPU_STEPS[256]
+    assert default_settings(replace_resolution(g, 256)).steps == tune.RECIPE["steps"]
 
 
 def replace_resolution(g, resolution: int):
@@ -119,17 +116,24 @@ def test_bf16_steps_run_and_tune(tiny, pivot):
     assert result.psnr_after[0] > result.psnr_before[0]
 
 
-def test_bench_prints_both_settings_and_ratios(monkeypatch):
-    from latentreel.bench.tune_speed import run_tune_speed_bench
+def test_bench_prints_both_settings_and_ratios_and_draws_them(monkeypatch, tmp_path):
+    from PIL import Image
+
+    from latentreel.bench.tune_speed import PICTURE_FACES, run_tune_speed_bench
 
     monkeypatch.setattr(tune, "POOL_BYTES", 0)  # no 1,024-latent pool for a 3-step run
     lines: list[str] = []
     out = run_tune_speed_bench(resolution=16, channel_base=256, device="cpu", steps=3,
-                               today_steps=3, timed_steps=2, faces=4, log=lines.append)
+                               today_steps=3, timed_steps=2, faces=4, recipe=True,
+                               picture_path=tmp_path / "tune.png", log=lines.append)
     text = "\n".join(lines)
     assert "today:" in text and "new:" in text and "load average" in text
+    assert "curvature penalty (weight 1000)" in text  # the recipe, forced at 16 px
     assert "x faster per photo, PSNR" in text and "locality" in text
     assert out["today"]["measured"] and "psnr_change_db" in out and out["speedup"] > 0
+    assert "generator" not in out["today"]  # the JSON holds figures only
+    sheet = Image.open(tmp_path / "tune.png")
+    assert sheet.width > (3 + 3 * PICTURE_FACES) * 128 and sheet.height > 2 * 128
 
 
 def test_bench_extrapolates_a_run_longer_than_its_budget(tiny, pivot):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pivotal tuning of one photo at 1024 px on a GPU (issue #26: under 60 s a photo): today's
-# settings (still CUDA's default) beside the CPU's cheaper recipe in fp32 and bf16, on a random
+# settings beside the curvature recipe (the default from 256 px up) in fp32 and bf16, on a random
 # FFHQ-shaped StyleGAN2 built in memory (no weights needed, nothing written but the JSON).
 # Needs torch and latentreel's own imports only; run from the repository root:
 #   bash tools/bench_tune_gpu.sh [OUT_DIR]      (about 3-5 min on an H100)
@@ -15,13 +15,13 @@ import json, sys, time
 from dataclasses import replace
 from latentreel.bench.tune_speed import bench_generator, bench_pivot, locality_psnr
 from latentreel.device import pick_device
-from latentreel.invert.tune import TuneSettings, cpu_settings, tune_generator
+from latentreel.invert.tune import TuneSettings, recipe_settings, tune_generator
 
 g = bench_generator(None, 1024, pick_device("cuda"))
 pivot = bench_pivot(g)
 rows = {}
-for name, s in (("today", TuneSettings()), ("cpu recipe fp32", cpu_settings(1024, bf16=False)),
-                ("cpu recipe bf16", cpu_settings(1024, bf16=True))):
+for name, s in (("today", TuneSettings()), ("recipe fp32", recipe_settings(bf16=False)),
+                ("recipe bf16", recipe_settings(bf16=True))):
     tune_generator(g, [pivot], replace(s, steps=2))  # warm-up: cuDNN picks its algorithms
     r = tune_generator(g, [pivot], s)
     rows[name] = {"steps": s.steps, "seconds": r.seconds, "psnr_before": r.psnr_before[0],

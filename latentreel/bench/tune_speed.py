@@ -1,6 +1,6 @@
 """`latentreel bench tune`: what pivotal tuning one photo costs on a StyleGAN2, today's settings
-(``TuneSettings()``, still what CUDA gets) beside this device's defaults (``default_settings``)
-in one run: seconds per photo, the photo's PSNR, and locality.
+(``TuneSettings()``) beside this device's defaults (``default_settings``: from 256 px up, the
+curvature recipe) in one run: seconds per photo, the photo's PSNR, and locality.
 
 Locality as PTI measures it: random faces (seeds, far from the pivot) drawn by the tuned and
 the untuned generator; their mean squared change, as a PSNR (higher: they changed less).
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latentreel.invert.tune import (Pivot, TuneSettings, _has_bf16, cpu_settings,
-                                   default_settings, tune_generator)
+from latentreel.invert.tune import (Pivot, TuneSettings, _has_bf16, default_settings,
+                                   recipe_settings, tune_generator)
 
 
 def bench_generator(model: Path | None, resolution: int, device: torch.device,
@@ -82,7 +82,40 @@ def measure(g, pivot: Pivot, settings: TuneSettings, *, timed_steps: int, budget
         return dict(out, measured=False, seconds=estimate)
     res = tune_generator(g, [pivot], settings)
     return dict(out, measured=True, seconds=res.seconds, psnr_before=res.psnr_before[0],
-                psnr_after=res.psnr_after[0], locality_psnr=locality_psnr(g, res.generator, faces))
+                psnr_after=res.psnr_after[0], locality_psnr=locality_psnr(g, res.generator, faces),
+                generator=res.generator)
+
+
+PICTURE_FACES = 3  # random faces per row of the picture
+
+
+def picture(g, pivot: Pivot, rows: dict[str, object], seed: int = 10_000):
+    """A contact sheet: per tuned generator, the photo, the untuned pivot, the tuned pivot,
+    then random faces (the first of the locality faces) untuned, tuned and their difference
+    (x4), so a person sees both what was learned and what was kept."""
+    from latentreel.models.base import to_uint8
+    from latentreel.video.sheet import contact_sheet
+
+    z = torch.randn(PICTURE_FACES, g.z_dim, generator=torch.Generator().manual_seed(seed))
+    lat = pivot.latent[None].to(g.device)
+    with torch.no_grad():
+        before_pivot = g.synthesize(lat, pivot.space)
+        before = g.synthesize(z.to(g.device))
+        cells, labels = [], []
+        for name, tuned in rows.items():
+            after = tuned.synthesize(z.to(g.device))
+            row = [pivot.target[None].to(g.device), before_pivot,
+                   tuned.synthesize(lat, pivot.space)]
+            labels += ["photo", "pivot untuned", f"tuned: {name}"]
+            for i in range(PICTURE_FACES):
+                diff = ((after[i:i + 1] - before[i:i + 1]).abs() * 4 - 1).clamp(-1, 1)
+                row += [before[i:i + 1], after[i:i + 1], diff]
+                labels += [f"face {i + 1} untuned", "tuned", "|change| x4"]
+            cells.append(torch.cat(row))
+    images = to_uint8(torch.cat(cells)).cpu().numpy()
+    return contact_sheet(images, labels, cols=3 + 3 * PICTURE_FACES, cell=128,
+                         row_labels=list(rows),
+                         title=f"pivotal tuning on {g.name}: what was learned, what was kept")
 
 
 def _uptime() -> str:
@@ -92,25 +125,27 @@ def _uptime() -> str:
 
 def run_tune_speed_bench(*, model: Path | None = None, resolution: int = 256,
                          device: str = "auto", channel_base: int = 32768,
-                         steps: int | None = None, cpu_recipe: bool = False,
+                         steps: int | None = None, recipe: bool = False,
                          today_steps: int | None = None, timed_steps: int = 5,
-                         budget: float = 1200.0, faces: int = 16, log=print) -> dict:
-    """Today's settings and this device's defaults (``cpu_recipe``: the CPU's, on any
-    device and resolution) on one photo, side by side."""
+                         budget: float = 1200.0, faces: int = 16, seed: int = 1,
+                         picture_path: Path | None = None, log=print) -> dict:
+    """Today's settings and this device's defaults (``recipe``: the 256-px-and-up recipe
+    at any resolution) on one photo, side by side."""
     from latentreel.bench.common import machine_info
     from latentreel.device import pick_device
 
     # 1. The generator, the pivot and the two settings.
     g = bench_generator(model, resolution, pick_device(device), channel_base)
-    pivot = bench_pivot(g)
+    pivot = bench_pivot(g, seed)
     today = TuneSettings() if today_steps is None else TuneSettings(steps=today_steps)
-    # The device's defaults; or the CPU's recipe wherever it runs (a GPU, a small stand-in).
-    new = cpu_settings(g.resolution, bf16=_has_bf16(g.device)) if cpu_recipe \
+    # The device's defaults; or the recipe at any size (a small stand-in).
+    new = recipe_settings(bf16=_has_bf16(g.device)) if recipe \
         else default_settings(g)
     new = new if steps is None else replace(new, steps=steps)
     results = {"machine": machine_info(), "device": str(g.device), "model": g.name,
                "resolution": g.resolution, "uptime_before": _uptime()}
-    log(f"== pivotal tuning of one photo: {g.name} at {g.resolution} px on {g.device}; "
+    log(f"== pivotal tuning of one photo (pivot seed {seed}): {g.name} at {g.resolution} px "
+        f"on {g.device}; "
         f"{_uptime()}")
     # 2. Each setting: time it, run it when it fits the budget.
     for name, settings in (("today", today), ("new", new)):
@@ -132,10 +167,22 @@ def run_tune_speed_bench(*, model: Path | None = None, resolution: int = 256,
                  f"{results['locality_change_db']:+.2f} dB")
     results["uptime_after"] = _uptime()
     log(f"{line}; {results['uptime_after']}")
+    tuned = {name: results[name].pop("generator") for name in ("today", "new")
+             if "generator" in results[name]}
+    if picture_path is not None and tuned:
+        from latentreel.video.sheet import save_png
+
+        log(f"picture: {save_png(picture(g, pivot, tuned), picture_path)}")
     return results
 
 
 def _describe(s: TuneSettings) -> str:
+    images = s.locality > 0 and s.locality_batch > 0
+    if s.curvature > 0:
+        check = f" and {s.locality_batch} locality latents weighted {s.locality:g} every " \
+            f"{s.locality_every} step(s)" if images else ""
+        return (f"{s.steps} steps, lr {s.lr:g}, locality as a curvature penalty (weight "
+                f"{s.curvature:g}){check}, {s.precision}")
     frozen = f", blocks below {s.tune_from} px frozen" if s.tune_from else ""
     pool = "" if s.locality_pool == TuneSettings().locality_pool else \
         f" (pool of {s.locality_pool})"

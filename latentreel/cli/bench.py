@@ -171,8 +171,9 @@ def bench_tune(
     steps: int = typer.Option(None, min=1, help="Steps of the new settings (default: this "
                               "device's, by resolution)."),
     today_steps: int = typer.Option(None, min=1, help="Steps of today's settings (300)."),
-    cpu_recipe: bool = typer.Option(False, "--cpu-recipe", help="New settings: the CPU's "
-                                    "recipe wherever this runs (a GPU, a net up to 128 px)."),
+    recipe: bool = typer.Option(False, "--recipe", help="New settings: the 256-px-and-up "
+                                "recipe at any size (a narrow stand-in up to 128 px)."),
+    seed: int = typer.Option(1, min=0, help="Seed of the pivot and its photo."),
     channel_base: int = typer.Option(32768, min=64, help="Width of the random network "
                                      "(smaller: a quick narrow stand-in)."),
     timed_steps: int = typer.Option(5, min=2, help="Steps timed when a run is extrapolated."),
@@ -187,8 +188,9 @@ def bench_tune(
     average_faces: int = typer.Option(1000, min=10, help="--dcgan: faces for centrality."),
     facenet_steps: int = typer.Option(80, min=0, help="--dcgan: FaceNet stage steps."),
     restarts: int = typer.Option(8, min=1, help="--dcgan: inversion restarts."),
-    picture: Path = typer.Option(None, help="--dcgan: also write each photo, pivot, tuned "
-                                 "face, average, anti-face and seeds before/after as a PNG."),
+    picture: Path = typer.Option(None, help="Also write a PNG: the photo, pivot and random "
+                                 "faces before/after each measured tuning (--dcgan: each photo, "
+                                 "pivot, tuned face, average, anti-face and seeds)."),
 ) -> None:
     """Pivotal tuning: seconds per photo, PSNR and locality, today's settings beside this
     device's defaults (StyleGAN2); --dcgan: the DCGAN photo bench."""
@@ -199,7 +201,8 @@ def bench_tune(
 
         write_json(json_out, run_tune_speed_bench(
             model=model, resolution=resolution, device=device, steps=steps,
-            today_steps=today_steps, cpu_recipe=cpu_recipe, channel_base=channel_base,
+            today_steps=today_steps, recipe=recipe, channel_base=channel_base, seed=seed,
+            picture_path=picture,
             timed_steps=timed_steps, budget=budget, log=typer.echo))
         return
     from latentreel.bench.tune import run_tune_bench

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
+from latentreel.invert.curvature import Curvature
 from latentreel.invert.delta import WeightDelta, apply_delta, attach, detach
 from latentreel.invert.objective import psnr
 from latentreel.invert.schedule import warmup_cosine
@@ -53,12 +54,20 @@ class TuneSettings:
     # No delta there means no backward pass below the lowest tuned block.
     tune_from: int = 0
     precision: str = "fp32"  # "bf16": steps under bfloat16 autocast (CPUs with AMX, GPUs)
+    # Weight of the curvature penalty (invert/curvature.py; 0: none): how each weight's
+    # change moves random faces' pixels, measured once and charged to the deltas every step,
+    # with no locality images drawn. The two regularisers add up where both are on; the
+    # recipe from 256 px up (below) sets ``locality`` to 0: the penalty alone.
+    curvature: float = 0.0
 
     def __post_init__(self) -> None:
         if self.locality_every < 1:
             raise ValueError(f"locality_every must be >= 1, got {self.locality_every}")
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.curvature < 0 or self.locality < 0 or self.locality_batch < 0:
+            raise ValueError("curvature, locality and locality_batch must be >= 0, got "
+                             f"{self.curvature}, {self.locality}, {self.locality_batch}")
 
 
 POOL_BYTES = 256 << 20  # the most a locality pool's images may take (per pivot)
@@ -68,37 +77,34 @@ HOW_TO_SHORTEN = ("fewer steps: `latentreel invert --tune-steps N`; none: --no-t
                   "`tune: false` on a scene's photo keyframe")
 
 
-# The CPU recipe, measured on a narrow 64 px stand-in against today's settings (README):
-# everything that made a step much cheaper cost the photo or locality several dB there:
-# - fewer steps (150: about 3 dB of PSNR and 2 of locality, 100: 4 and 3);
-# - a pool of locality latents drawn once instead of fresh ones each step (today at 256 px
-#   and up): about 3.5 dB of PSNR and 0.7-4 dB of locality over 3 seeds, pool size 32-128;
-# - 1-2 locality latents a step, or the regulariser every k-th step only (Adam scales each
-#   step to about lr whatever the loss's weight): 2-5 dB;
-# - blocks below a quarter of the resolution frozen (tune_from): 2-3 dB of PSNR.
-# bf16 autocast was within 0.4 dB: that is what 256 px gets (where the CPU has it).
-# 512 and 1024 px take fewer steps for time, at the fidelity cost above.
-CPU_STEPS = {256: 300, 512: 150, 1024: 100}
+# The recipe from 256 px up (README, "Pivotal tuning in minutes"), measured against today's
+# settings on random StyleGAN2s at 256 px: locality as a curvature penalty instead of
+# locality images (a step draws the photo alone), fewer steps at twice the lr, bf16 where the
+# device computes it fast. The penalty is exact where images are noisy, so it takes a larger
+# lr without losing locality; weight and lr rose together (200 at 4e-3 kept one pivot's
+# random faces 5 dB worse than today's).
+RECIPE = dict(steps=180, lr=8e-3, curvature=1000.0, locality=0.0)
 
 
 def default_settings(generator: Generator) -> TuneSettings:
-    """The settings a photo is tuned with on ``generator``'s device (chosen once, at the entry
-    point): today's on CUDA and for networks up to 128 px (the DCGAN tunes in seconds); on
-    CPUs and Apple's mps from 256 px up, bf16 steps and fewer above 256 px (README)."""
-    if generator.device.type == "cuda" or generator.resolution <= 128:
+    """The settings a photo is tuned with on ``generator`` and its device (chosen once, at the
+    entry point): today's for networks up to 128 px (the DCGAN tunes in seconds), the recipe
+    from 256 px up."""
+    if generator.resolution <= 128:
         return TuneSettings()
-    return cpu_settings(generator.resolution, bf16=_has_bf16(generator.device))
+    return recipe_settings(bf16=_has_bf16(generator.device))
 
 
-def cpu_settings(resolution: int, *, bf16: bool) -> TuneSettings:
-    """Today's settings in bf16 where the CPU has it; fewer steps above 256 px."""
-    sizes = sorted(CPU_STEPS)
-    steps = CPU_STEPS[next((r for r in sizes if r >= resolution), sizes[-1])]
-    return TuneSettings(steps=steps, precision="bf16" if bf16 else "fp32")
+def recipe_settings(*, bf16: bool) -> TuneSettings:
+    """The curvature recipe, in bf16 when ``bf16``."""
+    return TuneSettings(**RECIPE, precision="bf16" if bf16 else "fp32")
 
 
 def _has_bf16(device: torch.device) -> bool:
-    """bfloat16 convolutions that are faster than float32: CPUs with AVX-512 BF16 or AMX."""
+    """bfloat16 that is faster than float32: CPUs with AVX-512 BF16 or AMX, CUDA GPUs that
+    have it (Ampere and later); not Apple's mps."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
     check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
@@ -144,14 +150,16 @@ def tune_generator(generator: Generator, pivots: list[Pivot],
     # 2. Adam on the factors: pivots redraw their photos, locality latents stay put.
     opt = torch.optim.Adam(factors, lr=settings.lr)
     draw = torch.Generator().manual_seed(settings.seed)
-    regions = [_Locality(generator, p, settings, draw) for p in pivots]
+    curvature = Curvature(generator, seed=settings.seed) if settings.curvature > 0 else None
+    regions = [_Locality(generator, p, settings, draw) for p in pivots] \
+        if _images(settings) else []
     if log is None and progress:
         log = lambda line: tqdm.write(line, file=sys.stderr)  # noqa: E731
     seconds = []
     for step in tqdm(range(settings.steps), desc="tuning", unit="step", disable=not progress,
                      dynamic_ncols=True):
         s0 = time.perf_counter()
-        _step(work, pivots, targets, regions, opt, settings, step)
+        _step(work, pivots, targets, regions, curvature, opt, settings, step)
         seconds.append(time.perf_counter() - s0)
         if log is not None and step + 1 == _estimate_after(settings):
             line = estimate_line(generator, settings, seconds, time.perf_counter() - t0)
@@ -165,26 +173,35 @@ def tune_generator(generator: Generator, pivots: list[Pivot],
                   seconds=time.perf_counter() - t0, step_seconds=seconds)
 
 
+def _images(settings: TuneSettings) -> bool:
+    return settings.locality > 0 and settings.locality_batch > 0
+
+
 def _step(work: Generator, pivots: list[Pivot], targets: list[torch.Tensor],
-          regions: list[_Locality], opt: torch.optim.Optimizer, settings: TuneSettings,
-          step: int) -> None:
-    """One Adam step on every pivot (and, on regulariser steps, its locality latents)."""
+          regions: list[_Locality], curvature: Curvature | None,
+          opt: torch.optim.Optimizer, settings: TuneSettings, step: int) -> None:
+    """One Adam step on every pivot (and, on regulariser steps, its locality latents), plus
+    the curvature penalty when there is one."""
     for group in opt.param_groups:
         group["lr"] = warmup_cosine(step, settings.steps, settings.lr)
-    local = settings.locality > 0 and step % settings.locality_every == 0
+    local = _images(settings) and step % settings.locality_every == 0
     loss = 0.0
     with _autocast(work, settings):
-        for p, t, region in zip(pivots, targets, regions):
+        for i, (p, t) in enumerate(zip(pivots, targets)):
             pivot = p.latent[None].to(work.device)
             if not local:
                 loss = loss + _mse(work.synthesize(pivot, p.space), t)
                 continue
             # One batch for the pivot and its locality latents (each pivot keeps its own
             # surroundings): a single forward pass is cheaper than two on a CPU.
-            near, keep = region.sample()
+            near, keep = regions[i].sample()
             drawn = work.synthesize(torch.cat([pivot, near]), p.space)
             weight = settings.locality * settings.locality_every
             loss = loss + _mse(drawn[:1], t) + weight * _mse(drawn[1:], keep)
+    if curvature is not None:
+        # In float32, outside autocast: the form is a sum of many small squares. Weighted
+        # per pivot, as the image regulariser is.
+        loss = loss + settings.curvature * len(pivots) * curvature.penalty(work.tunable_module())
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
