@@ -97,3 +97,22 @@ def test_tuning_with_the_penalty_learns_the_photo_and_keeps_random_faces(tiny):
 def test_negative_weights_are_refused():
     with pytest.raises(ValueError, match="curvature"):
         TuneSettings(curvature=-1.0)
+
+
+def test_stylegan3_tunes_with_the_penalty_through_its_diagonal():
+    """StyleGAN3 rescales each convolution weight before using it: no moments for those
+    weights, the diagonal alone, which still keeps random faces better than no penalty."""
+    from latentreel.models.stylegan3.backend import StyleGAN3Generator
+    from latentreel.models.stylegan3.network import Generator as Generator3
+    from tests.stylegan3_nets import TINY_T
+
+    g = StyleGAN3Generator(Generator3(TINY_T), "cpu")
+    assert not g.raw_conv_weights
+    forms = Curvature(g).forms
+    assert forms["L0_22_8.weight"].a is None and forms["L0_22_8.affine.weight"].a is not None
+    pivot = bench_pivot(g)
+    base = TuneSettings(steps=30, lr=8e-3, curvature=1000.0, locality=0.0)
+    kept = tune_generator(g, [pivot], base)
+    free = tune_generator(g, [pivot], replace(base, curvature=0.0))
+    assert kept.psnr_after[0] > kept.psnr_before[0]
+    assert locality_psnr(g, kept.generator) > locality_psnr(g, free.generator) + 6

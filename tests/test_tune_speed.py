@@ -27,8 +27,9 @@ def pivot(tiny):
     return bench_pivot(tiny)
 
 
-def _fake(device: str, resolution: int):
-    return SimpleNamespace(device=torch.device(device), resolution=resolution)
+def _fake(device: str, resolution: int, shared: bool = True):
+    return SimpleNamespace(device=torch.device(device), resolution=resolution,
+                           raw_conv_weights=shared)
 
 
 def test_256_px_and_up_get_the_curvature_recipe_and_small_nets_todays():
@@ -44,6 +45,7 @@ def test_256_px_and_up_get_the_curvature_recipe_and_small_nets_todays():
             device == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
         assert (new.precision == "bf16") == bf16
     assert default_settings(_fake("mps", 256)).precision == "fp32"
+    assert default_settings(_fake("cpu", 1024, shared=False)) == today  # StyleGAN3
 
 
 def test_a_pool_that_fits_draws_the_untuned_images_once(tiny, pivot, monkeypatch):
@@ -72,7 +74,8 @@ def test_the_device_is_chosen_once_and_decides_the_settings(tiny):
 
 
 def replace_resolution(g, resolution: int):
-    return SimpleNamespace(device=g.device, resolution=resolution)
+    return SimpleNamespace(device=g.device, resolution=resolution,
+                           raw_conv_weights=g.raw_conv_weights)
 
 
 def test_a_long_tuning_says_how_long_and_how_to_shorten_it(tiny, pivot, monkeypatch):

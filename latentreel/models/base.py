@@ -27,6 +27,10 @@ class Generator(Protocol):
     resolution: int  # output height == width in pixels
     device: torch.device
     has_camera: bool  # synthesize() takes a camera (StyleGAN3's input transform)
+    # Every convolution runs its parameter as stored (StyleGAN2 modulates the activations
+    # around it; StyleGAN3 rescales each weight first): pivotal tuning's curvature penalty
+    # sees such a weight's inputs (invert/curvature.py), others only through its diagonal.
+    raw_conv_weights: bool
     c_dim: int  # class-label size of a conditional generator; 0 = unconditional
     net: nn.Module  # the whole network, as loaded (fingerprints, fitting directions)
     # Pixels the picture grows by on each side per cell added around the first feature map

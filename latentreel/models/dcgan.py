@@ -69,6 +69,7 @@ class DCGANGenerator:
 
     name = "dcgan-digiface"
     has_camera = False
+    raw_conv_weights = True
     c_dim = 0  # unconditional
     z_dim = 100
     latent_spaces = ("z",)

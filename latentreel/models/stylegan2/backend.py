@@ -33,6 +33,7 @@ class StyleGAN2Generator:
 
     latent_spaces = ("z", "w", "w+")
     has_camera = False
+    raw_conv_weights = True
 
     def __init__(self, net: Generator, device: str | torch.device = "cpu", *,
                  name: str = "stylegan2", precision: str = "auto", noise_mode: str = "const",

@@ -54,6 +54,7 @@ class StyleGAN3Generator(StyleGAN2Generator):
     """
 
     has_camera = True
+    raw_conv_weights = False  # each weight is rescaled to unit RMS before its convolution
 
     def __init__(self, net: Generator, device: str | torch.device = "cpu", *,
                  name: str = "stylegan3", precision: str = "auto"):
