@@ -32,8 +32,8 @@ def invert(
     tune: bool = typer.Option(True, "--tune/--no-tune", help="Pivotal tuning: also store a "
                               "small weight delta so the latent redraws the photo exactly."),
     tune_steps: int = typer.Option(None, "--tune-steps", min=1, help="Tuning steps (default: "
-                                   "300 on CUDA and up to 128 px; fewer on a CPU, by "
-                                   "resolution: see README)."),
+                                   "300 up to 128 px and on StyleGAN3; 180 with the "
+                                   "curvature penalty from 256 px up: see README)."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
 ) -> None:
