@@ -116,3 +116,19 @@ def test_stylegan3_tunes_with_the_penalty_through_its_diagonal():
     free = tune_generator(g, [pivot], replace(base, curvature=0.0))
     assert kept.psnr_after[0] > kept.psnr_before[0]
     assert locality_psnr(g, kept.generator) > locality_psnr(g, free.generator) + 6
+
+
+def test_a_network_drawn_in_bf16_says_its_convolutions_are_seen_by_their_diagonal():
+    """StyleGAN2 in reduced precision rescales each weight before its convolution: the form
+    falls back to the diagonal there, and the tuning says so in one line."""
+    from latentreel.models.stylegan2.backend import StyleGAN2Generator
+    from latentreel.models.stylegan2.bench import random_generator
+
+    net = random_generator(16, num_fp16_res=0, channel_base=256)
+    assert Curvature(StyleGAN2Generator(net, "cpu", precision="fp32")).unseen == []
+    g = StyleGAN2Generator(net, "cpu", precision="bf16")
+    assert "b8.conv0.weight" in Curvature(g).unseen
+    lines: list[str] = []
+    tune_generator(g, [bench_pivot(g)], TuneSettings(steps=2, curvature=1.0, locality=0.0),
+                   log=lines.append)
+    assert len(lines) == 1 and "only through their diagonal" in lines[0], lines

@@ -36,7 +36,7 @@ FACES = 16  # random faces whose layer inputs give A (16 * POSITIONS samples per
 POSITIONS = 512  # positions sampled per face and layer (never every pixel: 256 px is 65k)
 PROBES = 8  # random faces whose pixel gradients calibrate c
 # Modules known to compute y = u W^T from their input u (by class name: invert/ sits below
-# the model backends). Other 2-D weights (StyleGAN3's input transform) get the isotropic form.
+# the model backends). Other 2-D weights (StyleGAN3's input transform) get the diagonal form.
 LINEAR = frozenset({"Linear", "FullyConnectedLayer"})
 
 
@@ -63,6 +63,10 @@ class Curvature:
         moments, layout = _input_moments(generator, module, faces, positions, seed)
         grads = _gradient_energy(generator, module, probes, seed)
         self.forms: dict[str, _Form] = {}
+        # Convolution weights whose inputs were not seen: a network drawing in fp16/bf16
+        # rescales each weight before its convolution (StyleGAN2's reduced precision, and
+        # StyleGAN3 always), so only their diagonal is known.
+        self.unseen = [n for n, p in module.named_parameters() if p.ndim == 4 and n not in moments]
         for name, p in module.named_parameters():
             a, energy = moments.get(name), grads[name]
             if a is None:

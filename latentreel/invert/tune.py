@@ -152,10 +152,14 @@ def tune_generator(generator: Generator, pivots: list[Pivot],
     opt = torch.optim.Adam(factors, lr=settings.lr)
     draw = torch.Generator().manual_seed(settings.seed)
     curvature = Curvature(generator, seed=settings.seed) if settings.curvature > 0 else None
-    regions = [_Locality(generator, p, settings, draw) for p in pivots] \
-        if _images(settings) else []
     if log is None and progress:
         log = lambda line: tqdm.write(line, file=sys.stderr)  # noqa: E731
+    if curvature is not None and curvature.unseen and log is not None:
+        log(f"tune: {len(curvature.unseen)} convolution weights of {generator.name} are seen "
+            "only through their diagonal (it draws in reduced precision or rescales its "
+            "weights); locality may suffer: load the model in fp32 to tune it")
+    regions = [_Locality(generator, p, settings, draw) for p in pivots] \
+        if _images(settings) else []
     seconds = []
     for step in tqdm(range(settings.steps), desc="tuning", unit="step", disable=not progress,
                      dynamic_ncols=True):
