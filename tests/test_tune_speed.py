@@ -36,13 +36,13 @@ def test_256_px_and_up_get_the_curvature_recipe_and_small_nets_todays():
     today = TuneSettings()
     assert default_settings(_fake("cpu", 64)) == today  # the DCGAN tunes in seconds anyway
     assert default_settings(_fake("cuda", 128)) == today
-    for device in ("cpu", "mps", "cuda"):
+    assert default_settings(_fake("cuda", 1024)) == today  # not measured on a GPU yet
+    for device in ("cpu", "mps"):
         for res in (256, 512, 1024):
             new = default_settings(_fake(device, res))
             assert (new.curvature, new.locality) == (tune.RECIPE["curvature"], 0.0)
             assert new.steps == tune.RECIPE["steps"] < today.steps
-        bf16 = device == "cpu" and tune._has_bf16(torch.device("cpu")) or (
-            device == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        bf16 = device == "cpu" and tune._has_bf16(torch.device("cpu"))
         assert (new.precision == "bf16") == bf16
     assert default_settings(_fake("mps", 256)).precision == "fp32"
     assert default_settings(_fake("cpu", 1024, shared=False)) == today  # StyleGAN3

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pivotal tuning of one photo at 1024 px on a GPU (issue #26: under 60 s a photo): today's
-# settings beside the curvature recipe (the default from 256 px up) in fp32 and bf16, on a random
+# settings (CUDA's default) beside the curvature recipe (the CPU's default from 256 px up) in fp32 and bf16, on a random
 # FFHQ-shaped StyleGAN2 built in memory (no weights needed, nothing written but the JSON).
 # Needs torch and latentreel's own imports only; run from the repository root:
 #   bash tools/bench_tune_gpu.sh [OUT_DIR]      (about 3-5 min on an H100)

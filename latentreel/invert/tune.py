@@ -88,10 +88,13 @@ RECIPE = dict(steps=180, lr=8e-3, curvature=1000.0, locality=0.0)
 
 def default_settings(generator: Generator) -> TuneSettings:
     """The settings a photo is tuned with on ``generator`` and its device (chosen once, at the
-    entry point): today's for networks up to 128 px (the DCGAN tunes in seconds) and for
-    StyleGAN3 (the penalty would see its rescaled convolution weights only through their
-    diagonal, and that was not measured), the recipe from 256 px up."""
-    if generator.resolution <= 128 or not generator.raw_conv_weights:
+    entry point): the recipe from 256 px up on CPUs and mps; today's for networks up to 128 px
+    (the DCGAN tunes in seconds), for StyleGAN3 (the penalty would see its rescaled
+    convolution weights only through their diagonal: not measured) and on CUDA (where a
+    pickle's fp16 layers rescale their weights likewise, and no GPU has measured the recipe
+    yet: tools/bench_tune_gpu.sh)."""
+    if generator.resolution <= 128 or not generator.raw_conv_weights \
+            or generator.device.type == "cuda":
         return TuneSettings()
     return recipe_settings(bf16=_has_bf16(generator.device))
 
