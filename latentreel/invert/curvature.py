@@ -79,11 +79,6 @@ class Curvature:
             self.forms[name] = _Form(per_row / float(a.diagonal().sum()), p.shape,
                                      a.to(p.device), rows_first)
 
-    @property
-    def nbytes(self) -> int:
-        return sum(f.a.numel() * f.a.element_size() for f in self.forms.values()
-                   if f.a is not None)
-
     def penalty(self, module: nn.Module) -> torch.Tensor:
         """The approximate mean squared pixel change of random faces (images in [-1, 1]) that
         ``module``'s current deltas cause."""
@@ -109,8 +104,8 @@ def _quadratic(delta: nn.Module, form: _Form) -> torch.Tensor:
 
 
 class _Recorder(TorchFunctionMode):
-    """Sees every convolution and linear map whose weight is (a view of) a tuned parameter and
-    accumulates the second moment of its inputs at sampled positions."""
+    """Sees every convolution whose weight is (a view of) a tuned parameter and accumulates
+    the second moment of its inputs at sampled positions (linear layers: forward hooks)."""
 
     def __init__(self, params: dict[int, tuple[str, torch.Tensor]], positions: int,
                  draw: torch.Generator):
